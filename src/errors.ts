@@ -1,0 +1,348 @@
+/**
+ * Every error this library throws is a {@link DigimeWriteError}: a stable
+ * `code` to switch on, a `retryable` flag that says whether trying the same
+ * thing again later can succeed, and a `cause` that never carries a secret.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.write("alice", file);
+ * } catch (error) {
+ *   if (error instanceof DigimeWriteError && error.code === "REAUTHORIZATION_REQUIRED") {
+ *     redirectToConsent("alice");
+ *   }
+ * }
+ * ```
+ * @module
+ */
+
+/** All stable error codes, one per failure a caller may want to handle. */
+export type ErrorCode =
+  | "INVALID_OPTIONS"
+  | "INVALID_ARGUMENT"
+  | "INVALID_CALLBACK"
+  | "AUTHORIZATION_DENIED"
+  | "STATE_MISMATCH"
+  | "STATE_EXPIRED"
+  | "STATE_REPLAYED"
+  | "STATE_UNKNOWN"
+  | "STATE_TAMPERED"
+  | "TOKEN_EXCHANGE_FAILED"
+  | "USER_NOT_AUTHORIZED"
+  | "REAUTHORIZATION_REQUIRED"
+  | "DELIVERY_REJECTED"
+  | "DELIVERY_RETRIES_EXHAUSTED"
+  | "STREAM_NOT_RETRYABLE"
+  | "QUEUE_FULL"
+  | "WRITE_ABORTED"
+  | "CLIENT_CLOSED"
+  | "TOKEN_STORE_FAILED"
+  | "TOKEN_STORE_CORRUPT"
+  | "SDK_RESPONSE_INVALID";
+
+/** Options shared by every error constructor. */
+export interface DigimeWriteErrorOptions {
+  /** The underlying error, already stripped of secrets. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error the library throws.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof DigimeWriteError && error.retryable) scheduleLater();
+ * ```
+ */
+export class DigimeWriteError extends Error {
+  /** Stable, machine-readable code. */
+  readonly code: ErrorCode;
+  /** Whether the same operation may succeed if tried again later. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, retryable: boolean, options: DigimeWriteErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/** One problem found while validating an input. */
+export interface ValidationIssue {
+  /** Dotted path of the offending field, for example `fileMeta.fileDescriptor.mimeType`. */
+  readonly path: string;
+  /** What was wrong with it. */
+  readonly message: string;
+}
+
+/**
+ * An input did not have the expected shape. The message names every field
+ * that was wrong; {@link ValidationError.issues} lists them one by one.
+ *
+ * @example
+ * ```ts
+ * catch (error) {
+ *   if (error instanceof ValidationError) console.error(error.issues.map((i) => i.path));
+ * }
+ * ```
+ */
+export class ValidationError extends DigimeWriteError {
+  /** Each field that was wrong and why. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(
+    code: "INVALID_OPTIONS" | "INVALID_ARGUMENT" | "INVALID_CALLBACK",
+    subject: string,
+    issues: readonly ValidationIssue[],
+  ) {
+    const detail = issues.map((issue) => `${issue.path || subject}: ${issue.message}`).join("; ");
+    super(code, `Invalid ${subject}: ${detail}`, false);
+    this.issues = issues;
+  }
+}
+
+/**
+ * The user declined, or digi.me reported a failure, on the consent screen
+ * (`success=false` in the callback).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof AuthorizationDeniedError && error.errorCode === "UserCancelled") showRetryButton();
+ * ```
+ */
+export class AuthorizationDeniedError extends DigimeWriteError {
+  /** The `errorCode` digi.me put in the callback, for example `UserCancelled`. */
+  readonly errorCode: string;
+  /** The app user the authorization was for, when the state was recognised. */
+  readonly userId: string | undefined;
+
+  constructor(errorCode: string, userId: string | undefined) {
+    super("AUTHORIZATION_DENIED", `Authorization was not granted: digi.me returned errorCode "${errorCode}"`, false);
+    this.errorCode = errorCode;
+    this.userId = userId;
+  }
+}
+
+/** Codes of {@link AuthorizationStateError}. */
+export type AuthorizationStateErrorCode =
+  | "STATE_MISMATCH"
+  | "STATE_EXPIRED"
+  | "STATE_REPLAYED"
+  | "STATE_UNKNOWN"
+  | "STATE_TAMPERED";
+
+/**
+ * The callback's `state` could not be matched to a live authorization bundle:
+ * it differs from the sealed bundle, expired, was already used, is unknown,
+ * or the sealed bundle was altered or sealed under a secret no longer listed.
+ * No code exchange happens after this error.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof AuthorizationStateError) res.status(400).send("Please connect again.");
+ * ```
+ */
+export class AuthorizationStateError extends DigimeWriteError {
+  constructor(code: AuthorizationStateErrorCode, message: string, options?: DigimeWriteErrorOptions) {
+    super(code, message, false, options);
+  }
+}
+
+/**
+ * The SDK failed to exchange the authorization code for a user access token.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof TokenExchangeError && error.retryable) retryCallbackLater();
+ * ```
+ */
+export class TokenExchangeError extends DigimeWriteError {
+  constructor(message: string, retryable: boolean, options?: DigimeWriteErrorOptions) {
+    super("TOKEN_EXCHANGE_FAILED", message, retryable, options);
+  }
+}
+
+/**
+ * No credentials are stored for this user and contract: run
+ * {@link WriteClient.beginAuthorization} first.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof NotAuthorizedError) return res.redirect("/connect");
+ * ```
+ */
+export class NotAuthorizedError extends DigimeWriteError {
+  /** The app user without credentials. */
+  readonly userId: string;
+
+  constructor(userId: string) {
+    super("USER_NOT_AUTHORIZED", `No credentials are stored for user "${userId}"; authorize the user first`, false);
+    this.userId = userId;
+  }
+}
+
+/**
+ * The user's refresh token has expired or was rejected: only a new
+ * authorization helps. Raised without calling the SDK when the stored refresh
+ * token is already past its expiry.
+ *
+ * @example
+ * ```ts
+ * client.on("reauthorization:required", ({ userId }) => notifyUser(userId));
+ * ```
+ */
+export class ReauthorizationRequiredError extends DigimeWriteError {
+  /** The app user who must authorize again. */
+  readonly userId: string;
+
+  constructor(userId: string, reason: string, options?: DigimeWriteErrorOptions) {
+    super("REAUTHORIZATION_REQUIRED", `User "${userId}" must authorize again: ${reason}`, false, options);
+    this.userId = userId;
+  }
+}
+
+/** What the library knows about a failed delivery attempt. */
+export interface DeliveryFailureDetails {
+  /** Attempts made, including the last one. */
+  attempts: number;
+  /** HTTP status the SDK reported, when there was one. */
+  httpStatus?: number | undefined;
+  /** digi.me's error code (for example `InvalidToken`), when there was one. */
+  sdkErrorCode?: string | undefined;
+  /** Set when a network error happened after the request may have reached digi.me. */
+  possiblyDelivered?: boolean | undefined;
+}
+
+/**
+ * A write could not be delivered. `DELIVERY_REJECTED`: digi.me refused it and
+ * retrying cannot help (a 4xx, a validation error). `DELIVERY_RETRIES_EXHAUSTED`:
+ * every attempt met a transient fault. `STREAM_NOT_RETRYABLE`: a transient
+ * fault hit a write whose `fileData` was a plain `Readable`, which can be read
+ * only once; pass a factory `() => Readable` to make it retryable.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof DeliveryError) log.warn({ code: error.code, attempts: error.attempts });
+ * ```
+ */
+export class DeliveryError extends DigimeWriteError {
+  /** Attempts made, including the last one. */
+  readonly attempts: number;
+  /** HTTP status of the last attempt, when known. */
+  readonly httpStatus: number | undefined;
+  /** digi.me's error code of the last attempt, when known. */
+  readonly sdkErrorCode: string | undefined;
+  /** True when an attempt failed in a way that leaves open whether digi.me stored the file. */
+  readonly possiblyDelivered: boolean;
+
+  constructor(
+    code: "DELIVERY_REJECTED" | "DELIVERY_RETRIES_EXHAUSTED" | "STREAM_NOT_RETRYABLE",
+    message: string,
+    details: DeliveryFailureDetails,
+    options?: DigimeWriteErrorOptions,
+  ) {
+    super(code, message, code !== "DELIVERY_REJECTED", options);
+    this.attempts = details.attempts;
+    this.httpStatus = details.httpStatus;
+    this.sdkErrorCode = details.sdkErrorCode;
+    this.possiblyDelivered = details.possiblyDelivered ?? false;
+  }
+}
+
+/**
+ * The queue already holds `maxQueued` writes; nothing was enqueued.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof QueueFullError) res.status(503).set("Retry-After", "5").end();
+ * ```
+ */
+export class QueueFullError extends DigimeWriteError {
+  /** The configured bound. */
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super("QUEUE_FULL", `The write queue is full (maxQueued: ${limit}); try again once it drains`, true);
+    this.limit = limit;
+  }
+}
+
+/**
+ * The write's `AbortSignal` fired before it was delivered.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * client.write("alice", file, { signal: controller.signal }).catch((e) => e.code === "WRITE_ABORTED");
+ * ```
+ */
+export class WriteAbortedError extends DigimeWriteError {
+  constructor(reason?: unknown) {
+    super("WRITE_ABORTED", "The write was aborted before it was delivered", false, reason === undefined ? {} : { cause: reason });
+  }
+}
+
+/**
+ * The client is closing or closed: the write was refused, or it was still
+ * queued when `close({ drain: false })` ran.
+ *
+ * @example
+ * ```ts
+ * await client.close({ drain: false }); // queued writes reject with CLIENT_CLOSED
+ * ```
+ */
+export class ClientClosedError extends DigimeWriteError {
+  constructor(message = "The client is closed; no more writes are accepted") {
+    super("CLIENT_CLOSED", message, false);
+  }
+}
+
+/**
+ * A {@link TokenStore} operation failed. The library keeps the newest token
+ * in memory and keeps trying to persist it.
+ *
+ * @example
+ * ```ts
+ * client.on("token:persist-failed", ({ userId, error }) => alert(userId, error.code));
+ * ```
+ */
+export class TokenStoreError extends DigimeWriteError {
+  constructor(message: string, options?: DigimeWriteErrorOptions) {
+    super("TOKEN_STORE_FAILED", message, true, options);
+  }
+}
+
+/**
+ * A {@link FileTokenStore} file exists but cannot be read as a token store.
+ * The file is left untouched so that nothing is lost; fix or move it.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof TokenStoreCorruptError) console.error(`inspect ${error.path}`);
+ * ```
+ */
+export class TokenStoreCorruptError extends DigimeWriteError {
+  /** The file that could not be read. */
+  readonly path: string;
+
+  constructor(path: string, reason: string, options?: DigimeWriteErrorOptions) {
+    super("TOKEN_STORE_CORRUPT", `Token store file "${path}" is corrupt (${reason}); it was left untouched`, false, options);
+    this.path = path;
+  }
+}
+
+/**
+ * The SDK returned something of a shape this library does not know: a changed
+ * or unsupported SDK. Fails loudly rather than guessing.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof SdkResponseError) reportSdkUpgradeProblem(error.message);
+ * ```
+ */
+export class SdkResponseError extends DigimeWriteError {
+  constructor(method: string, detail: string) {
+    super("SDK_RESPONSE_INVALID", `The SDK's ${method} returned an unexpected value: ${detail}`, false);
+  }
+}

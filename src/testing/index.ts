@@ -1,0 +1,18 @@
+/**
+ * Test helpers: a simulated digi.me (the sandbox) and the contract suite
+ * every {@link TokenStore} implementation must pass.
+ *
+ * @example
+ * ```ts
+ * import { createSandbox } from "digime-write-pipeline/testing";
+ * const sandbox = createSandbox();
+ * const sdk = sandbox.sdk("v16");
+ * ```
+ * @module
+ */
+
+// --- sandbox (owned by src/testing/sandbox/) ---
+export * from "./sandbox/index.js";
+
+// --- token store contract suite (owned by src/testing/token-store-contract.ts) ---
+export * from "./token-store-contract.js";

@@ -1,0 +1,73 @@
+/**
+ * The contract every token store fulfils. Credentials are kept per app user
+ * **and** per contract, so one store can serve the clients of several
+ * contracts; every write is a compare-and-set on `version`.
+ * @module
+ */
+import type { UserAccessToken } from "../sdk/types.js";
+
+/** Identifies one set of credentials: an app user under one contract. */
+export interface CredentialsKey {
+  /** Your application's id for the user. */
+  readonly userId: string;
+  /** The digi.me contract the token was issued for. */
+  readonly contractId: string;
+}
+
+/** What the library stores for a user: the token and, for generation A, the postbox. */
+export interface Credentials {
+  /** The newest user access token. */
+  readonly userAccessToken: UserAccessToken;
+  /** Postbox id from the authorization callback (generation A write contracts). */
+  readonly postboxId?: string | undefined;
+  /** Postbox public key (PKCS#1 PEM) from the authorization callback (generation A). */
+  readonly publicKey?: string | undefined;
+}
+
+/** Credentials as a store holds them, with their version and time of last change. */
+export interface StoredCredentials extends Credentials, CredentialsKey {
+  /** Starts at 1 and grows by exactly 1 on every successful `set`. */
+  readonly version: number;
+  /** Epoch milliseconds of the last successful `set`. */
+  readonly updatedAt: number;
+}
+
+/** Condition of a compare-and-set. */
+export interface SetOptions {
+  /**
+   * The version the caller last saw: the set succeeds only if the stored
+   * version is still this one. `null` means "only if nothing is stored yet".
+   */
+  readonly expectedVersion: number | null;
+}
+
+/** Outcome of {@link TokenStore.set}: stored, or a conflict showing what is stored now. */
+export type SetResult =
+  | { readonly status: "stored"; readonly record: StoredCredentials }
+  | { readonly status: "conflict"; readonly current: StoredCredentials | undefined };
+
+/**
+ * A pluggable, versioned home for user credentials. Implement it over your
+ * database to share tokens between processes; check your implementation with
+ * `tokenStoreContract` from `digime-write-pipeline/testing`.
+ *
+ * Rules: `set` must be atomic with respect to its version check; a failure
+ * must throw (the library retries), never silently drop the write.
+ *
+ * @example
+ * ```ts
+ * const store: TokenStore = new MemoryTokenStore();
+ * const first = await store.set({ userId: "alice", contractId: "c1" }, { userAccessToken }, { expectedVersion: null });
+ * if (first.status === "stored") console.log(first.record.version); // 1
+ * ```
+ */
+export interface TokenStore {
+  /** The credentials for `key`, or `undefined` when none are stored. */
+  get(key: CredentialsKey): Promise<StoredCredentials | undefined>;
+  /** Compare-and-set: store `credentials` if the stored version equals `options.expectedVersion`. */
+  set(key: CredentialsKey, credentials: Credentials, options: SetOptions): Promise<SetResult>;
+  /** Remove the credentials for `key`; resolves `true` if something was removed. */
+  delete(key: CredentialsKey): Promise<boolean>;
+  /** Every stored credential of `userId`, under any contract (used to link libraries). */
+  listByUser(userId: string): Promise<StoredCredentials[]>;
+}

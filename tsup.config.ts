@@ -1,0 +1,14 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
+  format: ["esm", "cjs"],
+  dts: true,
+  // Shared chunks keep one copy of each class, so `instanceof` works across
+  // the main entry and `/testing` in both formats.
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  target: "node22",
+  platform: "node",
+});
