@@ -1,0 +1,32 @@
+/**
+ * The authorization bundle: everything needed to finish an authorization,
+ * kept beside a random `state` because the SDK creates the code verifier only
+ * after `state` is fixed.
+ */
+import { z } from "zod";
+
+/** What `beginAuthorization` keeps until the callback arrives. */
+export interface AuthorizationBundle {
+  /** Random, unguessable value sent through digi.me and back. */
+  readonly state: string;
+  /** PKCE verifier the SDK made; never leaves the server except sealed. */
+  readonly codeVerifier: string;
+  /** Your id for the user being authorized. */
+  readonly userId: string;
+  /** Contract the authorization is for. */
+  readonly contractId: string;
+  /** Epoch milliseconds after which the bundle is refused. */
+  readonly expiresAt: number;
+  /** Anything JSON you passed to `beginAuthorization`, returned on completion. */
+  readonly context?: unknown;
+}
+
+/** Shape check applied after a bundle is opened or loaded. */
+export const authorizationBundleSchema = z.object({
+  state: z.string().min(16),
+  codeVerifier: z.string().min(1),
+  userId: z.string().min(1),
+  contractId: z.string().min(1),
+  expiresAt: z.number().int().positive(),
+  context: z.unknown().optional(),
+});

@@ -1,0 +1,96 @@
+/**
+ * Reads the redirect digi.me sends back after consent, whatever form the app
+ * has it in, and validates every parameter before anything trusts it.
+ */
+import { z } from "zod";
+import { ValidationError } from "../errors.js";
+import { parseOrThrow } from "../internal/zod-issues.js";
+
+/** The callback as an app may hold it: full URL, `URL`, `URLSearchParams`, or a parsed query object (`req.query`). */
+export type CallbackInput = string | URL | URLSearchParams | Readonly<Record<string, unknown>>;
+
+/** A validated callback. */
+export type ParsedCallback =
+  | {
+      readonly success: true;
+      readonly code: string;
+      readonly state: string;
+      readonly postboxId?: string | undefined;
+      readonly publicKey?: string | undefined;
+      readonly accountReference?: string | undefined;
+    }
+  | { readonly success: false; readonly errorCode: string; readonly state?: string | undefined };
+
+const KNOWN_PARAMS = ["success", "code", "state", "postboxId", "publicKey", "accountReference", "errorCode"] as const;
+/** Longer input than this is refused before parsing, so an oversized query costs nothing. */
+const MAX_INPUT_LENGTH = 16_384;
+
+const state = z.string().min(16, "must be at least 16 characters").max(512).regex(/^[A-Za-z0-9_-]+$/, "must be base64url");
+
+const callbackSchema = z.discriminatedUnion("success", [
+  z.object({
+    success: z.literal("true"),
+    code: z.string().min(1).max(4096),
+    state,
+    postboxId: z.string().min(1).max(512).optional(),
+    publicKey: z
+      .string()
+      .max(16_384)
+      .refine((pem) => pem.includes("-----BEGIN") && pem.includes("PUBLIC KEY-----"), "must be a PEM public key")
+      .optional(),
+    accountReference: z.string().max(1024).optional(),
+  }),
+  z.object({
+    success: z.literal("false"),
+    errorCode: z.string().min(1).max(256),
+    state: state.optional(),
+  }),
+]);
+
+function invalid(path: string, message: string): ValidationError {
+  return new ValidationError("INVALID_CALLBACK", "callback", [{ path: `callback.${path}`, message }]);
+}
+
+/** Collect the known parameters; a parameter given twice is refused (parameter pollution). */
+function fromSearchParams(params: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of KNOWN_PARAMS) {
+    const values = params.getAll(name);
+    if (values.length > 1) throw invalid(name, "must appear once");
+    if (values[0] !== undefined) out[name] = values[0];
+  }
+  return out;
+}
+
+function fromObject(query: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of KNOWN_PARAMS) {
+    // Own properties only: an inherited or prototype-polluted value is not a parameter.
+    if (!Object.prototype.hasOwnProperty.call(query, name)) continue;
+    const value = query[name];
+    if (Array.isArray(value)) throw invalid(name, "must appear once");
+    out[name] = typeof value === "boolean" ? String(value) : value;
+  }
+  return out;
+}
+
+function toParams(input: CallbackInput): Record<string, unknown> {
+  if (typeof input === "string") {
+    if (input.length > MAX_INPUT_LENGTH) throw invalid("url", `must be at most ${MAX_INPUT_LENGTH} characters`);
+    const query = input.includes("?") ? input.slice(input.indexOf("?") + 1).split("#")[0] ?? "" : input;
+    return fromSearchParams(new URLSearchParams(query));
+  }
+  if (input instanceof URL) return toParams(input.href);
+  if (input instanceof URLSearchParams) return toParams(input.toString());
+  if (typeof input === "object" && input !== null) return fromObject(input);
+  throw invalid("url", "must be a URL string, URL, URLSearchParams or query object");
+}
+
+/** Parse and validate a callback; throws `ValidationError` (`INVALID_CALLBACK`) naming the bad field. */
+export function parseCallback(input: CallbackInput): ParsedCallback {
+  const params = toParams(input);
+  if (params.success === undefined) throw invalid("success", 'is required and must be "true" or "false"');
+  const parsed = parseOrThrow(callbackSchema, params, "INVALID_CALLBACK", "callback");
+  if (parsed.success === "false") return { success: false, errorCode: parsed.errorCode, state: parsed.state };
+  return { ...parsed, success: true };
+}

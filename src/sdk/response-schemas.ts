@@ -1,0 +1,54 @@
+/**
+ * Checks on what the SDK returns, so that a changed SDK fails loudly instead
+ * of writing a malformed token into the store.
+ */
+import { z } from "zod";
+import { SdkResponseError } from "../errors.js";
+import type { SdkGetAuthorizeUrlResult, SdkWriteResultA, UserAccessToken } from "./types.js";
+
+const tokenSchema = z.object({
+  value: z.string().min(1),
+  expiry: z.number().finite(),
+});
+
+/** A user access token as every SDK generation returns it (expiry in epoch seconds). */
+export const userAccessTokenSchema = z.looseObject({
+  accessToken: tokenSchema,
+  refreshToken: tokenSchema,
+  user: z.looseObject({ id: z.string().optional() }).optional(),
+  consentid: z.string().optional(),
+});
+
+const authorizeUrlResultSchema = z.looseObject({
+  url: z.string().url(),
+  codeVerifier: z.string().min(1),
+});
+
+const writeResultASchema = z.looseObject({
+  status: z.enum(["delivered", "pending"]),
+  expires: z.number().optional(),
+  userAccessToken: userAccessTokenSchema,
+});
+
+function check<T>(schema: z.ZodType, value: unknown, method: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return value as T;
+  // Only paths and messages: the value itself may hold a token.
+  const detail = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
+  throw new SdkResponseError(method, detail);
+}
+
+/** Validate a token returned by `exchangeCodeForToken`, `refreshToken` or a write. */
+export function checkUserAccessToken(value: unknown, method: string): UserAccessToken {
+  return check<UserAccessToken>(userAccessTokenSchema, value, method);
+}
+
+/** Validate the result of `getAuthorizeUrl`. */
+export function checkAuthorizeUrlResult(value: unknown): SdkGetAuthorizeUrlResult {
+  return check<SdkGetAuthorizeUrlResult>(authorizeUrlResultSchema, value, "getAuthorizeUrl");
+}
+
+/** Validate the result of generation A's `write`. */
+export function checkWriteResultA(value: unknown): SdkWriteResultA {
+  return check<SdkWriteResultA>(writeResultASchema, value, "write");
+}

@@ -1,0 +1,151 @@
+/**
+ * One port over the SDK's three write-API generations. It fills in what each
+ * generation needs (redirect URI placement, callback, postbox) and turns every
+ * way a generation reports a new token into one `onToken` callback.
+ */
+import type { Credentials } from "../tokens/token-store.js";
+import { checkAuthorizeUrlResult, checkUserAccessToken, checkWriteResultA } from "./response-schemas.js";
+import type {
+  ContractDetails,
+  DigimeSdk,
+  SdkFileMeta,
+  SdkGeneration,
+  SdkGenerationA,
+  SdkGenerationB,
+  SdkGenerationC,
+  UserAccessToken,
+} from "./types.js";
+
+/** What the port needs to know about the app's contract and redirect targets. */
+export interface SdkPortConfig {
+  contractDetails: { contractId: string; privateKey: string };
+  /** Where digi.me sends the user after consent. */
+  redirectUri: string;
+  /** Where generations A and B send failures; defaults to `redirectUri`. */
+  errorRedirectUri?: string | undefined;
+  /** Force a generation instead of detecting it from the SDK's shape and results. */
+  generation?: SdkGeneration | undefined;
+}
+
+/** Result of one write through the port. */
+export interface PortWriteResult {
+  status: "delivered" | "pending";
+}
+
+/** The port's write arguments. */
+export interface PortWriteInput {
+  credentials: Credentials;
+  data: SdkFileMeta;
+  /** Called with every token the SDK returns or announces (may be the unchanged one). */
+  onToken: (token: UserAccessToken) => void;
+}
+
+/** The uniform face of any SDK generation. */
+export interface SdkPort {
+  /** Detected generation; `undefined` until a `write`-style SDK has shown whether it returns a result. */
+  readonly generation: SdkGeneration | undefined;
+  /** Whether the SDK has `refreshToken`, enabling proactive refresh. */
+  readonly canRefresh: boolean;
+  getAuthorizeUrl(input: { state: string; serviceId?: number | undefined; userAccessToken?: UserAccessToken | undefined }): Promise<{ url: string; codeVerifier: string }>;
+  exchangeCode(input: { code: string; codeVerifier: string }): Promise<UserAccessToken>;
+  write(input: PortWriteInput): Promise<PortWriteResult>;
+  refresh(token: UserAccessToken): Promise<UserAccessToken>;
+}
+
+function hasMethod<K extends string>(value: unknown, name: K): value is Record<K, (...args: never[]) => unknown> {
+  return typeof value === "object" && value !== null && typeof (value as Record<string, unknown>)[name] === "function";
+}
+
+/** Whether `sdk` looks like any supported SDK generation. */
+export function isSupportedSdk(sdk: unknown): sdk is DigimeSdk {
+  return (
+    hasMethod(sdk, "getAuthorizeUrl") &&
+    hasMethod(sdk, "exchangeCodeForToken") &&
+    (hasMethod(sdk, "pushData") || hasMethod(sdk, "write"))
+  );
+}
+
+/**
+ * Build the port. `onRefreshInvisible` is called once, at the first write
+ * that shows the SDK is generation B, which cannot report refreshed tokens.
+ */
+export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onRefreshInvisible: () => void): SdkPort {
+  const base = config.contractDetails;
+  let generation: SdkGeneration | undefined = config.generation ?? (hasMethod(sdk, "pushData") ? "C" : undefined);
+  const usesPushData = generation === "C";
+
+  let announced = false;
+  const learn = (detected: SdkGeneration): void => {
+    generation ??= detected;
+    if (generation === "B" && !announced) {
+      announced = true;
+      onRefreshInvisible();
+    }
+  };
+
+  // Generation C's ContractDetails has no redirectUri; A and B carry it there.
+  const contractFor = (): ContractDetails =>
+    usesPushData ? { contractId: base.contractId, privateKey: base.privateKey } : { ...base, redirectUri: config.redirectUri };
+
+  const refreshFn = hasMethod(sdk, "refreshToken") ? (sdk as SdkGenerationC).refreshToken : undefined;
+
+  return {
+    get generation() {
+      return generation;
+    },
+    canRefresh: refreshFn !== undefined,
+
+    async getAuthorizeUrl({ state, serviceId, userAccessToken }) {
+      const result = await sdk.getAuthorizeUrl({
+        contractDetails: contractFor(),
+        callback: usesPushData ? config.redirectUri : config.errorRedirectUri ?? config.redirectUri,
+        state,
+        ...(serviceId === undefined ? {} : { serviceId }),
+        ...(userAccessToken === undefined ? {} : { userAccessToken }),
+      });
+      const checked = checkAuthorizeUrlResult(result);
+      return { url: checked.url, codeVerifier: checked.codeVerifier };
+    },
+
+    async exchangeCode({ code, codeVerifier }) {
+      const token = await sdk.exchangeCodeForToken({ contractDetails: contractFor(), authorizationCode: code, codeVerifier });
+      return checkUserAccessToken(token, "exchangeCodeForToken");
+    },
+
+    async refresh(token) {
+      if (refreshFn === undefined) throw new Error("The SDK has no refreshToken method");
+      const next = await refreshFn.call(sdk, { contractDetails: contractFor(), userAccessToken: token });
+      return checkUserAccessToken(next, "refreshToken");
+    },
+
+    async write({ credentials, data, onToken }) {
+      const userAccessToken = credentials.userAccessToken;
+      if (usesPushData) {
+        await (sdk as SdkGenerationC).pushData({
+          type: "library",
+          contractDetails: contractFor(),
+          userAccessToken,
+          data,
+          onAccessTokenChange: (next) => onToken(checkUserAccessToken(next, "pushData onAccessTokenChange")),
+        });
+        return { status: "delivered" };
+      }
+      // A and B share `write`; a result object means A, `undefined` means B.
+      const settle = (result: unknown): PortWriteResult => {
+        if (result === undefined) {
+          learn("B");
+          return { status: "delivered" };
+        }
+        learn("A");
+        const checked = checkWriteResultA(result);
+        onToken(checkUserAccessToken(checked.userAccessToken, "write"));
+        return { status: checked.status };
+      };
+      const { postboxId, publicKey } = credentials;
+      if (postboxId !== undefined && publicKey !== undefined && generation !== "B") {
+        return settle(await (sdk as SdkGenerationA).write({ contractDetails: contractFor(), userAccessToken, postboxId, publicKey, data }));
+      }
+      return settle(await (sdk as SdkGenerationB).write({ contractDetails: contractFor(), userAccessToken, data }));
+    },
+  };
+}

@@ -1,0 +1,281 @@
+/**
+ * {@link WriteClient}: thin wiring of the SDK port, the authorizer, the token
+ * keeper and the writer behind one object that emits typed events.
+ * @module
+ */
+import { EventEmitter } from "eventemitter3";
+import { Authorizer, type BeginAuthorizationInput, type BeginAuthorizationResult, type CompleteAuthorizationOptions, type CompleteAuthorizationResult } from "./authorization/authorizer.js";
+import type { CallbackInput } from "./authorization/callback.js";
+import { MemoryPendingAuthorizationStore } from "./authorization/pending-store.js";
+import { createSealer } from "./authorization/seal.js";
+import { resolveOptions, type WriteClientOptions } from "./client-options.js";
+import type { EmitEvent, WriteClientEvents, WriteReceipt } from "./events.js";
+import { parseOrThrow } from "./internal/zod-issues.js";
+import { createSdkPort, type SdkPort } from "./sdk/sdk-port.js";
+import type { SdkGeneration } from "./sdk/types.js";
+import { TokenKeeper } from "./tokens/token-keeper.js";
+import { expiryMs } from "./tokens/token-comparison.js";
+import { ClientClosedError } from "./errors.js";
+import type { WriteFileMeta } from "./writing/file-meta.js";
+import { userIdSchema, Writer, type WriteOptions } from "./writing/writer.js";
+import { WriteQueue } from "./writing/write-queue.js";
+import { z } from "zod";
+
+/** Options of {@link WriteClient.close}. */
+export interface CloseOptions {
+  /**
+   * `true` (default): deliver everything queued, then close. `false`: reject
+   * writes that have not started with `CLIENT_CLOSED`, let running ones finish.
+   */
+  drain?: boolean;
+}
+
+/** Result of {@link WriteClient.close}. */
+export interface CloseResult {
+  /** Users whose newest token could not be written to the store before closing (it was lost with the process). */
+  unsavedTokens: string[];
+}
+
+/** What the client knows about a user's stored authorization. */
+export type AuthorizationStatus =
+  | { readonly status: "authorized"; readonly accessTokenExpiresAt: number; readonly refreshTokenExpiresAt: number; readonly hasPostbox: boolean }
+  | { readonly status: "reauthorization-required"; readonly refreshTokenExpiresAt: number }
+  | { readonly status: "not-authorized" };
+
+const closeSchema = z.object({ drain: z.boolean().optional() }).optional();
+
+/**
+ * Writes files into users' digi.me libraries: runs the authorization flow,
+ * keeps every user's token fresh and stored, and delivers files through a
+ * queued, retrying pipeline that reports everything as typed events.
+ *
+ * @example
+ * ```ts
+ * const client = new WriteClient({
+ *   sdk: sandbox.sdk("v16"),
+ *   contractDetails: sandbox.contractDetails,
+ *   redirectUri: "https://app.example/digime/callback",
+ *   tokenStore: new MemoryTokenStore(),
+ *   stateSecret: process.env.DIGIME_STATE_SECRET,
+ * });
+ * client.on("token:refreshed", ({ userId }) => log.info({ userId }, "token rotated"));
+ * const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
+ * // …redirect to url; on the callback:
+ * await client.completeAuthorization(callbackUrl, { sealed });
+ * const receipt = await client.write("alice", { fileData, fileName, fileDescriptor });
+ * await client.close();
+ * ```
+ */
+export class WriteClient extends EventEmitter<WriteClientEvents> {
+  readonly #contractId: string;
+  readonly #port: SdkPort;
+  readonly #keeper: TokenKeeper;
+  readonly #authorizer: Authorizer;
+  readonly #writer: Writer;
+  readonly #queue: WriteQueue;
+  readonly #now: () => number;
+  #closing: Promise<CloseResult> | undefined;
+
+  /**
+   * @throws ValidationError with code `INVALID_OPTIONS` naming each bad field.
+   */
+  constructor(options: WriteClientOptions) {
+    super();
+    const resolved = resolveOptions(options);
+    this.#contractId = resolved.contractDetails.contractId;
+    this.#now = resolved.now;
+    const emit: EmitEvent = (name, ...args) => this.#safeEmit(name, args);
+
+    this.#port = createSdkPort(
+      resolved.sdk,
+      {
+        contractDetails: resolved.contractDetails,
+        redirectUri: resolved.redirectUri,
+        errorRedirectUri: resolved.errorRedirectUri,
+        generation: resolved.sdkGeneration,
+      },
+      () =>
+        emit("sdk:limitation", {
+          generation: "B",
+          limitation: "refresh-invisible",
+          message:
+            "This SDK (generation B, 9.x–10.x) refreshes tokens inside write() and does not return them: refreshed tokens cannot be persisted, and the stored refresh token goes stale. Upgrade to SDK 11+ to keep tokens.",
+        }),
+    );
+    this.#keeper = new TokenKeeper({
+      store: resolved.tokenStore,
+      contractId: this.#contractId,
+      port: this.#port,
+      emit,
+      now: resolved.now,
+      refreshWindowMs: resolved.refreshWindowMs,
+      persistRetry: resolved.persistRetry,
+    });
+    this.#authorizer = new Authorizer({
+      port: this.#port,
+      keeper: this.#keeper,
+      sealer: createSealer(resolved.stateSecrets),
+      pending: resolved.pendingAuthorizations ?? new MemoryPendingAuthorizationStore({ now: resolved.now }),
+      emit,
+      now: resolved.now,
+      contractId: this.#contractId,
+      ttlMs: resolved.authorizationTtlMs,
+    });
+    this.#queue = new WriteQueue(resolved.queue, (settled) => emit("queue:idle", { settled }));
+    this.#writer = new Writer({ queue: this.#queue, keeper: this.#keeper, port: this.#port, emit, now: resolved.now, retry: resolved.retry });
+  }
+
+  /** A listener that throws must not break the pipeline; its error surfaces on its own tick. */
+  #safeEmit<K extends keyof WriteClientEvents>(name: K, args: WriteClientEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...rest: WriteClientEvents[K]) => boolean)(name, ...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /** The contract this client writes with. */
+  get contractId(): string {
+    return this.#contractId;
+  }
+
+  /** The SDK generation in use; `undefined` until a `write`-style SDK has answered once. */
+  get sdkGeneration(): SdkGeneration | undefined {
+    return this.#port.generation;
+  }
+
+  /** Writes accepted and not yet settled. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  /**
+   * Start authorizing a user: returns the digi.me URL to redirect to and the
+   * sealed bundle. If the user already has a token (this contract or another
+   * in the same store), it is passed on so digi.me links the same library.
+   *
+   * @example
+   * ```ts
+   * const { url, sealed } = await client.beginAuthorization({ userId: req.user.id });
+   * res.cookie("digime_auth", sealed, { httpOnly: true, secure: true, sameSite: "lax" }).redirect(url);
+   * ```
+   * @throws ValidationError (`INVALID_ARGUMENT`) for bad input.
+   */
+  beginAuthorization(input: BeginAuthorizationInput): Promise<BeginAuthorizationResult> {
+    return this.#authorizer.begin(input);
+  }
+
+  /**
+   * Finish an authorization from digi.me's callback: checks the state against
+   * the sealed bundle (when given) or the pending store, refuses expired,
+   * replayed or tampered bundles, exchanges the code and stores the token.
+   *
+   * @example
+   * ```ts
+   * app.get("/digime/callback", async (req, res) => {
+   *   const { userId } = await client.completeAuthorization(req.query, { sealed: req.cookies.digime_auth });
+   *   res.redirect(`/users/${userId}`);
+   * });
+   * ```
+   * @throws AuthorizationDeniedError, AuthorizationStateError, ValidationError (`INVALID_CALLBACK`), TokenExchangeError.
+   */
+  completeAuthorization(callback: CallbackInput, options?: CompleteAuthorizationOptions): Promise<CompleteAuthorizationResult> {
+    return this.#authorizer.complete(callback, options);
+  }
+
+  /**
+   * Queue a file for the user's library. Resolves with a receipt once digi.me
+   * accepted it and any refreshed token is stored; rejects with a typed error.
+   *
+   * @example
+   * ```ts
+   * const receipt = await client.write("alice", {
+   *   fileData: Buffer.from(JSON.stringify(order)),
+   *   fileName: "order-1.json",
+   *   fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "shop" }] },
+   * });
+   * console.log(receipt.status, receipt.attempts);
+   * ```
+   * @throws ValidationError (`INVALID_ARGUMENT`), QueueFullError, ClientClosedError, WriteAbortedError,
+   *   NotAuthorizedError, ReauthorizationRequiredError, DeliveryError.
+   */
+  write(userId: string, fileMeta: WriteFileMeta, options?: WriteOptions): Promise<WriteReceipt> {
+    if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
+    return this.#writer.write(userId, fileMeta, options);
+  }
+
+  /**
+   * What is stored for a user: whether writes can proceed or a new
+   * authorization is needed.
+   *
+   * @example
+   * ```ts
+   * if ((await client.authorizationStatus("alice")).status !== "authorized") return res.redirect("/connect");
+   * ```
+   */
+  async authorizationStatus(userId: string): Promise<AuthorizationStatus> {
+    const id = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
+    let credentials;
+    try {
+      credentials = await this.#keeper.current(id);
+    } catch (error) {
+      if (error instanceof Error && (error as { code?: string }).code === "USER_NOT_AUTHORIZED") return { status: "not-authorized" };
+      throw error;
+    }
+    const token = credentials.userAccessToken;
+    const refreshTokenExpiresAt = expiryMs(token.refreshToken.expiry);
+    if (refreshTokenExpiresAt <= this.#now()) return { status: "reauthorization-required", refreshTokenExpiresAt };
+    return {
+      status: "authorized",
+      accessTokenExpiresAt: expiryMs(token.accessToken.expiry),
+      refreshTokenExpiresAt,
+      hasPostbox: credentials.postboxId !== undefined,
+    };
+  }
+
+  /**
+   * Resolves when nothing is queued or running.
+   *
+   * @example
+   * ```ts
+   * files.forEach((f) => void client.write("alice", f).catch(report));
+   * await client.onIdle();
+   * ```
+   */
+  onIdle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  /**
+   * Stop accepting writes and shut down. By default every queued write is
+   * delivered first; tokens still unsaved get one last try at the store.
+   * Calling it again returns the same promise.
+   *
+   * @example
+   * ```ts
+   * process.on("SIGTERM", () => void client.close().then(() => process.exit(0)));
+   * ```
+   */
+  close(options?: CloseOptions): Promise<CloseResult> {
+    if (this.#closing !== undefined) return this.#closing;
+    let drain: boolean;
+    try {
+      drain = parseOrThrow(closeSchema, options, "INVALID_ARGUMENT", "options")?.drain ?? true;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#queue.close(!drain);
+    this.#closing = (async () => {
+      await this.#queue.onIdle();
+      return { unsavedTokens: await this.#keeper.close() };
+    })();
+    return this.#closing;
+  }
+
+  /** Shows state, never credentials. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `WriteClient { contractId: ${JSON.stringify(this.#contractId)}, sdkGeneration: ${this.#port.generation ?? "unknown"}, queued: ${this.#queue.size}, closed: ${this.#closing !== undefined} }`;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The file a caller hands to `write`, validated, and turned into a source
+ * that can produce the SDK's `data` once per attempt.
+ */
+import { Readable } from "node:stream";
+import { z } from "zod";
+import { ValidationError } from "../errors.js";
+import { parseOrThrow } from "../internal/zod-issues.js";
+import type { FileDescriptor, SdkFileMeta } from "../sdk/types.js";
+
+/** A function that opens a new stream of the file's bytes; called once per attempt. */
+export type ReadableFactory = () => Readable;
+
+/**
+ * The file to write. `fileData` may be:
+ * - a `Buffer` or `Uint8Array`: retried freely;
+ * - a factory `() => Readable`: called again for every attempt, so streamed writes are retryable;
+ * - a `Readable`: read once, so the write gets **one attempt only**.
+ *
+ * @example
+ * ```ts
+ * const file: WriteFileMeta = {
+ *   fileData: () => fs.createReadStream("report.pdf"),
+ *   fileName: "report.pdf",
+ *   fileDescriptor: { mimeType: "application/pdf", accounts: [{ accountId: "acc-1" }] },
+ * };
+ * ```
+ */
+export interface WriteFileMeta {
+  fileData: Buffer | Uint8Array | Readable | ReadableFactory;
+  fileName: string;
+  fileDescriptor: FileDescriptor;
+}
+
+const stringList = z.array(z.string().min(1).max(1024)).max(1000);
+
+const descriptorSchema = z.object({
+  mimeType: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/, "must be a MIME type such as application/json"),
+  accounts: z.array(z.object({ accountId: z.string().min(1).max(1024) })).max(1000),
+  reference: stringList.optional(),
+  tags: stringList.optional(),
+});
+
+const fileMetaSchema = z.object({
+  fileData: z.custom<WriteFileMeta["fileData"]>(
+    (value) => value instanceof Uint8Array || value instanceof Readable || typeof value === "function",
+    "must be a Buffer, Uint8Array, Readable or a function returning a Readable",
+  ),
+  fileName: z
+    .string()
+    .min(1)
+    .max(1024)
+    .refine((name) => !/[\u0000-\u001f]/.test(name), "must not contain control characters"),
+  fileDescriptor: descriptorSchema,
+});
+
+/** Produces the SDK's `data` for each attempt. */
+export interface FileSource {
+  readonly fileName: string;
+  /** Whether a second attempt can be made (false for a plain Readable). */
+  readonly retryable: boolean;
+  /** Bytes, when known up front. */
+  readonly size: number | undefined;
+  /** The SDK `data` for the next attempt. */
+  open(): SdkFileMeta;
+}
+
+/** Validate `input` as a {@link WriteFileMeta}; throws `ValidationError` naming the field. */
+export function toFileSource(input: unknown): FileSource {
+  const meta = parseOrThrow(fileMetaSchema, input, "INVALID_ARGUMENT", "fileMeta");
+  // Copy the descriptor: later changes by the caller must not alter a queued write.
+  const fileDescriptor: FileDescriptor = {
+    mimeType: meta.fileDescriptor.mimeType,
+    accounts: meta.fileDescriptor.accounts.map((a) => ({ accountId: a.accountId })),
+    ...(meta.fileDescriptor.reference ? { reference: [...meta.fileDescriptor.reference] } : {}),
+    ...(meta.fileDescriptor.tags ? { tags: [...meta.fileDescriptor.tags] } : {}),
+  };
+  const { fileData, fileName } = meta;
+
+  if (fileData instanceof Readable) {
+    let used = false;
+    return {
+      fileName,
+      retryable: false,
+      size: undefined,
+      open() {
+        if (used) throw new Error("A Readable can be consumed only once");
+        used = true;
+        return { fileData, fileName, fileDescriptor };
+      },
+    };
+  }
+  if (typeof fileData === "function") {
+    return {
+      fileName,
+      retryable: true,
+      size: undefined,
+      open() {
+        const stream: unknown = fileData();
+        if (!(stream instanceof Readable)) {
+          throw new ValidationError("INVALID_ARGUMENT", "fileMeta", [
+            { path: "fileMeta.fileData", message: "the factory must return a Readable" },
+          ]);
+        }
+        return { fileData: stream, fileName, fileDescriptor };
+      },
+    };
+  }
+  // The SDK checks Buffer.isBuffer; a Uint8Array view is wrapped without copying.
+  const buffer = Buffer.isBuffer(fileData) ? fileData : Buffer.from(fileData.buffer, fileData.byteOffset, fileData.byteLength);
+  return {
+    fileName,
+    retryable: true,
+    size: buffer.byteLength,
+    open: () => ({ fileData: buffer, fileName, fileDescriptor }),
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * When and how long to wait before trying a write again: exponential backoff
+ * with jitter (p-retry), stretched to honour `Retry-After`.
+ */
+import pRetry, { AbortError, type RetryContext } from "p-retry";
+import { sleep } from "../internal/sleep.js";
+
+/**
+ * Retry settings of a {@link WriteClient}.
+ *
+ * @example
+ * ```ts
+ * new WriteClient({ ...options, retry: { retries: 8, minDelayMs: 500, maxDelayMs: 60_000 } });
+ * ```
+ */
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 5 (six attempts in all). */
+  retries?: number;
+  /** Delay before the first retry, in ms. Default 200. */
+  minDelayMs?: number;
+  /** Longest delay between attempts, in ms. Default 30,000. */
+  maxDelayMs?: number;
+  /** Growth of the delay per retry. Default 2. */
+  factor?: number;
+  /** Spread each delay randomly over [delay, 2 × delay] so clients do not retry in step. Default true. */
+  jitter?: boolean;
+  /** Longest `Retry-After` honoured, in ms; a longer one is capped. Default 60,000. */
+  maxRetryAfterMs?: number;
+}
+
+/** {@link RetryOptions} with every default filled in. */
+export type ResolvedRetryOptions = Required<RetryOptions>;
+
+/** The defaults of {@link RetryOptions}. */
+export const DEFAULT_RETRY_OPTIONS: ResolvedRetryOptions = {
+  retries: 5,
+  minDelayMs: 200,
+  maxDelayMs: 30_000,
+  factor: 2,
+  jitter: true,
+  maxRetryAfterMs: 60_000,
+};
+
+/** What an attempt reports when it fails, so the policy can decide. */
+export interface AttemptFailure {
+  /** The error to surface if no retry follows. */
+  readonly error: Error;
+  /** Whether this failure may be retried at all. */
+  readonly retryable: boolean;
+  /** Server-requested wait, in ms. */
+  readonly retryAfterMs?: number | undefined;
+}
+
+/** Hooks the caller gets between attempts. */
+export interface RetryHooks {
+  /** A retry follows after `delayMs`. */
+  onRetry(failure: AttemptFailure, attempt: number, delayMs: number): void;
+}
+
+/** Thrown inside an attempt to carry its {@link AttemptFailure} through p-retry. */
+export class AttemptFailedError extends Error {
+  readonly failure: AttemptFailure;
+
+  constructor(failure: AttemptFailure) {
+    super(failure.error.message);
+    this.name = "AttemptFailedError";
+    this.failure = failure;
+  }
+}
+
+/**
+ * Run `attempt` until it succeeds, fails terminally, or runs out of retries.
+ * Rejects with the last failure's `error`.
+ */
+export async function runWithRetries<T>(
+  attempt: (attemptNumber: number) => Promise<T>,
+  options: ResolvedRetryOptions,
+  hooks: RetryHooks,
+  signal?: AbortSignal,
+): Promise<T> {
+  try {
+    return await pRetry(
+      async (attemptNumber) => {
+        try {
+          return await attempt(attemptNumber);
+        } catch (error) {
+          if (error instanceof AttemptFailedError && !error.failure.retryable) throw new AbortError(error);
+          throw error;
+        }
+      },
+      {
+        retries: options.retries,
+        minTimeout: options.minDelayMs,
+        maxTimeout: options.maxDelayMs,
+        factor: options.factor,
+        randomize: options.jitter,
+        ...(signal === undefined ? {} : { signal }),
+        onFailedAttempt: async (context: RetryContext) => {
+          if (!(context.error instanceof AttemptFailedError) || context.retriesLeft === 0) return;
+          const failure = context.error.failure;
+          const wanted = Math.min(failure.retryAfterMs ?? 0, options.maxRetryAfterMs);
+          const delayMs = Math.max(context.retryDelay, wanted);
+          hooks.onRetry(failure, context.attemptNumber, delayMs);
+          // p-retry waits `retryDelay` after this hook; add what Retry-After asks beyond it.
+          if (wanted > context.retryDelay) await sleep(wanted - context.retryDelay, signal);
+        },
+        shouldRetry: (context: RetryContext) => context.error instanceof AttemptFailedError && context.error.failure.retryable,
+      },
+    );
+  } catch (error) {
+    if (error instanceof AttemptFailedError) throw error.failure.error;
+    throw error;
+  }
+}

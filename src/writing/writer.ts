@@ -1,0 +1,252 @@
+/**
+ * The writer: validates a write, queues it in the user's lane, runs attempts
+ * under the retry policy, and settles with a receipt or a typed error, only
+ * after any token the SDK produced is in the store (or held in memory).
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import {
+  DeliveryError,
+  DigimeWriteError,
+  ReauthorizationRequiredError,
+  WriteAbortedError,
+} from "../errors.js";
+import type { EmitEvent, WriteReceipt } from "../events.js";
+import { parseOrThrow } from "../internal/zod-issues.js";
+import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "../sdk/sdk-failure.js";
+import type { PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
+import type { UserAccessToken } from "../sdk/types.js";
+import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
+import { sameToken } from "../tokens/token-comparison.js";
+import type { Credentials } from "../tokens/token-store.js";
+import { toFileSource, type FileSource } from "./file-meta.js";
+import { AttemptFailedError, runWithRetries, type ResolvedRetryOptions } from "./retry-policy.js";
+import type { WriteQueue } from "./write-queue.js";
+
+/**
+ * Per-write options.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * await client.write("alice", file, { priority: 10, id: "invoice-42", signal: controller.signal });
+ * ```
+ */
+export interface WriteOptions {
+  /** Cancels the write while queued and stops further retries. An attempt already in flight finishes and is reported. */
+  signal?: AbortSignal;
+  /** Higher runs first, within the user's lane and across users. Default 0. */
+  priority?: number;
+  /** Your id for the write, echoed in events and the receipt. Default: a random UUID. */
+  id?: string;
+}
+
+/** Validation of user ids everywhere in the public API. */
+export const userIdSchema = z
+  .string({ error: "must be a string" })
+  .min(1, "must not be empty")
+  .max(256, "must be at most 256 characters");
+
+const writeOptionsSchema = z
+  .object({
+    signal: z.instanceof(AbortSignal, { error: "must be an AbortSignal" }).optional(),
+    priority: z.number().finite().optional(),
+    id: z.string().min(1).max(256).optional(),
+  })
+  .optional();
+
+/** Everything the writer needs. */
+export interface WriterDeps {
+  queue: WriteQueue;
+  keeper: TokenKeeper;
+  port: SdkPort;
+  emit: EmitEvent;
+  now: () => number;
+  retry: ResolvedRetryOptions;
+}
+
+interface DeliveryProgress {
+  attempts: number;
+  tokenRefreshed: boolean;
+  possibleDuplicate: boolean;
+  outcome: PortWriteResult | undefined;
+}
+
+/** @internal */
+export class Writer {
+  readonly #deps: WriterDeps;
+
+  constructor(deps: WriterDeps) {
+    this.#deps = deps;
+  }
+
+  /** Validate, enqueue and deliver one file. */
+  write(userId: unknown, fileMeta: unknown, options?: unknown): Promise<WriteReceipt> {
+    let source: FileSource;
+    let parsedOptions: z.output<typeof writeOptionsSchema>;
+    let user: string;
+    try {
+      user = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
+      source = toFileSource(fileMeta);
+      parsedOptions = parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { emit, queue, now } = this.#deps;
+    const id = parsedOptions?.id ?? randomUUID();
+    const priority = parsedOptions?.priority ?? 0;
+    const signal = parsedOptions?.signal;
+    const startedAt = now();
+    const progress: DeliveryProgress = { attempts: 0, tokenRefreshed: false, possibleDuplicate: false, outcome: undefined };
+    const base = { id, userId: user, fileName: source.fileName };
+
+    const queued = queue.add(user, priority, signal, () => this.#deliver(base, source, progress, signal));
+    emit("write:queued", { ...base, priority, queued: queue.size });
+    return queued.then(
+      (outcome) => {
+        const receipt: WriteReceipt = Object.freeze({
+          id,
+          userId: user,
+          status: outcome.status,
+          attempts: progress.attempts,
+          durationMs: now() - startedAt,
+          tokenRefreshed: progress.tokenRefreshed,
+          possibleDuplicate: progress.possibleDuplicate,
+        });
+        emit("write:succeeded", { ...base, receipt });
+        return receipt;
+      },
+      (thrown: unknown) => {
+        const error = thrown instanceof DigimeWriteError ? thrown : new WriteAbortedError(thrown);
+        emit("write:failed", { ...base, attempts: progress.attempts, error });
+        throw error;
+      },
+    );
+  }
+
+  async #deliver(
+    base: { id: string; userId: string; fileName: string },
+    source: FileSource,
+    progress: DeliveryProgress,
+    signal: AbortSignal | undefined,
+  ): Promise<PortWriteResult> {
+    const { emit, retry } = this.#deps;
+    try {
+      return await runWithRetries(
+        async (attempt) => {
+          progress.attempts = attempt;
+          emit("write:started", { ...base, attempt });
+          const outcome = await this.#attempt(base.userId, source, attempt, progress);
+          progress.outcome = outcome;
+          return outcome;
+        },
+        retry,
+        {
+          onRetry: (failure, attempt, delayMs) => {
+            emit("write:retrying", { ...base, attempt, delayMs, error: failure.error as DigimeWriteError });
+          },
+        },
+        signal,
+      );
+    } catch (error) {
+      // An attempt that succeeded while the signal fired still delivered the file: report the truth.
+      if (progress.outcome !== undefined) return progress.outcome;
+      if (signal?.aborted && error === signal.reason) throw new WriteAbortedError(signal.reason);
+      throw error;
+    }
+  }
+
+  /** One attempt: usable credentials, one SDK call, every announced token persisted. */
+  async #attempt(userId: string, source: FileSource, attempt: number, progress: DeliveryProgress): Promise<PortWriteResult> {
+    const { keeper, port } = this.#deps;
+    let credentials: Credentials;
+    try {
+      credentials = await keeper.ensureUsable(userId);
+    } catch (error) {
+      throw this.#failureBeforeCall(error, attempt);
+    }
+    const accepted: Array<Promise<AcceptResult>> = [];
+    const onToken = (token: UserAccessToken): void => {
+      accepted.push(keeper.accept(userId, credentials, token, "write"));
+    };
+    let outcome: PortWriteResult | undefined;
+    let thrown: unknown;
+    try {
+      outcome = await port.write({ credentials, data: source.open(), onToken });
+    } catch (error) {
+      thrown = error;
+    }
+    // A token announced before a failure is persisted all the same: it may be the only valid one left.
+    const results = await Promise.all(accepted);
+    if (results.some((r) => r.changed)) progress.tokenRefreshed = true;
+    if (outcome !== undefined) return outcome;
+    throw await this.#failureOfCall(thrown, userId, credentials, source, attempt, progress);
+  }
+
+  /** Failures while preparing credentials: store trouble is transient, the rest is terminal. */
+  #failureBeforeCall(error: unknown, attempt: number): AttemptFailedError {
+    if (error instanceof SdkCallError) {
+      const retryable = decide(error.info) === "retry";
+      return new AttemptFailedError({
+        retryable,
+        retryAfterMs: error.info.retryAfterMs,
+        error: new DeliveryError(
+          retryable ? "DELIVERY_RETRIES_EXHAUSTED" : "DELIVERY_REJECTED",
+          `Refreshing the access token failed: ${error.message}`,
+          { attempts: attempt, httpStatus: error.httpStatus, sdkErrorCode: error.sdkErrorCode },
+          { cause: error },
+        ),
+      });
+    }
+    if (error instanceof DigimeWriteError) return new AttemptFailedError({ error, retryable: error.code === "TOKEN_STORE_FAILED" });
+    return new AttemptFailedError({ error: new WriteAbortedError(error), retryable: false });
+  }
+
+  async #failureOfCall(
+    thrown: unknown,
+    userId: string,
+    credentials: Credentials,
+    source: FileSource,
+    attempt: number,
+    progress: DeliveryProgress,
+  ): Promise<AttemptFailedError> {
+    if (thrown instanceof DigimeWriteError) return new AttemptFailedError({ error: thrown, retryable: false });
+    const token = credentials.userAccessToken;
+    const info = describeSdkFailure(thrown, [token.accessToken.value, token.refreshToken.value], this.#deps.now());
+    const cause = new SdkCallError(info);
+    const details = { attempts: attempt, httpStatus: info.httpStatus, sdkErrorCode: info.sdkErrorCode, possiblyDelivered: mayHaveBeenProcessed(info) };
+    if (details.possiblyDelivered) progress.possibleDuplicate = true;
+    const decision = decide(info);
+
+    if (decision === "invalid-token") {
+      // Another process may have rotated the token meanwhile: retry with the stored one if it differs.
+      const latest = await this.#deps.keeper.current(userId).catch(() => undefined);
+      if (latest !== undefined && !sameToken(latest.userAccessToken, token) && source.retryable) {
+        return new AttemptFailedError({ retryable: true, error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", "The access token was rotated elsewhere during the write", details, { cause }) });
+      }
+      this.#deps.emit("reauthorization:required", { userId, contractId: this.#contractId(), reason: "refresh-rejected" });
+      return new AttemptFailedError({
+        retryable: false,
+        error: new ReauthorizationRequiredError(userId, "digi.me rejected the token and the SDK could not refresh it", { cause }),
+      });
+    }
+    if (decision === "reject") {
+      return new AttemptFailedError({ retryable: false, error: new DeliveryError("DELIVERY_REJECTED", `digi.me rejected the write: ${cause.message}`, details, { cause }) });
+    }
+    if (!source.retryable) {
+      return new AttemptFailedError({
+        retryable: false,
+        error: new DeliveryError("STREAM_NOT_RETRYABLE", `A transient fault hit a write whose Readable can be read only once; pass a factory () => Readable to retry: ${cause.message}`, details, { cause }),
+      });
+    }
+    return new AttemptFailedError({
+      retryable: true,
+      retryAfterMs: info.retryAfterMs,
+      error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", `Delivery failed after ${attempt} attempt(s): ${cause.message}`, details, { cause }),
+    });
+  }
+
+  #contractId(): string {
+    return this.#deps.keeper.contractId;
+  }
+}
