@@ -1,0 +1,402 @@
+/**
+ * The behaviour every {@link TokenStore} must show, as a list of test cases
+ * that any test runner can run. The built-in stores pass it; run it against
+ * your own store (a database, Redis, a secrets manager) before using it.
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { UserAccessToken } from "../sdk/types.js";
+import type { Credentials, CredentialsKey, SetResult, StoredCredentials, TokenStore } from "../tokens/token-store.js";
+
+/**
+ * One case of the contract suite: a name for your test runner and a `run`
+ * that rejects with a descriptive `Error` when the store misbehaves.
+ *
+ * @example
+ * ```ts
+ * const [first] = tokenStoreContract(() => new MemoryTokenStore());
+ * await first.run(); // throws if the store breaks the contract
+ * ```
+ */
+export interface TokenStoreContractCase {
+  /** What the case proves, phrased as a test name. */
+  readonly name: string;
+  /** Runs the case against a fresh store; rejects on the first violation. */
+  run(): Promise<void>;
+}
+
+/**
+ * The contract suite for a {@link TokenStore}: one case per rule. Each case
+ * calls `createStore` once, so every case starts from an empty store; make
+ * the factory return a fresh, empty store (a new table, a new file) each time.
+ *
+ * The suite is framework-agnostic: a case's `run` rejects with an `Error`
+ * (an `AssertionError` from `node:assert`) describing the violation.
+ *
+ * @param createStore Makes a fresh, empty store for one case.
+ * @param options `now`: the clock your store uses for `updatedAt` (epoch
+ *   milliseconds). When given, every `updatedAt` must lie between this
+ *   clock's readings just before and just after the `set`. Leave it out when
+ *   the store uses a clock the test cannot read (a database server's): then
+ *   `updatedAt` need only be a finite number that never goes backwards.
+ * @returns The cases, in a stable order with unique names.
+ * @example
+ * ```ts
+ * import { describe, it } from "vitest";
+ * import { tokenStoreContract } from "digime-write-pipeline/testing";
+ *
+ * describe("MyStore", () => {
+ *   for (const c of tokenStoreContract(() => new MyStore())) it(c.name, c.run);
+ * });
+ *
+ * // With a controlled clock, updatedAt is checked against it:
+ * let clock = 1_700_000_000_000;
+ * const now = () => clock++;
+ * for (const c of tokenStoreContract(() => new MemoryTokenStore({ now }), { now })) it(c.name, c.run);
+ * ```
+ */
+export function tokenStoreContract(
+  createStore: () => TokenStore | Promise<TokenStore>,
+  options: { readonly now?: (() => number) | undefined } = {},
+): TokenStoreContractCase[] {
+  const clock = options.now;
+
+  /** Runs `store.set` and checks `updatedAt` against the clock readings around it. */
+  async function timedSet(
+    store: TokenStore,
+    key: CredentialsKey,
+    credentials: Credentials,
+    expectedVersion: number | null,
+  ): Promise<SetResult> {
+    const before = clock?.();
+    const result = await store.set(key, credentials, { expectedVersion });
+    const after = clock?.();
+    if (result.status === "stored") {
+      const { updatedAt } = result.record;
+      assert.equal(typeof updatedAt, "number", "record.updatedAt must be a number");
+      assert.ok(Number.isFinite(updatedAt), `record.updatedAt must be finite, got ${updatedAt}`);
+      if (before !== undefined && after !== undefined) {
+        assert.ok(
+          updatedAt >= before && updatedAt <= after,
+          `record.updatedAt (${updatedAt}) must come from the store's clock: between ${before} and ${after}`,
+        );
+      }
+    }
+    return result;
+  }
+
+  async function create(store: TokenStore, key: CredentialsKey, credentials: Credentials): Promise<StoredCredentials> {
+    return expectStored(await timedSet(store, key, credentials, null), `creating ${describeKey(key)}`);
+  }
+
+  const cases: Array<[string, (store: TokenStore) => Promise<void>]> = [
+    [
+      "get of an unknown key resolves undefined",
+      async (store) => {
+        assert.equal(await store.get(KEY), undefined, "get of a key never set must resolve undefined");
+        assert.deepEqual(await store.listByUser(KEY.userId), [], "listByUser of an unknown user must resolve []");
+      },
+    ],
+    [
+      "set with expectedVersion null creates version 1 holding the credentials",
+      async (store) => {
+        const record = await create(store, KEY, { userAccessToken: token("a1") });
+        assertRecord(record, KEY, { userAccessToken: token("a1") }, 1, "the created record");
+        assertRecord(await store.get(KEY), KEY, { userAccessToken: token("a1") }, 1, "get after create");
+        assert.deepEqual(await store.get(KEY), record, "get must return what set reported as stored");
+      },
+    ],
+    [
+      "a second create with expectedVersion null conflicts and returns the current record",
+      async (store) => {
+        const first = await create(store, KEY, { userAccessToken: token("a1") });
+        const second = await timedSet(store, KEY, { userAccessToken: token("a2") }, null);
+        const current = expectConflict(second, "second create with expectedVersion null");
+        assert.deepEqual(current, first, "the conflict must carry the record that is stored");
+        assert.deepEqual(await store.get(KEY), first, "a conflicting set must leave the record untouched");
+      },
+    ],
+    [
+      "set with the current version stores and increments the version by one",
+      async (store) => {
+        const v1 = await create(store, KEY, { userAccessToken: token("a1") });
+        const v2 = expectStored(await timedSet(store, KEY, { userAccessToken: token("a2") }, v1.version), "set at v1");
+        assertRecord(v2, KEY, { userAccessToken: token("a2") }, 2, "the record after one update");
+        const v3 = expectStored(await timedSet(store, KEY, { userAccessToken: token("a3") }, 2), "set at v2");
+        assertRecord(v3, KEY, { userAccessToken: token("a3") }, 3, "the record after two updates");
+        assert.deepEqual(await store.get(KEY), v3, "get must return the newest record");
+        assert.ok(v3.updatedAt >= v1.updatedAt, "updatedAt must not go backwards across versions");
+      },
+    ],
+    [
+      "set with a stale version conflicts and leaves the record untouched",
+      async (store) => {
+        const v1 = await create(store, KEY, { userAccessToken: token("a1") });
+        const v2 = expectStored(await timedSet(store, KEY, { userAccessToken: token("a2") }, v1.version), "set at v1");
+        const stale = await timedSet(store, KEY, { userAccessToken: token("stale") }, v1.version);
+        assert.deepEqual(expectConflict(stale, "set with stale version 1"), v2, "the conflict must carry version 2");
+        const ahead = await timedSet(store, KEY, { userAccessToken: token("ahead") }, 7);
+        assert.deepEqual(expectConflict(ahead, "set with a version never stored"), v2, "the conflict must carry version 2");
+        assert.deepEqual(await store.get(KEY), v2, "conflicting sets must leave the record untouched");
+      },
+    ],
+    [
+      "set with a version when nothing is stored conflicts with current undefined",
+      async (store) => {
+        const result = await timedSet(store, KEY, { userAccessToken: token("a1") }, 1);
+        assert.equal(expectConflict(result, "set at version 1 of an absent key"), undefined, "current must be undefined");
+        assert.equal(await store.get(KEY), undefined, "a conflicting set must not create the record");
+      },
+    ],
+    [
+      "of 10 concurrent creates with expectedVersion null exactly one wins",
+      async (store) => {
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.set(KEY, { userAccessToken: token(`c${i}`) }, { expectedVersion: null })),
+        );
+        const winners = results.filter((r) => r.status === "stored");
+        assert.equal(winners.length, 1, `exactly one concurrent create must win, ${winners.length} did`);
+        const winner = expectStored(winners[0]!, "the winning create");
+        assert.equal(winner.version, 1, "the winning create must be version 1");
+        for (const result of results) {
+          if (result.status === "conflict") {
+            assert.equal(result.current?.version, 1, "every losing create must see version 1 as current");
+          }
+        }
+        assert.deepEqual(await store.get(KEY), winner, "the stored record must be the winner's");
+      },
+    ],
+    [
+      "of 10 concurrent compare-and-sets from the same version exactly one wins",
+      async (store) => {
+        const v1 = await create(store, KEY, { userAccessToken: token("base") });
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            store.set(KEY, { userAccessToken: token(`r${i}`) }, { expectedVersion: v1.version }),
+          ),
+        );
+        const winners = results.filter((r) => r.status === "stored");
+        assert.equal(winners.length, 1, `exactly one concurrent compare-and-set must win, ${winners.length} did`);
+        const winner = expectStored(winners[0]!, "the winning compare-and-set");
+        assert.equal(winner.version, 2, "the winner must store version 2");
+        for (const result of results) {
+          if (result.status === "conflict") {
+            assert.equal(result.current?.version, 2, "every loser must see version 2 as current");
+          }
+        }
+        assert.deepEqual(await store.get(KEY), winner, "the stored record must be the winner's");
+      },
+    ],
+    [
+      "the same user under two contracts has two independent records",
+      async (store) => {
+        const c1 = { userId: "alice", contractId: "contract-1" };
+        const c2 = { userId: "alice", contractId: "contract-2" };
+        await create(store, c1, { userAccessToken: token("c1") });
+        await create(store, c2, { userAccessToken: token("c2") });
+        expectStored(await store.set(c1, { userAccessToken: token("c1b") }, { expectedVersion: 1 }), "update under contract-1");
+        assertRecord(await store.get(c1), c1, { userAccessToken: token("c1b") }, 2, "record under contract-1");
+        assertRecord(await store.get(c2), c2, { userAccessToken: token("c2") }, 1, "record under contract-2");
+        assert.equal(await store.delete(c2), true, "delete under contract-2");
+        assertRecord(await store.get(c1), c1, { userAccessToken: token("c1b") }, 2, "contract-1 after deleting contract-2");
+      },
+    ],
+    [
+      "two users under one contract have two independent records",
+      async (store) => {
+        const alice = { userId: "alice", contractId: "contract-1" };
+        const bob = { userId: "bob", contractId: "contract-1" };
+        await create(store, alice, { userAccessToken: token("alice") });
+        assert.equal(await store.get(bob), undefined, "bob must have nothing after alice's create");
+        await create(store, bob, { userAccessToken: token("bob") });
+        expectStored(await store.set(bob, { userAccessToken: token("bob2") }, { expectedVersion: 1 }), "bob's update");
+        assertRecord(await store.get(alice), alice, { userAccessToken: token("alice") }, 1, "alice's record");
+        assertRecord(await store.get(bob), bob, { userAccessToken: token("bob2") }, 2, "bob's record");
+        assert.equal(await store.delete(alice), true, "delete alice");
+        assertRecord(await store.get(bob), bob, { userAccessToken: token("bob2") }, 2, "bob after deleting alice");
+      },
+    ],
+    [
+      "listByUser returns every contract's record of that user and nothing of others",
+      async (store) => {
+        const mine = ["c1", "c2", "c3"].map((contractId) => ({ userId: "alice", contractId }));
+        for (const key of mine) await create(store, key, { userAccessToken: token(key.contractId) });
+        await create(store, { userId: "bob", contractId: "c1" }, { userAccessToken: token("bob") });
+        await create(store, { userId: "alice2", contractId: "c1" }, { userAccessToken: token("alice2") });
+        const listed = await store.listByUser("alice");
+        assert.deepEqual(
+          listed.map((r) => r.contractId).sort(),
+          ["c1", "c2", "c3"],
+          "listByUser must return one record per contract of the user",
+        );
+        for (const record of listed) {
+          assertRecord(record, { userId: "alice", contractId: record.contractId }, { userAccessToken: token(record.contractId) }, 1, `listed ${record.contractId}`);
+          assert.deepEqual(record, await store.get(record), "a listed record must equal what get returns");
+        }
+        assert.deepEqual((await store.listByUser("bob")).map((r) => r.userId), ["bob"], "bob's list");
+        assert.deepEqual(await store.listByUser("ali"), [], "a prefix of a user id must match nothing");
+        await store.delete(mine[1]!);
+        assert.deepEqual((await store.listByUser("alice")).map((r) => r.contractId).sort(), ["c1", "c3"], "list after a delete");
+      },
+    ],
+    [
+      "delete resolves true, then false, and the key can be created again",
+      async (store) => {
+        await create(store, KEY, { userAccessToken: token("a1") });
+        assert.equal(await store.delete(KEY), true, "deleting a stored key must resolve true");
+        assert.equal(await store.get(KEY), undefined, "get after delete must resolve undefined");
+        assert.equal(await store.delete(KEY), false, "deleting it again must resolve false");
+        assert.equal(await store.delete({ userId: "nobody", contractId: "none" }), false, "deleting an unknown key must resolve false");
+        assert.deepEqual(await store.listByUser(KEY.userId), [], "listByUser after delete must be empty");
+        const again = await create(store, KEY, { userAccessToken: token("a2") });
+        assertRecord(again, KEY, { userAccessToken: token("a2") }, 1, "the record created after delete");
+      },
+    ],
+    [
+      "postboxId and publicKey round-trip, and set replaces the credentials as a whole",
+      async (store) => {
+        const full: Credentials = { userAccessToken: token("a1"), postboxId: "postbox-1", publicKey: PUBLIC_KEY };
+        const v1 = await create(store, KEY, full);
+        assertRecord(v1, KEY, full, 1, "the created record");
+        assertRecord(await store.get(KEY), KEY, full, 1, "get");
+        const v2 = expectStored(await store.set(KEY, { userAccessToken: token("a2") }, { expectedVersion: 1 }), "update");
+        assertRecord(v2, KEY, { userAccessToken: token("a2") }, 2, "the record after a set without a postbox");
+        assertRecord(await store.get(KEY), KEY, { userAccessToken: token("a2") }, 2, "get after a set without a postbox");
+      },
+    ],
+    [
+      "the token's user and consentid fields round-trip",
+      async (store) => {
+        const userAccessToken: UserAccessToken = { ...token("a1"), user: { id: "digime-user-1" }, consentid: "consent-1" };
+        await create(store, KEY, { userAccessToken });
+        assertRecord(await store.get(KEY), KEY, { userAccessToken }, 1, "get");
+      },
+    ],
+    [
+      "records handed out or taken in cannot be mutated to change the store",
+      async (store) => {
+        const input = { userAccessToken: token("a1"), postboxId: "postbox-1" };
+        const created = await create(store, KEY, input);
+        const expected = structuredClone(created);
+        // Changing the caller's input after set must not reach the store.
+        input.userAccessToken.accessToken.value = "changed-input";
+        input.postboxId = "changed-input";
+        // Records may be frozen (mutation throws) or copies (mutation is local): both are fine.
+        const tamper = (record: StoredCredentials | undefined): void => {
+          if (record === undefined) return;
+          try {
+            const writable = record as { -readonly [K in keyof StoredCredentials]: StoredCredentials[K] };
+            writable.userAccessToken.accessToken.value = "tampered";
+            writable.userAccessToken.refreshToken.expiry = 0;
+            writable.version = 99;
+            writable.postboxId = "tampered";
+          } catch {
+            // frozen: fine
+          }
+        };
+        tamper(created);
+        tamper(await store.get(KEY));
+        for (const record of await store.listByUser(KEY.userId)) tamper(record);
+        const conflict = await store.set(KEY, { userAccessToken: token("x") }, { expectedVersion: null });
+        tamper(expectConflict(conflict, "create over an existing record"));
+        assert.deepEqual(await store.get(KEY), expected, "the stored record must be unaffected by mutations");
+        const updated = expectStored(await store.set(KEY, { userAccessToken: token("a2") }, { expectedVersion: 1 }), "update");
+        tamper(updated);
+        assertRecord(await store.get(KEY), KEY, { userAccessToken: token("a2") }, 2, "record after tampering with set's result");
+      },
+    ],
+    [
+      "unusual ids (__proto__, constructor, separators, unicode) are ordinary, distinct keys",
+      async (store) => {
+        const keys: CredentialsKey[] = [
+          { userId: "__proto__", contractId: "constructor" },
+          { userId: "constructor", contractId: "__proto__" },
+          { userId: "toString", contractId: "hasOwnProperty" },
+          // Pairs that collide if a store joins userId and contractId with ":" or "/":
+          { userId: "a:b", contractId: "c" },
+          { userId: "a", contractId: "b:c" },
+          { userId: "a/b", contractId: "c" },
+          { userId: "a", contractId: "b/c" },
+          { userId: "ユーザー🙂", contractId: "契約 ✓" },
+          { userId: " ", contractId: "\n\t\"'\\" },
+          { userId: "x".repeat(1000), contractId: "long" },
+        ];
+        for (const [i, key] of keys.entries()) await create(store, key, { userAccessToken: token(`id${i}`) });
+        for (const [i, key] of keys.entries()) {
+          assertRecord(await store.get(key), key, { userAccessToken: token(`id${i}`) }, 1, `record of ${describeKey(key)}`);
+        }
+        assert.deepEqual((await store.listByUser("__proto__")).map((r) => r.contractId), ["constructor"], "listByUser('__proto__')");
+        assert.deepEqual((await store.listByUser("a")).map((r) => r.contractId).sort(), ["b/c", "b:c"], "listByUser('a')");
+        assert.equal(await store.get({ userId: "a:b:c", contractId: "c" }), undefined, "a:b:c must not exist");
+        assert.equal(await store.get({ userId: "hasOwnProperty", contractId: "toString" }), undefined, "swapped ids must not exist");
+        assert.equal(await store.delete(keys[0]!), true, "delete of __proto__/constructor");
+        assertRecord(await store.get(keys[1]!), keys[1]!, { userAccessToken: token("id1") }, 1, "constructor/__proto__ after delete");
+      },
+    ],
+    [
+      "updatedAt is a finite number that does not go backwards",
+      async (store) => {
+        const v1 = await create(store, KEY, { userAccessToken: token("a1") });
+        const v2 = expectStored(await timedSet(store, KEY, { userAccessToken: token("a2") }, 1), "update");
+        for (const record of [v1, v2, await store.get(KEY)]) {
+          assert.ok(record !== undefined, "record must exist");
+          assert.equal(typeof record.updatedAt, "number", "updatedAt must be a number");
+          assert.ok(Number.isFinite(record.updatedAt), "updatedAt must be finite");
+        }
+        assert.ok(v2.updatedAt >= v1.updatedAt, `updatedAt went backwards: ${v1.updatedAt} then ${v2.updatedAt}`);
+      },
+    ],
+  ];
+
+  return cases.map(([name, body]) => ({
+    name,
+    async run() {
+      await body(await createStore());
+    },
+  }));
+}
+
+const KEY: CredentialsKey = { userId: "alice", contractId: "contract-1" };
+
+const PUBLIC_KEY = "-----BEGIN RSA PUBLIC KEY-----\nMIIBCgKCAQEAtest+/=\nline-two\n-----END RSA PUBLIC KEY-----\n";
+
+function token(tag: string): UserAccessToken {
+  return {
+    accessToken: { value: `access-${tag}`, expiry: 1_900_000_000 },
+    refreshToken: { value: `refresh-${tag}`, expiry: 1_900_086_400 },
+  };
+}
+
+function describeKey(key: CredentialsKey): string {
+  return `{ userId: ${JSON.stringify(key.userId.slice(0, 40))}, contractId: ${JSON.stringify(key.contractId.slice(0, 40))} }`;
+}
+
+function expectStored(result: SetResult, what: string): StoredCredentials {
+  assert.equal(result.status, "stored", `${what}: expected status "stored", got "${result.status}"`);
+  if (result.status !== "stored") throw new Error("unreachable");
+  return result.record;
+}
+
+function expectConflict(result: SetResult, what: string): StoredCredentials | undefined {
+  assert.equal(result.status, "conflict", `${what}: expected status "conflict", got "${result.status}"`);
+  if (result.status !== "conflict") throw new Error("unreachable");
+  return result.current;
+}
+
+/** Checks every field of `record`; optional fields must be absent (or undefined) when not expected. */
+function assertRecord(
+  record: StoredCredentials | undefined,
+  key: CredentialsKey,
+  credentials: Credentials,
+  version: number,
+  what: string,
+): void {
+  assert.ok(record !== undefined, `${what}: expected a record, got undefined`);
+  assert.equal(record.userId, key.userId, `${what}: userId`);
+  assert.equal(record.contractId, key.contractId, `${what}: contractId`);
+  assert.equal(record.version, version, `${what}: version`);
+  assert.deepEqual(record.userAccessToken, credentials.userAccessToken, `${what}: userAccessToken`);
+  assert.equal(record.postboxId, credentials.postboxId, `${what}: postboxId`);
+  assert.equal(record.publicKey, credentials.publicKey, `${what}: publicKey`);
+  assert.equal(typeof record.updatedAt, "number", `${what}: updatedAt must be a number`);
+}

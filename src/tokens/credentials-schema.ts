@@ -1,0 +1,261 @@
+/**
+ * zod schemas and parsers shared by every built-in {@link TokenStore}: one
+ * definition of a valid key, valid credentials and a valid stored record, so
+ * the memory store, the file store and the file format cannot drift apart.
+ *
+ * Error messages name the field and what was wrong, never the value: a
+ * rejected input may be a token.
+ * @module
+ */
+import { z } from "zod";
+import { ValidationError, type ValidationIssue } from "../errors.js";
+import type { Credentials, CredentialsKey, SetOptions, StoredCredentials, TokenStore } from "./token-store.js";
+
+const nonEmptyString = (): z.ZodString =>
+  z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" });
+
+/**
+ * Fields the SDK may add to a token in the future are kept (as JSON values)
+ * rather than stripped, so a store never silently drops part of a token.
+ */
+const extraJsonFields = z.json().optional();
+
+const sdkTokenSchema = z
+  .object(
+    {
+      value: nonEmptyString(),
+      // zod 4 rejects NaN and ±Infinity for z.number().
+      expiry: z.number({ error: "must be a finite number (Unix epoch seconds)" }),
+    },
+    { error: "must be an object" },
+  )
+  .catchall(extraJsonFields);
+
+/**
+ * Schema of an SDK `UserAccessToken`: both tokens with a non-empty `value`
+ * and a finite `expiry` in seconds; `user` and `consentid` when present.
+ *
+ * @example
+ * ```ts
+ * userAccessTokenSchema.parse({
+ *   accessToken: { value: "a", expiry: 1_900_000_000 },
+ *   refreshToken: { value: "r", expiry: 1_900_086_400 },
+ * });
+ * ```
+ */
+export const userAccessTokenSchema = z
+  .object(
+    {
+      accessToken: sdkTokenSchema,
+      refreshToken: sdkTokenSchema,
+      user: z
+        .object({ id: z.string({ error: "must be a string" }).optional() }, { error: "must be an object" })
+        .catchall(extraJsonFields)
+        .optional(),
+      consentid: z.string({ error: "must be a string" }).optional(),
+    },
+    { error: "must be an object" },
+  )
+  .catchall(extraJsonFields);
+
+/**
+ * Schema of a {@link CredentialsKey}: `userId` and `contractId` are
+ * non-empty strings. Any string is a valid id, including `__proto__` or ids
+ * containing separators; stores must key on the pair without joining it.
+ *
+ * @example
+ * ```ts
+ * credentialsKeySchema.parse({ userId: "alice", contractId: "c1" });
+ * ```
+ */
+export const credentialsKeySchema = z.object(
+  {
+    userId: nonEmptyString(),
+    contractId: nonEmptyString(),
+  },
+  { error: "must be an object with userId and contractId" },
+);
+
+/**
+ * Schema of {@link Credentials}. Unknown top-level fields (for example the
+ * `version` of a record passed back in) are stripped: only the token and the
+ * postbox are stored.
+ *
+ * @example
+ * ```ts
+ * credentialsSchema.parse({ userAccessToken, postboxId: "pb-1", publicKey: pem });
+ * ```
+ */
+export const credentialsSchema = z.object(
+  {
+    userAccessToken: userAccessTokenSchema,
+    postboxId: nonEmptyString().optional(),
+    publicKey: nonEmptyString().optional(),
+  },
+  { error: "must be an object with a userAccessToken" },
+);
+
+/**
+ * Schema of a {@link StoredCredentials} record as a store holds it, used to
+ * check records read back from storage.
+ *
+ * @example
+ * ```ts
+ * const result = storedCredentialsSchema.safeParse(JSON.parse(line));
+ * if (!result.success) throw new Error("corrupt record");
+ * ```
+ */
+export const storedCredentialsSchema = credentialsKeySchema.extend({
+  ...credentialsSchema.shape,
+  version: z.number({ error: "must be a positive integer" }).int({ error: "must be a positive integer" }).min(1, {
+    error: "must be a positive integer",
+  }),
+  updatedAt: z.number({ error: "must be a finite number (epoch milliseconds)" }),
+});
+
+const setOptionsSchema = z.object(
+  {
+    expectedVersion: z
+      .number({ error: "must be null or a positive integer" })
+      .int({ error: "must be null or a positive integer" })
+      .min(1, { error: "must be null or a positive integer" })
+      .nullable(),
+  },
+  { error: "must be an object with expectedVersion" },
+);
+
+/**
+ * Turns zod issues into {@link ValidationIssue}s with dotted paths under
+ * `prefix` (array indices in brackets), for example
+ * `credentials.userAccessToken.accessToken.value`.
+ *
+ * @example
+ * ```ts
+ * const result = credentialsKeySchema.safeParse(input);
+ * if (!result.success) console.log(toValidationIssues("key", result.error.issues));
+ * ```
+ */
+export function toValidationIssues(prefix: string, issues: readonly z.core.$ZodIssue[]): ValidationIssue[] {
+  return issues.map((issue) => ({ path: formatPath(prefix, issue.path), message: issue.message }));
+}
+
+/**
+ * Formats a zod path as `prefix.a.b[3].c`.
+ *
+ * @example
+ * ```ts
+ * formatPath("records", [2, "userAccessToken"]); // "records[2].userAccessToken"
+ * ```
+ */
+export function formatPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else out += out === "" ? String(segment) : `.${String(segment)}`;
+  }
+  return out;
+}
+
+function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, subject: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new ValidationError("INVALID_ARGUMENT", subject, toValidationIssues(subject, result.error.issues));
+  }
+  return result.data;
+}
+
+/**
+ * Checks a {@link CredentialsKey} argument and returns a plain copy holding
+ * only `userId` and `contractId`.
+ *
+ * @throws {@link ValidationError} `INVALID_ARGUMENT` naming `key.userId` or `key.contractId`.
+ * @example
+ * ```ts
+ * const { userId, contractId } = parseCredentialsKey(key);
+ * ```
+ */
+export function parseCredentialsKey(key: unknown): CredentialsKey {
+  return parseOrThrow(credentialsKeySchema, key, "key");
+}
+
+/**
+ * Checks a `userId` argument (as taken by {@link TokenStore.listByUser}).
+ *
+ * @throws {@link ValidationError} `INVALID_ARGUMENT` naming `userId`.
+ * @example
+ * ```ts
+ * const userId = parseUserId(input);
+ * ```
+ */
+export function parseUserId(userId: unknown): string {
+  return parseOrThrow(nonEmptyString(), userId, "userId");
+}
+
+/**
+ * Checks a {@link Credentials} argument and returns a detached, JSON-clean
+ * copy: later changes to the caller's object cannot reach the store, and every
+ * store (in memory or on disk) holds exactly the same shape.
+ *
+ * @throws {@link ValidationError} `INVALID_ARGUMENT` naming the field, for
+ * example `credentials.userAccessToken.refreshToken.expiry`.
+ * @example
+ * ```ts
+ * const credentials = parseCredentials({ userAccessToken, postboxId });
+ * ```
+ */
+export function parseCredentials(credentials: unknown): Credentials {
+  const parsed = parseOrThrow(credentialsSchema, credentials, "credentials");
+  return jsonClone(parsed) as Credentials;
+}
+
+/**
+ * Checks the {@link SetOptions} argument of {@link TokenStore.set}.
+ *
+ * @throws {@link ValidationError} `INVALID_ARGUMENT` naming `options.expectedVersion`.
+ * @example
+ * ```ts
+ * const { expectedVersion } = parseSetOptions(options);
+ * ```
+ */
+export function parseSetOptions(options: unknown): SetOptions {
+  return parseOrThrow(setOptionsSchema, options, "options");
+}
+
+/**
+ * Builds the record a store keeps for a successful `set`, with a stable
+ * field order and without absent optional fields.
+ *
+ * @example
+ * ```ts
+ * const record = buildStoredCredentials(key, credentials, 1, Date.now());
+ * ```
+ */
+export function buildStoredCredentials(
+  key: CredentialsKey,
+  credentials: Credentials,
+  version: number,
+  updatedAt: number,
+): StoredCredentials {
+  return {
+    userId: key.userId,
+    contractId: key.contractId,
+    userAccessToken: credentials.userAccessToken,
+    ...(credentials.postboxId === undefined ? {} : { postboxId: credentials.postboxId }),
+    ...(credentials.publicKey === undefined ? {} : { publicKey: credentials.publicKey }),
+    version,
+    updatedAt,
+  };
+}
+
+/**
+ * A deep copy through JSON: drops `undefined` fields so that a record looks
+ * the same whether it was kept in memory or read back from a file.
+ *
+ * @example
+ * ```ts
+ * const copy = jsonClone(record);
+ * ```
+ */
+export function jsonClone<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

@@ -1,0 +1,573 @@
+/**
+ * The file-backed {@link TokenStore}: the embedded default for one machine.
+ *
+ * - One JSON file with a format marker, replaced atomically (temp file in the
+ *   same directory, fsync, rename, fsync of the directory).
+ * - Writes are serialised in process (one queue per path, shared by every
+ *   instance) and across processes (a lock file beside the data file), so a
+ *   compare-and-set is atomic even when several processes share the file.
+ * - A file that cannot be read as a token store is reported as
+ *   {@link TokenStoreCorruptError} by every operation and is never
+ *   overwritten: a broken file must not turn into an empty store.
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { hostname } from "node:os";
+import nodePath from "node:path";
+import { z } from "zod";
+import { TokenStoreCorruptError, TokenStoreError, ValidationError } from "../errors.js";
+import {
+  buildStoredCredentials,
+  formatPath,
+  parseCredentials,
+  parseCredentialsKey,
+  parseSetOptions,
+  parseUserId,
+  storedCredentialsSchema,
+  toValidationIssues,
+} from "./credentials-schema.js";
+import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "./token-store.js";
+
+/** The `format` marker written into every token store file. */
+const FORMAT = "digime-write-pipeline/token-store";
+/** The only `formatVersion` this release reads and writes. */
+const FORMAT_VERSION = 1;
+/** A lock older than this is broken whoever holds it: no operation holds it for more than a moment. */
+const STALE_LOCK_MS = 5 * 60_000;
+/** A lock file we cannot parse (a writer crashed between create and write) is broken after this. */
+const UNREADABLE_LOCK_MS = 10_000;
+/** Wall-clock time this process started; a lock with our pid made before it is a previous incarnation's. */
+const PROCESS_STARTED_AT = Date.now() - process.uptime() * 1000;
+
+/** Options of {@link FileTokenStore}. */
+export interface FileTokenStoreOptions {
+  /** The JSON file to keep credentials in. Parent directories are created (mode `0o700`) on the first write. */
+  readonly path: string;
+  /** Clock for `updatedAt`, in epoch milliseconds. Defaults to `Date.now`. */
+  readonly now?: (() => number) | undefined;
+  /** Permission bits of the file. Defaults to `0o600`: tokens are secrets. */
+  readonly fileMode?: number | undefined;
+  /**
+   * How long a write waits for another process's lock on the file before it
+   * fails with a (retryable) {@link TokenStoreError}. Defaults to 10 000 ms.
+   */
+  readonly lockTimeoutMs?: number | undefined;
+}
+
+const fileOptionsSchema = z.object(
+  {
+    path: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
+    now: z.custom<() => number>((value) => typeof value === "function", { error: "must be a function" }).optional(),
+    fileMode: z
+      .number({ error: "must be an integer between 0 and 0o777" })
+      .int({ error: "must be an integer between 0 and 0o777" })
+      .min(0, { error: "must be an integer between 0 and 0o777" })
+      .max(0o777, { error: "must be an integer between 0 and 0o777" })
+      .optional(),
+    lockTimeoutMs: z.number({ error: "must be a non-negative number" }).min(0, { error: "must be a non-negative number" }).optional(),
+  },
+  { error: "must be an object with a path" },
+);
+
+/** userId → contractId → frozen record; nested Maps so no two keys can collide. */
+type RecordMap = Map<string, Map<string, StoredCredentials>>;
+
+interface Cache {
+  /** Identity of the file version the records were read from (device, inode, size, mtime, ctime). */
+  readonly stamp: string;
+  readonly records: RecordMap;
+}
+
+/**
+ * A {@link TokenStore} in one JSON file, for a single machine. Survives
+ * restarts; safe to share between instances and processes on that machine.
+ *
+ * The file looks like `{ "format": "digime-write-pipeline/token-store",
+ * "formatVersion": 1, "records": [...] }`. Reads are cached and re-read when
+ * the file changes on disk.
+ *
+ * @example
+ * ```ts
+ * const store = new FileTokenStore({ path: "/var/lib/my-app/digime-tokens.json" });
+ * const client = new WriteClient({ ...options, tokenStore: store });
+ * ```
+ */
+export class FileTokenStore implements TokenStore {
+  readonly #path: string;
+  readonly #lockPath: string;
+  readonly #now: () => number;
+  readonly #fileMode: number;
+  readonly #lockTimeoutMs: number;
+  #cache: Cache | undefined;
+
+  constructor(options: FileTokenStoreOptions) {
+    const parsed = fileOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new ValidationError("INVALID_OPTIONS", "FileTokenStore options", toValidationIssues("options", parsed.error.issues));
+    }
+    // Resolved once, so a later process.chdir cannot move the store.
+    this.#path = nodePath.resolve(parsed.data.path);
+    this.#lockPath = `${this.#path}.lock`;
+    this.#now = parsed.data.now ?? Date.now;
+    this.#fileMode = parsed.data.fileMode ?? 0o600;
+    this.#lockTimeoutMs = parsed.data.lockTimeoutMs ?? 10_000;
+  }
+
+  /**
+   * The absolute path of the store's file.
+   *
+   * @example
+   * ```ts
+   * console.log(new FileTokenStore({ path: "tokens.json" }).path); // "/srv/app/tokens.json"
+   * ```
+   */
+  get path(): string {
+    return this.#path;
+  }
+
+  /**
+   * The credentials for `key`, or `undefined`.
+   *
+   * @throws {@link TokenStoreCorruptError} when the file is not a token store.
+   * @throws {@link TokenStoreError} when the file cannot be read.
+   * @example
+   * ```ts
+   * const record = await store.get({ userId: "alice", contractId: "c1" });
+   * ```
+   */
+  async get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    return this.#serial(async () => copyOut((await this.#load()).get(userId)?.get(contractId)));
+  }
+
+  /**
+   * Compare-and-set: stores `credentials` if the stored version equals
+   * `options.expectedVersion` (`null`: only if nothing is stored), then
+   * resolves once the file is durably replaced.
+   *
+   * @throws {@link TokenStoreCorruptError} when the file is not a token store (it is not touched).
+   * @throws {@link TokenStoreError} when the file cannot be read, locked or written.
+   * @example
+   * ```ts
+   * const result = await store.set(key, { userAccessToken }, { expectedVersion: null });
+   * ```
+   */
+  async set(key: CredentialsKey, credentials: Credentials, options: SetOptions): Promise<SetResult> {
+    const parsedKey = parseCredentialsKey(key);
+    const parsedCredentials = parseCredentials(credentials);
+    const { expectedVersion } = parseSetOptions(options);
+
+    return this.#serial(async () => {
+      // Fail on a corrupt file before creating directories or lock files.
+      await this.#load();
+      await this.#ensureDirectory();
+      return this.#withFileLock(async (): Promise<SetResult> => {
+        const records = await this.#load();
+        const current = records.get(parsedKey.userId)?.get(parsedKey.contractId);
+        if ((current?.version ?? null) !== expectedVersion) {
+          return { status: "conflict", current: copyOut(current) };
+        }
+        const record = deepFreeze(
+          buildStoredCredentials(parsedKey, parsedCredentials, (current?.version ?? 0) + 1, this.#now()),
+        );
+        const next = new Map(records);
+        next.set(parsedKey.userId, new Map(records.get(parsedKey.userId)).set(parsedKey.contractId, record));
+        await this.#write(next);
+        return { status: "stored", record: structuredClone(record) };
+      });
+    });
+  }
+
+  /**
+   * Removes the credentials for `key`; `true` if there were any.
+   *
+   * @throws {@link TokenStoreCorruptError} when the file is not a token store (it is not touched).
+   * @throws {@link TokenStoreError} when the file cannot be read, locked or written.
+   * @example
+   * ```ts
+   * await store.delete({ userId: "alice", contractId: "c1" });
+   * ```
+   */
+  async delete(key: CredentialsKey): Promise<boolean> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    return this.#serial(async () => {
+      // Nothing to remove needs no lock, no directory and no write.
+      if (!(await this.#load()).get(userId)?.has(contractId)) return false;
+      return this.#withFileLock(async () => {
+        const records = await this.#load();
+        const contracts = records.get(userId);
+        if (contracts === undefined || !contracts.has(contractId)) return false;
+        const next = new Map(records);
+        const remaining = new Map(contracts);
+        remaining.delete(contractId);
+        if (remaining.size === 0) next.delete(userId);
+        else next.set(userId, remaining);
+        await this.#write(next);
+        return true;
+      });
+    });
+  }
+
+  /**
+   * Every record of `userId`, one per contract.
+   *
+   * @throws {@link TokenStoreCorruptError} when the file is not a token store.
+   * @example
+   * ```ts
+   * const all = await store.listByUser("alice");
+   * ```
+   */
+  async listByUser(userId: string): Promise<StoredCredentials[]> {
+    const id = parseUserId(userId);
+    return this.#serial(async () =>
+      [...((await this.#load()).get(id)?.values() ?? [])].map((record) => structuredClone(record)),
+    );
+  }
+
+  /** Shows the path and a record count only: `util.inspect` must never print a token. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    const records = this.#cache === undefined ? "unknown" : String(countRecords(this.#cache.records));
+    return `FileTokenStore { path: ${JSON.stringify(this.#path)}, records: ${records} }`;
+  }
+
+  /** Runs `task` after every earlier operation on this path in this process (any instance) settled. */
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const queues = processQueues();
+    const previous = queues.get(this.#path) ?? Promise.resolve();
+    const result = previous.then(task);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    queues.set(this.#path, settled);
+    void settled.then(() => {
+      if (queues.get(this.#path) === settled) queues.delete(this.#path);
+    });
+    return result;
+  }
+
+  /** The records on disk: from the cache when the file is unchanged, else read and checked. */
+  async #load(): Promise<RecordMap> {
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(this.#path, "r");
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") {
+        // A missing file is an empty store (first run, or nothing stored yet).
+        this.#cache = { stamp: "absent", records: new Map() };
+        return this.#cache.records;
+      }
+      throw this.#ioError("open", error);
+    }
+    try {
+      // Stat and read through one handle, so the stamp describes the bytes read.
+      const stat = await handle.stat({ bigint: true });
+      if (!stat.isFile()) throw new TokenStoreError(`Token store path "${this.#path}" is not a regular file`);
+      const stamp = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+      if (this.#cache?.stamp === stamp) return this.#cache.records;
+      const bytes = await handle.readFile();
+      const records = this.#parse(bytes);
+      this.#cache = { stamp, records };
+      return records;
+    } catch (error) {
+      if (error instanceof TokenStoreError || error instanceof TokenStoreCorruptError) throw error;
+      throw this.#ioError("read", error);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  #parse(bytes: Buffer): RecordMap {
+    const corrupt = (reason: string): TokenStoreCorruptError => new TokenStoreCorruptError(this.#path, reason);
+    let document: unknown;
+    try {
+      document = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      // No cause: V8's JSON error message quotes the file's bytes, which may be tokens.
+      throw corrupt("not valid JSON");
+    }
+    if (document === null || typeof document !== "object" || Array.isArray(document)) {
+      throw corrupt("expected a JSON object");
+    }
+    const { format, formatVersion, records } = document as Record<string, unknown>;
+    if (format !== FORMAT) throw corrupt(`the "format" marker is missing or is not "${FORMAT}"`);
+    if (formatVersion !== FORMAT_VERSION) {
+      throw corrupt(
+        typeof formatVersion === "number"
+          ? `unsupported formatVersion ${formatVersion} (this release reads ${FORMAT_VERSION}; was it written by a newer release?)`
+          : `"formatVersion" is missing or not a number`,
+      );
+    }
+    const parsed = z.array(storedCredentialsSchema, { error: "must be an array" }).safeParse(records);
+    if (!parsed.success) {
+      const issues = parsed.error.issues;
+      const listed = issues.slice(0, 3).map((issue) => `${formatPath("records", issue.path)}: ${issue.message}`);
+      if (issues.length > 3) listed.push(`and ${issues.length - 3} more`);
+      throw corrupt(listed.join("; "));
+    }
+    const map: RecordMap = new Map();
+    const seenAt = new Map<string, Map<string, number>>();
+    parsed.data.forEach((raw, index) => {
+      const contracts = map.get(raw.userId) ?? new Map<string, StoredCredentials>();
+      const seen = seenAt.get(raw.userId) ?? new Map<string, number>();
+      const earlier = seen.get(raw.contractId);
+      if (earlier !== undefined) throw corrupt(`records[${index}] has the same userId and contractId as records[${earlier}]`);
+      seen.set(raw.contractId, index);
+      seenAt.set(raw.userId, seen);
+      contracts.set(raw.contractId, deepFreeze(buildStoredCredentials(raw, raw as Credentials, raw.version, raw.updatedAt)));
+      map.set(raw.userId, contracts);
+    });
+    return map;
+  }
+
+  async #ensureDirectory(): Promise<void> {
+    try {
+      // 0o700: only the owner may list or add files beside the tokens.
+      await fs.mkdir(nodePath.dirname(this.#path), { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw this.#ioError("create the directory of", error);
+    }
+  }
+
+  /** Atomically replaces the file with `records`: temp file, fsync, rename, fsync directory. */
+  async #write(records: RecordMap): Promise<void> {
+    const directory = nodePath.dirname(this.#path);
+    const temp = nodePath.join(
+      directory,
+      `.${nodePath.basename(this.#path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`,
+    );
+    const body = `${JSON.stringify({ format: FORMAT, formatVersion: FORMAT_VERSION, records: [...flatten(records)] }, null, 2)}\n`;
+    let handle: FileHandle | undefined;
+    try {
+      handle = await fs.open(temp, "wx", this.#fileMode);
+      // The umask may have narrowed the mode given to open; set exactly what was asked.
+      await handle.chmod(this.#fileMode);
+      await handle.writeFile(body, "utf8");
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await fs.rename(temp, this.#path);
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw this.#ioError("write", error);
+    }
+    await fsyncDirectory(directory);
+    try {
+      const stat = await fs.stat(this.#path, { bigint: true });
+      this.#cache = { stamp: `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`, records };
+    } catch {
+      // The write succeeded; without a stamp the next operation simply re-reads the file.
+      this.#cache = undefined;
+    }
+  }
+
+  /** Runs `task` holding the cross-process lock file `<path>.lock`. */
+  async #withFileLock<T>(task: () => Promise<T>): Promise<T> {
+    const token = randomBytes(16).toString("hex");
+    await this.#acquireFileLock(token);
+    try {
+      return await task();
+    } finally {
+      await this.#releaseFileLock(token);
+    }
+  }
+
+  async #acquireFileLock(token: string): Promise<void> {
+    const body = JSON.stringify({
+      pid: process.pid,
+      host: hostname(),
+      createdAt: Date.now(),
+      token,
+    } satisfies LockOwner);
+    const deadline = Date.now() + this.#lockTimeoutMs;
+    let delay = 2;
+    for (;;) {
+      let handle: FileHandle | undefined;
+      try {
+        handle = await fs.open(this.#lockPath, "wx", 0o600);
+      } catch (error) {
+        if (errorCode(error) !== "EEXIST") throw this.#ioError("create the lock file of", error);
+      }
+      if (handle !== undefined) {
+        try {
+          await handle.writeFile(body, "utf8");
+          await handle.close();
+          return;
+        } catch (error) {
+          await handle.close().catch(() => undefined);
+          await fs.rm(this.#lockPath, { force: true }).catch(() => undefined);
+          throw this.#ioError("write the lock file of", error);
+        }
+      }
+
+      const holder = await readLock(this.#lockPath);
+      if (holder === undefined) continue; // released meanwhile: try again at once
+      if (isStale(holder)) {
+        await breakLock(this.#lockPath, holder.raw);
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        const who = holder.owner === undefined ? "an unknown process" : `process ${holder.owner.pid} on ${holder.owner.host}`;
+        throw new TokenStoreError(
+          `Timed out after ${this.#lockTimeoutMs} ms waiting for the lock file "${this.#lockPath}" held by ${who}; ` +
+            "if that process is gone, delete the lock file",
+        );
+      }
+      await sleep(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 100);
+    }
+  }
+
+  async #releaseFileLock(token: string): Promise<void> {
+    // Remove the lock only if it is still ours: had it been judged stale and
+    // broken, the file may now belong to someone else.
+    const holder = await readLock(this.#lockPath).catch(() => undefined);
+    if (holder?.owner?.token === token) await fs.rm(this.#lockPath, { force: true }).catch(() => undefined);
+  }
+
+  #ioError(action: string, cause: unknown): TokenStoreError {
+    // fs errors carry a path, a syscall and an errno: nothing secret.
+    return new TokenStoreError(`Could not ${action} token store file "${this.#path}"`, { cause });
+  }
+}
+
+/** What a lock file says about its holder. */
+interface LockOwner {
+  pid: number;
+  host: string;
+  createdAt: number;
+  token: string;
+}
+
+interface LockHolder {
+  raw: string;
+  owner: LockOwner | undefined;
+  mtimeMs: number;
+}
+
+async function readLock(lockPath: string): Promise<LockHolder | undefined> {
+  try {
+    const [raw, stat] = await Promise.all([fs.readFile(lockPath, "utf8"), fs.stat(lockPath)]);
+    return { raw, owner: parseLockOwner(raw), mtimeMs: stat.mtimeMs };
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return undefined;
+    // Unreadable lock: report it as an anonymous, fresh holder so we wait and time out clearly.
+    return { raw: "", owner: undefined, mtimeMs: Date.now() };
+  }
+}
+
+function parseLockOwner(raw: string): LockOwner | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<LockOwner> | null;
+    if (
+      value !== null &&
+      typeof value === "object" &&
+      Number.isInteger(value.pid) &&
+      typeof value.host === "string" &&
+      typeof value.createdAt === "number" &&
+      typeof value.token === "string"
+    ) {
+      return value as LockOwner;
+    }
+  } catch {
+    // fall through: unparseable
+  }
+  return undefined;
+}
+
+function isStale(holder: LockHolder): boolean {
+  const { owner } = holder;
+  if (owner === undefined) return Date.now() - holder.mtimeMs > UNREADABLE_LOCK_MS;
+  if (Date.now() - owner.createdAt > STALE_LOCK_MS) return true;
+  // A pid means nothing on another host: only age can tell there.
+  if (owner.host !== hostname()) return false;
+  // Our own pid: another thread or module copy of this process holds it,
+  // unless it was made before we started (a container restarted as pid 1).
+  if (owner.pid === process.pid) return owner.createdAt < PROCESS_STARTED_AT - 1000;
+  return !isProcessAlive(owner.pid);
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return errorCode(error) === "EPERM";
+  }
+}
+
+async function breakLock(lockPath: string, staleContent: string): Promise<void> {
+  // Move the stale lock aside first, then make sure we moved the one we
+  // judged: another process may have broken it and taken a fresh lock since.
+  const aside = `${lockPath}.${randomBytes(6).toString("hex")}.stale`;
+  try {
+    await fs.rename(lockPath, aside);
+  } catch {
+    return;
+  }
+  const moved = await fs.readFile(aside, "utf8").catch(() => undefined);
+  if (moved !== undefined && moved !== staleContent) {
+    // We took a live lock: put it back unless someone already holds a new one.
+    await fs.link(aside, lockPath).catch(() => undefined);
+  }
+  await fs.rm(aside, { force: true }).catch(() => undefined);
+}
+
+async function fsyncDirectory(directory: string): Promise<void> {
+  // Makes the rename itself durable. Not supported on every platform
+  // (Windows refuses to open directories): the rename is still atomic there.
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fs.open(directory, "r");
+    await handle.sync();
+  } catch {
+    // best effort
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+type ProcessQueues = Map<string, Promise<void>>;
+const QUEUES = Symbol.for("digime-write-pipeline.file-token-store.queues");
+
+/** One queue per file path for the whole process, shared even by ESM and CJS copies of this module. */
+function processQueues(): ProcessQueues {
+  const holder = globalThis as unknown as Record<symbol, ProcessQueues | undefined>;
+  return (holder[QUEUES] ??= new Map());
+}
+
+function* flatten(records: RecordMap): Generator<StoredCredentials> {
+  for (const contracts of records.values()) yield* contracts.values();
+}
+
+function countRecords(records: RecordMap): number {
+  let count = 0;
+  for (const contracts of records.values()) count += contracts.size;
+  return count;
+}
+
+function copyOut(record: StoredCredentials | undefined): StoredCredentials | undefined {
+  return record === undefined ? undefined : structuredClone(record);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
+    ? error.code
+    : undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

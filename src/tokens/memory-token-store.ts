@@ -1,0 +1,149 @@
+/**
+ * The in-memory {@link TokenStore}: what tests use, and a fine choice for a
+ * single process that can afford to lose its tokens on restart.
+ * @module
+ */
+import { z } from "zod";
+import { ValidationError } from "../errors.js";
+import {
+  buildStoredCredentials,
+  parseCredentials,
+  parseCredentialsKey,
+  parseSetOptions,
+  parseUserId,
+  toValidationIssues,
+} from "./credentials-schema.js";
+import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "./token-store.js";
+
+/** Options of {@link MemoryTokenStore}. */
+export interface MemoryTokenStoreOptions {
+  /** Clock for `updatedAt`, in epoch milliseconds. Defaults to `Date.now`. */
+  readonly now?: (() => number) | undefined;
+}
+
+const memoryOptionsSchema = z.object({
+  now: z.custom<() => number>((value) => typeof value === "function", { error: "must be a function" }).optional(),
+});
+
+/**
+ * A {@link TokenStore} kept in process memory. Compare-and-set is atomic
+ * because every operation runs without awaiting in between; records handed
+ * out are copies, so callers cannot change what is stored.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryTokenStore();
+ * const key = { userId: "alice", contractId: "c1" };
+ * const created = await store.set(key, { userAccessToken }, { expectedVersion: null });
+ * if (created.status === "stored") {
+ *   await store.set(key, { userAccessToken: refreshed }, { expectedVersion: created.record.version });
+ * }
+ * ```
+ */
+export class MemoryTokenStore implements TokenStore {
+  // userId → contractId → frozen record. Nested Maps: no joined string key
+  // can collide, and ids like "__proto__" are ordinary keys.
+  readonly #records = new Map<string, Map<string, StoredCredentials>>();
+  readonly #now: () => number;
+
+  constructor(options: MemoryTokenStoreOptions = {}) {
+    const parsed = memoryOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new ValidationError("INVALID_OPTIONS", "MemoryTokenStore options", toValidationIssues("options", parsed.error.issues));
+    }
+    this.#now = parsed.data.now ?? Date.now;
+  }
+
+  /**
+   * The credentials for `key`, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * const record = await store.get({ userId: "alice", contractId: "c1" });
+   * ```
+   */
+  async get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    return copyOut(this.#records.get(userId)?.get(contractId));
+  }
+
+  /**
+   * Compare-and-set: stores `credentials` if the stored version equals
+   * `options.expectedVersion` (`null`: only if nothing is stored).
+   *
+   * @example
+   * ```ts
+   * const result = await store.set(key, { userAccessToken }, { expectedVersion: null });
+   * if (result.status === "conflict") console.log(result.current?.version);
+   * ```
+   */
+  async set(key: CredentialsKey, credentials: Credentials, options: SetOptions): Promise<SetResult> {
+    const parsedKey = parseCredentialsKey(key);
+    const parsedCredentials = parseCredentials(credentials);
+    const { expectedVersion } = parseSetOptions(options);
+
+    const current = this.#records.get(parsedKey.userId)?.get(parsedKey.contractId);
+    if ((current?.version ?? null) !== expectedVersion) {
+      return { status: "conflict", current: copyOut(current) };
+    }
+    const record = deepFreeze(
+      buildStoredCredentials(parsedKey, parsedCredentials, (current?.version ?? 0) + 1, this.#now()),
+    );
+    let contracts = this.#records.get(parsedKey.userId);
+    if (contracts === undefined) {
+      contracts = new Map();
+      this.#records.set(parsedKey.userId, contracts);
+    }
+    contracts.set(parsedKey.contractId, record);
+    return { status: "stored", record: structuredClone(record) };
+  }
+
+  /**
+   * Removes the credentials for `key`; `true` if there were any.
+   *
+   * @example
+   * ```ts
+   * if (await store.delete({ userId: "alice", contractId: "c1" })) console.log("forgotten");
+   * ```
+   */
+  async delete(key: CredentialsKey): Promise<boolean> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    const contracts = this.#records.get(userId);
+    if (contracts === undefined || !contracts.delete(contractId)) return false;
+    if (contracts.size === 0) this.#records.delete(userId);
+    return true;
+  }
+
+  /**
+   * Every record of `userId`, one per contract.
+   *
+   * @example
+   * ```ts
+   * const all = await store.listByUser("alice");
+   * ```
+   */
+  async listByUser(userId: string): Promise<StoredCredentials[]> {
+    const id = parseUserId(userId);
+    return [...(this.#records.get(id)?.values() ?? [])].map((record) => structuredClone(record));
+  }
+
+  /** Shows counts only: `util.inspect` and `console.log` must never print a token. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    let records = 0;
+    for (const contracts of this.#records.values()) records += contracts.size;
+    return `MemoryTokenStore { users: ${this.#records.size}, records: ${records} }`;
+  }
+}
+
+function copyOut(record: StoredCredentials | undefined): StoredCredentials | undefined {
+  // The stored record is frozen; hand out a mutable copy so callers may edit theirs freely.
+  return record === undefined ? undefined : structuredClone(record);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
