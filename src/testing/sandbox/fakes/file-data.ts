@@ -1,0 +1,56 @@
+/**
+ * The request body of a write, as the SDK would send it. A Buffer can be sent
+ * any number of times; a stream is consumed by the first upload, so a retry
+ * inside the SDK (after a refresh) uploads whatever is left: usually nothing.
+ * That is the real SDK's behaviour and the reason the library accepts a
+ * stream factory.
+ * @module
+ */
+import { Readable } from "node:stream";
+import type { BodySource } from "../server.js";
+
+/**
+ * A stream failed while being uploaded. Carries the stream's own error so
+ * each front end can surface it the way its SDK would.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof BodyReadError) throw error.original;
+ * ```
+ */
+export class BodyReadError extends Error {
+  readonly original: unknown;
+
+  constructor(original: unknown) {
+    super(original instanceof Error ? original.message : "The file stream failed");
+    this.name = "BodyReadError";
+    this.original = original;
+  }
+}
+
+async function drain(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  if (stream instanceof Readable && (stream.readableEnded || stream.destroyed)) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  } catch (error) {
+    throw new BodyReadError(error);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A body source over the caller's `fileData`: a copy of a Buffer each time,
+ * or the unread rest of a stream.
+ *
+ * @example
+ * ```ts
+ * const body = bodySourceOf(data.fileData);
+ * await body(); // all bytes
+ * await body(); // a stream: empty now
+ * ```
+ */
+export function bodySourceOf(fileData: Buffer | NodeJS.ReadableStream): BodySource {
+  if (Buffer.isBuffer(fileData)) return async () => Buffer.from(fileData);
+  return () => drain(fileData);
+}
