@@ -19,6 +19,9 @@ const RETRYABLE_NETWORK_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
 
+/** digi.me error codes that name a passing condition (server trouble, throttling). */
+const TRANSIENT_CODE = /internal|unavailable|timeout|toomany|ratelimit|throttl|busy|temporar|gateway/i;
+
 /** Codes after which the request may already have been processed by digi.me. */
 const MAYBE_PROCESSED_NETWORK_CODES = new Set(["ECONNRESET", "ETIMEDOUT", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET"]);
 
@@ -145,7 +148,8 @@ export function decide(info: SdkFailureInfo): FailureDecision {
     case "http": {
       const status = info.httpStatus;
       if (info.sdkErrorCode === "InvalidToken" || (status === 401 && info.sdkErrorCode === undefined)) return "invalid-token";
-      if (status === undefined) return "reject";
+      // SDK 5.x–10.x drop the status of errors with a JSON body: judge by digi.me's code alone.
+      if (status === undefined) return info.sdkErrorCode !== undefined && TRANSIENT_CODE.test(info.sdkErrorCode) ? "retry" : "reject";
       if (status === 408 || status === 429 || status >= 500) return "retry";
       return "reject";
     }

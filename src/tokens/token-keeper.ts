@@ -49,6 +49,12 @@ export interface AcceptResult {
   persisted: boolean;
 }
 
+/** Credentials ready for the SDK, and whether this call refreshed them. */
+export interface UsableCredentials {
+  credentials: Credentials;
+  refreshed: boolean;
+}
+
 interface UserState {
   /** Newest credentials not yet in the store. */
   unsaved: Credentials | undefined;
@@ -141,7 +147,7 @@ export class TokenKeeper {
    * valid, and, when the SDK can refresh, the access token is not about to
    * expire (refreshing first, once per user however many writes ask).
    */
-  async ensureUsable(userId: string): Promise<Credentials> {
+  async ensureUsable(userId: string): Promise<UsableCredentials> {
     const credentials = await this.current(userId);
     const now = this.#options.now();
     const token = credentials.userAccessToken;
@@ -150,9 +156,12 @@ export class TokenKeeper {
       throw new ReauthorizationRequiredError(userId, "the refresh token has expired");
     }
     if (this.#options.port.canRefresh && expiryMs(token.accessToken.expiry) - now <= this.#options.refreshWindowMs) {
-      return this.#refreshOnce(userId, credentials);
+      const state = this.#state(userId);
+      // Only the caller that starts the refresh reports it; the others share its result.
+      const refreshed = state.refreshing === undefined;
+      return { credentials: await this.#refreshOnce(userId, credentials), refreshed };
     }
-    return credentials;
+    return { credentials, refreshed: false };
   }
 
   #refreshOnce(userId: string, basis: Credentials): Promise<Credentials> {

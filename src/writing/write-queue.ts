@@ -64,11 +64,19 @@ export class WriteQueue {
    * Enqueue `task` for `userId`. Rejects at once with `QUEUE_FULL` or
    * `CLIENT_CLOSED`; with `WRITE_ABORTED` if `signal` aborts before the task starts.
    */
-  add<T>(userId: string, priority: number, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> {
+  add<T>(
+    userId: string,
+    priority: number,
+    signal: AbortSignal | undefined,
+    task: () => Promise<T>,
+    onAccepted?: () => void,
+  ): Promise<T> {
     if (this.#closed) return Promise.reject(new ClientClosedError());
     if (this.size >= this.#options.maxQueued) return Promise.reject(new QueueFullError(this.#options.maxQueued));
     if (signal?.aborted) return Promise.reject(new WriteAbortedError(signal.reason));
     this.#accepted += 1;
+    // Told before scheduling: p-queue may start the task synchronously.
+    onAccepted?.();
 
     return new Promise<T>((resolve, reject) => {
       let done = false;

@@ -100,8 +100,13 @@ export class Writer {
     const progress: DeliveryProgress = { attempts: 0, tokenRefreshed: false, possibleDuplicate: false, outcome: undefined };
     const base = { id, userId: user, fileName: source.fileName };
 
-    const queued = queue.add(user, priority, signal, () => this.#deliver(base, source, progress, signal));
-    emit("write:queued", { ...base, priority, queued: queue.size });
+    const queued = queue.add(
+      user,
+      priority,
+      signal,
+      () => this.#deliver(base, source, progress, signal),
+      () => emit("write:queued", { ...base, priority, queued: queue.size }),
+    );
     return queued.then(
       (outcome) => {
         const receipt: WriteReceipt = Object.freeze({
@@ -161,7 +166,9 @@ export class Writer {
     const { keeper, port } = this.#deps;
     let credentials: Credentials;
     try {
-      credentials = await keeper.ensureUsable(userId);
+      const usable = await keeper.ensureUsable(userId);
+      credentials = usable.credentials;
+      if (usable.refreshed) progress.tokenRefreshed = true;
     } catch (error) {
       throw this.#failureBeforeCall(error, attempt);
     }

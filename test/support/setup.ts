@@ -1,0 +1,75 @@
+import { MemoryTokenStore, WriteClient, type WriteClientEvents, type WriteClientOptions, type TokenStore } from "../../src/index.js";
+import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkVersion } from "../../src/testing/index.js";
+
+export const REDIRECT_URI = "https://app.example/digime/callback";
+export const STATE_SECRET = "test-state-secret-0123456789-abcdefghij";
+
+export interface Harness {
+  sandbox: Sandbox;
+  client: WriteClient;
+  store: TokenStore;
+  events: Array<{ name: keyof WriteClientEvents; payload: unknown }>;
+  /** Authorize `userId` end to end; returns the sandbox library id. */
+  authorize(userId: string, libraryId?: string): Promise<string>;
+}
+
+/** A client on a fresh sandbox, with every event recorded and fast retries. */
+export function setup(
+  version: SandboxSdkVersion,
+  overrides: Partial<WriteClientOptions> = {},
+  sandboxOptions: SandboxOptions = {},
+): Harness {
+  const sandbox = createSandbox(sandboxOptions);
+  const store = overrides.tokenStore ?? new MemoryTokenStore();
+  const client = new WriteClient({
+    sdk: sandbox.sdk(version),
+    contractDetails: sandbox.contractDetails,
+    redirectUri: REDIRECT_URI,
+    tokenStore: store,
+    stateSecret: STATE_SECRET,
+    now: sandbox.now,
+    retry: { minDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 50 },
+    ...overrides,
+  });
+  const events: Harness["events"] = [];
+  const names: Array<keyof WriteClientEvents> = [
+    "authorization:completed",
+    "authorization:failed",
+    "write:queued",
+    "write:started",
+    "write:retrying",
+    "write:succeeded",
+    "write:failed",
+    "token:refreshed",
+    "token:persist-failed",
+    "reauthorization:required",
+    "sdk:limitation",
+    "queue:idle",
+  ];
+  for (const name of names) client.on(name, (payload: unknown) => events.push({ name, payload }));
+  let counter = 0;
+  return {
+    sandbox,
+    client,
+    store,
+    events,
+    async authorize(userId, libraryId = `lib-${userId}-${++counter}`) {
+      const { url, sealed } = await client.beginAuthorization({ userId });
+      const callback = await sandbox.consent(url, { libraryId });
+      await client.completeAuthorization(callback, { sealed });
+      return libraryId;
+    },
+  };
+}
+
+/** A small JSON file to write. */
+export function jsonFile(n: number, accountId = "acc-1") {
+  return {
+    fileData: Buffer.from(JSON.stringify({ n })),
+    fileName: `file-${n}.json`,
+    fileDescriptor: { mimeType: "application/json", accounts: [{ accountId }] },
+  };
+}
+
+export const GENERATIONS: SandboxSdkVersion[] = ["v8", "v10", "v16"];
+export const REFRESH_VISIBLE: SandboxSdkVersion[] = ["v8", "v16"];
