@@ -28,6 +28,8 @@ import {
   storedCredentialsSchema,
   toValidationIssues,
 } from "./credentials-schema.js";
+import { sleep } from "../internal/sleep.js";
+import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
 import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "./token-store.js";
 
 /** The `format` marker written into every token store file. */
@@ -544,30 +546,8 @@ function* flatten(records: RecordMap): Generator<StoredCredentials> {
   for (const contracts of records.values()) yield* contracts.values();
 }
 
-function countRecords(records: RecordMap): number {
-  let count = 0;
-  for (const contracts of records.values()) count += contracts.size;
-  return count;
-}
-
-function copyOut(record: StoredCredentials | undefined): StoredCredentials | undefined {
-  return record === undefined ? undefined : structuredClone(record);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object") {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 function errorCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
     ? error.code
     : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -13,6 +13,7 @@ import {
   parseUserId,
   toValidationIssues,
 } from "./credentials-schema.js";
+import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
 import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "./token-store.js";
 
 /** Options of {@link MemoryTokenStore}. */
@@ -129,21 +130,6 @@ export class MemoryTokenStore implements TokenStore {
 
   /** Shows counts only: `util.inspect` and `console.log` must never print a token. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    let records = 0;
-    for (const contracts of this.#records.values()) records += contracts.size;
-    return `MemoryTokenStore { users: ${this.#records.size}, records: ${records} }`;
+    return `MemoryTokenStore { users: ${this.#records.size}, records: ${countRecords(this.#records)} }`;
   }
-}
-
-function copyOut(record: StoredCredentials | undefined): StoredCredentials | undefined {
-  // The stored record is frozen; hand out a mutable copy so callers may edit theirs freely.
-  return record === undefined ? undefined : structuredClone(record);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object") {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
