@@ -91,3 +91,23 @@ describe.each(GENERATIONS)("terminal faults fail fast with the right code (SDK %
     expect(error).toMatchObject({ code: "STREAM_NOT_RETRYABLE", attempts: 1, retryable: true });
   });
 });
+
+describe("a file factory that fails", () => {
+  it("is refused as INVALID_ARGUMENT naming fileData, without retries and without calling the SDK", async () => {
+    const h = setup("v16");
+    await h.authorize("alice");
+    h.sandbox.resetCounters();
+    const error = await h.client
+      .write("alice", {
+        fileData: () => {
+          throw Object.assign(new Error("ENOENT: no such file"), { code: "ENOENT" });
+        },
+        fileName: "gone.txt",
+        fileDescriptor: { mimeType: "text/plain", accounts: [] },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect((error as Error).message).toContain("fileMeta.fileData");
+    expect(h.sandbox.counters.writeAttempts).toBe(0);
+  });
+});

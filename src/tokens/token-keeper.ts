@@ -69,6 +69,11 @@ interface UserState {
   failedPersists: number;
 }
 
+/** Just the credential fields of `basis` (it may be a stored record with version and key), with a new token. */
+function withToken(basis: Credentials, userAccessToken: UserAccessToken): Credentials {
+  return basis.postboxId === undefined ? { userAccessToken } : { userAccessToken, postboxId: basis.postboxId, publicKey: basis.publicKey };
+}
+
 function tokenSecrets(credentials: Credentials | undefined): string[] {
   if (credentials === undefined) return [];
   return [credentials.userAccessToken.accessToken.value, credentials.userAccessToken.refreshToken.value];
@@ -182,7 +187,7 @@ export class TokenKeeper {
         throw cause;
       }
       await this.accept(userId, basis, token, "proactive");
-      return { ...basis, userAccessToken: token };
+      return withToken(basis, token);
     };
     state.refreshing = run().finally(() => {
       state.refreshing = undefined;
@@ -198,7 +203,7 @@ export class TokenKeeper {
   async accept(userId: string, basis: Credentials, token: UserAccessToken, source: "write" | "proactive"): Promise<AcceptResult> {
     if (sameToken(token, basis.userAccessToken)) return { changed: false, persisted: true };
     const state = this.#state(userId);
-    const next: Credentials = { ...basis, userAccessToken: token };
+    const next = withToken(basis, token);
     state.unsaved = next;
     state.lastKnown = next;
     const persisted = await this.#enqueuePersist(userId, state);

@@ -9,13 +9,15 @@ import {
   DeliveryError,
   DigimeWriteError,
   ReauthorizationRequiredError,
+  ValidationError,
   WriteAbortedError,
 } from "../errors.js";
 import type { EmitEvent, WriteReceipt } from "../events.js";
+import { sanitizeError } from "../internal/redact.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "../sdk/sdk-failure.js";
 import type { PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
-import type { UserAccessToken } from "../sdk/types.js";
+import type { SdkFileMeta, UserAccessToken } from "../sdk/types.js";
 import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
 import { sameToken } from "../tokens/token-comparison.js";
 import type { Credentials } from "../tokens/token-store.js";
@@ -122,7 +124,10 @@ export class Writer {
         return receipt;
       },
       (thrown: unknown) => {
-        const error = thrown instanceof DigimeWriteError ? thrown : new WriteAbortedError(thrown);
+        const error =
+          thrown instanceof DigimeWriteError
+            ? thrown
+            : new DeliveryError("DELIVERY_REJECTED", "The write failed unexpectedly", { attempts: progress.attempts }, { cause: sanitizeError(thrown) });
         emit("write:failed", { ...base, attempts: progress.attempts, error });
         throw error;
       },
@@ -176,10 +181,22 @@ export class Writer {
     const onToken = (token: UserAccessToken): void => {
       accepted.push(keeper.accept(userId, credentials, token, "write"));
     };
+    let data: SdkFileMeta;
+    try {
+      data = source.open();
+    } catch (error) {
+      // The caller's factory failed (a missing file, say): nothing was sent, and trying again will not help.
+      if (error instanceof DigimeWriteError) throw new AttemptFailedError({ error, retryable: false });
+      const cause = sanitizeError(error);
+      throw new AttemptFailedError({
+        retryable: false,
+        error: new ValidationError("INVALID_ARGUMENT", "fileMeta", [{ path: "fileMeta.fileData", message: `could not be opened: ${cause.message}` }]),
+      });
+    }
     let outcome: PortWriteResult | undefined;
     let thrown: unknown;
     try {
-      outcome = await port.write({ credentials, data: source.open(), onToken });
+      outcome = await port.write({ credentials, data, onToken });
     } catch (error) {
       thrown = error;
     }
@@ -206,7 +223,10 @@ export class Writer {
       });
     }
     if (error instanceof DigimeWriteError) return new AttemptFailedError({ error, retryable: error.code === "TOKEN_STORE_FAILED" });
-    return new AttemptFailedError({ error: new WriteAbortedError(error), retryable: false });
+    return new AttemptFailedError({
+      retryable: false,
+      error: new DeliveryError("DELIVERY_REJECTED", "Preparing the user's credentials failed unexpectedly", { attempts: attempt }, { cause: sanitizeError(error) }),
+    });
   }
 
   async #failureOfCall(
