@@ -12,6 +12,7 @@
  * best guess. Messages never contain token values or codes.
  * @module
  */
+import { createHash } from "node:crypto";
 import type { FileDescriptor } from "../../sdk/types.js";
 import type { FaultDecision, ServerOperation } from "./faults.js";
 import { sleep } from "./gate.js";
@@ -108,7 +109,27 @@ export interface TokenGrant {
  * const body: BodySource = async () => Buffer.from("hello");
  * ```
  */
-export type BodySource = () => Promise<Buffer>;
+export type BodySource = () => Promise<Buffer | ReceivedBody>;
+
+/**
+ * What the server received of a body: the bytes (empty when the sandbox does
+ * not keep them), their count and SHA-256.
+ *
+ * @example
+ * ```ts
+ * const body: BodySource = async () => ({ bytes: Buffer.alloc(0), size: 5, sha256: "2cf24d…" });
+ * ```
+ */
+export interface ReceivedBody {
+  bytes: Buffer;
+  size: number;
+  sha256: string;
+}
+
+function received(body: Buffer | ReceivedBody): ReceivedBody {
+  if (!Buffer.isBuffer(body)) return body;
+  return { bytes: body, size: body.byteLength, sha256: createHash("sha256").update(body).digest("hex") };
+}
 
 /**
  * `POST permission-access/postbox/<postboxId>` (generation A).
@@ -315,7 +336,7 @@ export async function writeToPostbox(state: SandboxState, request: PostboxWriteR
     "write",
     libraryId,
     async () => {
-      const bytes = await request.body();
+      const body = received(await request.body());
       const contractId = authenticate(state, request.contract);
       if (postboxLibrary === undefined) throw apiErrorFailure(404, "NotFound", "The postbox does not exist");
       const postbox = await state.libraries.postboxOf(postboxLibrary);
@@ -327,7 +348,7 @@ export async function writeToPostbox(state: SandboxState, request: PostboxWriteR
       const verdict = state.tokens.checkAccess(request.accessToken, contractId);
       if (!verdict.ok) return { status: "pending", expires: 0 };
       if (verdict.record.libraryId !== postboxLibrary) throw apiErrorFailure(403, "InsufficientScope", "The access token does not grant access to this postbox");
-      deliver(state, { libraryId: postboxLibrary, contractId, fileName: request.fileName, fileDescriptor: request.fileDescriptor, bytes, generation: "A" });
+      deliver(state, { libraryId: postboxLibrary, contractId, fileName: request.fileName, fileDescriptor: request.fileDescriptor, body, generation: "A" });
       return { status: "delivered", expires: verdict.record.accessToken.expiry };
     },
     uploadThenFail(request.body),
@@ -351,7 +372,7 @@ export async function importFile(state: SandboxState, request: ImportWriteReques
     "write",
     state.tokens.libraryOfAccess(request.accessToken),
     async () => {
-      const bytes = await request.body();
+      const body = received(await request.body());
       const contractId = authenticate(state, request.contract);
       const verdict = state.tokens.checkAccess(request.accessToken, contractId);
       if (!verdict.ok) throw bareFailure(401);
@@ -360,7 +381,7 @@ export async function importFile(state: SandboxState, request: ImportWriteReques
         contractId,
         fileName: request.fileName ?? "",
         fileDescriptor: request.fileDescriptor,
-        bytes,
+        body,
         generation: request.generation,
       });
     },
@@ -370,8 +391,16 @@ export async function importFile(state: SandboxState, request: ImportWriteReques
 
 function deliver(
   state: SandboxState,
-  file: { libraryId: string; contractId: string; fileName: string; fileDescriptor: FileDescriptor; bytes: Buffer; generation: SandboxGeneration },
+  file: { libraryId: string; contractId: string; fileName: string; fileDescriptor: FileDescriptor; body: ReceivedBody; generation: SandboxGeneration },
 ): void {
-  state.libraries.store({ ...file, fileDescriptor: structuredClone(file.fileDescriptor), deliveredAt: state.clock.nowMs() });
+  const { body, ...rest } = file;
+  state.libraries.store({
+    ...rest,
+    fileDescriptor: structuredClone(file.fileDescriptor),
+    bytes: body.bytes,
+    size: body.size,
+    sha256: body.sha256,
+    deliveredAt: state.clock.nowMs(),
+  });
   state.counters.deliveries += 1;
 }

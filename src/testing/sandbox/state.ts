@@ -58,6 +58,8 @@ export interface SandboxState {
   readonly faults: FaultRegistry;
   readonly counters: SandboxCounters;
   readonly gate: Gate;
+  /** Whether delivered files keep their bytes (else only size and hash). */
+  readonly keepFileBytes: boolean;
 }
 
 function positiveSeconds(value: number | undefined, fallback: number, name: string): number {
@@ -79,6 +81,7 @@ export function createSandboxState(options: SandboxOptions = {}): SandboxState {
   const refreshSeconds = positiveSeconds(options.refreshTokenLifetimeSeconds, DEFAULT_REFRESH_TOKEN_LIFETIME_SECONDS, "refreshTokenLifetimeSeconds");
   if (options.now !== undefined && typeof options.now !== "function") throw new TypeError("createSandbox: now must be a function returning epoch milliseconds");
   if (options.seed !== undefined && !Number.isFinite(options.seed)) throw new RangeError("createSandbox: seed must be a finite number");
+  if (options.keepFileBytes !== undefined && typeof options.keepFileBytes !== "boolean") throw new TypeError("createSandbox: keepFileBytes must be a boolean");
   const clock = createClock(options.now ?? Date.now);
   const contracts = new ContractRegistry();
   return {
@@ -93,5 +96,6 @@ export function createSandboxState(options: SandboxOptions = {}): SandboxState {
     faults: new FaultRegistry(mulberry32(options.seed ?? randomInt(2 ** 31))),
     counters: createCounters(),
     gate: new Gate(),
+    keepFileBytes: options.keepFileBytes ?? true,
   };
 }

@@ -50,6 +50,13 @@ export interface SandboxOptions {
   now?: () => number;
   /** Seeds the PRNG that draws fault probabilities, so flaky runs replay. */
   seed?: number;
+  /**
+   * Keep the bytes of every delivered file (default `true`). With `false` the
+   * fakes read each upload through, counting and hashing it without holding
+   * it: `DeliveredFile.bytes` is then empty and only `size` and `sha256`
+   * describe the file. For benchmarks and large uploads.
+   */
+  keepFileBytes?: boolean;
 }
 
 /**
@@ -81,8 +88,12 @@ export interface DeliveredFile {
   /** The name the writer gave. Generations B and C never send it over the wire; the in-process fakes record it anyway. */
   fileName: string;
   fileDescriptor: FileDescriptor;
-  /** The plain bytes, as the user's library would hold them after decryption. */
+  /** The plain bytes, as the user's library would hold them after decryption; empty when the sandbox was created with `keepFileBytes: false`. */
   bytes: Buffer;
+  /** Bytes received. */
+  size: number;
+  /** SHA-256 of the bytes received, hex. */
+  sha256: string;
   /** Sandbox clock (ms) when the file was stored. */
   deliveredAt: number;
   generation: SandboxGeneration;

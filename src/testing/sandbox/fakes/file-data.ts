@@ -6,8 +6,9 @@
  * stream factory.
  * @module
  */
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { BodySource } from "../server.js";
+import type { BodySource, ReceivedBody } from "../server.js";
 
 /**
  * A stream failed while being uploaded. Carries the stream's own error so
@@ -39,9 +40,28 @@ async function drain(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Read a stream through, counting and hashing, keeping nothing. */
+async function digest(stream: NodeJS.ReadableStream): Promise<ReceivedBody> {
+  const hash = createHash("sha256");
+  let size = 0;
+  if (!(stream instanceof Readable && (stream.readableEnded || stream.destroyed))) {
+    try {
+      for await (const chunk of stream) {
+        const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+        hash.update(bytes);
+        size += bytes.byteLength;
+      }
+    } catch (error) {
+      throw new BodyReadError(error);
+    }
+  }
+  return { bytes: Buffer.alloc(0), size, sha256: hash.digest("hex") };
+}
+
 /**
  * A body source over the caller's `fileData`: a copy of a Buffer each time,
- * or the unread rest of a stream.
+ * or the unread rest of a stream. With `keepBytes` false the bytes are only
+ * counted and hashed (see the sandbox option `keepFileBytes`).
  *
  * @example
  * ```ts
@@ -50,7 +70,10 @@ async function drain(stream: NodeJS.ReadableStream): Promise<Buffer> {
  * await body(); // a stream: empty now
  * ```
  */
-export function bodySourceOf(fileData: Buffer | NodeJS.ReadableStream): BodySource {
-  if (Buffer.isBuffer(fileData)) return async () => Buffer.from(fileData);
-  return () => drain(fileData);
+export function bodySourceOf(fileData: Buffer | NodeJS.ReadableStream, keepBytes = true): BodySource {
+  if (Buffer.isBuffer(fileData)) {
+    if (keepBytes) return async () => Buffer.from(fileData);
+    return async () => ({ bytes: Buffer.alloc(0), size: fileData.byteLength, sha256: createHash("sha256").update(fileData).digest("hex") });
+  }
+  return keepBytes ? () => drain(fileData) : () => digest(fileData);
 }

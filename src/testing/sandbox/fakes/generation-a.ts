@@ -35,7 +35,7 @@ async function write(state: SandboxState, options: SdkWriteOptionsA): Promise<Sd
   if (publicKeyFingerprint(publicKey) === undefined) throw new Error("Invalid public key: not a PKCS#1 PEM public key");
 
   const streamed = !Buffer.isBuffer(data.fileData);
-  const body = bodySourceOf(data.fileData);
+  const body = bodySourceOf(data.fileData, state.keepFileBytes);
   const push = async (accessToken: string): Promise<PostboxWriteResult> => {
     try {
       return await writeToPostbox(state, {

@@ -27,7 +27,7 @@ async function write(state: SandboxState, options: SdkWriteOptionsB): Promise<vo
   if (!isFileMeta(data, "B")) {
     throw new TypeValidationError("Data object failed type validation. Is fileData, fileName, fileDescriptor set correctly?");
   }
-  const body = bodySourceOf(data.fileData);
+  const body = bodySourceOf(data.fileData, state.keepFileBytes);
   const attempt = async (token: UserAccessToken): Promise<void> => {
     try {
       await importFile(state, {

@@ -38,7 +38,7 @@ async function pushToLibrary(state: SandboxState, options: SdkPushDataOptions): 
   if (!isFileMeta(data, "C")) {
     throw new TypeValidationError("Data object failed type validation. Is fileData, fileName, fileDescriptor set correctly?");
   }
-  const body = bodySourceOf(data.fileData);
+  const body = bodySourceOf(data.fileData, state.keepFileBytes);
   const attempt = async (token: UserAccessToken): Promise<UserAccessToken> => {
     try {
       await importFile(state, {
