@@ -43,6 +43,20 @@ export class ContractRegistry {
     return record;
   }
 
+  /** Register a contract with known keys (restoring a snapshot). Throws if the id is taken by other keys. */
+  restore(record: ContractRecord): ContractRecord {
+    const existing = this.#contracts.get(record.contractId);
+    if (existing !== undefined && existing.privateKey !== record.privateKey) throw new Error(`Sandbox already has a contract "${record.contractId}" with other keys`);
+    const copy: ContractRecord = { contractId: record.contractId, privateKey: record.privateKey, publicKey: record.publicKey };
+    this.#contracts.set(copy.contractId, copy);
+    return copy;
+  }
+
+  /** Every contract, in creation order. */
+  records(): ContractRecord[] {
+    return [...this.#contracts.values()];
+  }
+
   /** The contract by id. */
   get(contractId: string): ContractRecord | undefined {
     return this.#contracts.get(contractId);

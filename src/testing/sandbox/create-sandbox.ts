@@ -11,6 +11,7 @@ import { resetCounters } from "./counters.js";
 import { createGenerationA } from "./fakes/generation-a.js";
 import { createGenerationB } from "./fakes/generation-b.js";
 import { createGenerationC, type SandboxSdkV16 } from "./fakes/generation-c.js";
+import { exportSnapshot, type SandboxSnapshot } from "./snapshot.js";
 import { createSandboxState, type SandboxState } from "./state.js";
 import type {
   ConsentOptions,
@@ -104,6 +105,14 @@ export interface Sandbox {
   readonly counters: Readonly<SandboxCounters>;
   /** Zero every counter. */
   resetCounters(): void;
+  /**
+   * The sandbox's state as JSON-ready data, for `createSandbox({ state })` in
+   * a later process: application, contracts with their keys, libraries with
+   * their postboxes, and the token pairs that can still be used. Not saved:
+   * files, pending authorizations, faults, counters. Holds private keys and
+   * token values: store it like a secret.
+   */
+  exportState(): SandboxSnapshot;
 }
 
 const states = new WeakMap<Sandbox, SandboxState>();
@@ -206,6 +215,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     resume: () => state.gate.resume(),
     counters: state.counters,
     resetCounters: () => resetCounters(state.counters),
+    exportState: () => exportSnapshot(state),
   };
   // Tests print and serialise sandboxes; show counts, never keys or tokens.
   Object.defineProperties(sandbox, {

@@ -13,6 +13,7 @@
  */
 export { createSandbox, type Sandbox, type SandboxFaults } from "./create-sandbox.js";
 export type { SandboxSdkV16 } from "./fakes/generation-c.js";
+export type { SandboxSnapshot, SnapshotContract, SnapshotLibrary, SnapshotTokenPair } from "./snapshot.js";
 export type {
   ConsentOptions,
   DeliveredFile,

@@ -23,6 +23,8 @@ interface LibraryRecord {
   id: string;
   files: DeliveredFile[];
   postbox?: Promise<Postbox>;
+  /** The postbox once its keys exist (for snapshots, which are synchronous). */
+  settledPostbox?: Postbox;
 }
 
 /**
@@ -60,9 +62,24 @@ export class LibraryRegistry {
     library.postbox ??= generateRsaKeyPair().then((keys) => {
       const postbox = { id: randomId("postbox"), ...keys };
       this.#byPostbox.set(postbox.id, libraryId);
+      library.settledPostbox = postbox;
       return postbox;
     });
     return library.postbox;
+  }
+
+  /** The library's postbox if one was made and its keys exist; never makes one. */
+  settledPostboxOf(libraryId: string): Postbox | undefined {
+    return this.#libraries.get(libraryId)?.settledPostbox;
+  }
+
+  /** Give a library a postbox with known keys (restoring a snapshot). */
+  restorePostbox(libraryId: string, postbox: Postbox): void {
+    const library = this.#require(libraryId);
+    const copy: Postbox = { id: postbox.id, publicKey: postbox.publicKey, privateKey: postbox.privateKey };
+    library.settledPostbox = copy;
+    library.postbox = Promise.resolve(copy);
+    this.#byPostbox.set(copy.id, libraryId);
   }
 
   /** The library a postbox id belongs to. */

@@ -14,6 +14,7 @@ import { FaultRegistry } from "./faults.js";
 import { Gate } from "./gate.js";
 import { LibraryRegistry } from "./libraries.js";
 import { mulberry32, randomId } from "./random.js";
+import { applySnapshot, parseSnapshot } from "./snapshot.js";
 import { TokenRegistry } from "./tokens.js";
 import type { SandboxCounters, SandboxOptions } from "./types.js";
 import { randomInt } from "node:crypto";
@@ -82,13 +83,15 @@ export function createSandboxState(options: SandboxOptions = {}): SandboxState {
   if (options.now !== undefined && typeof options.now !== "function") throw new TypeError("createSandbox: now must be a function returning epoch milliseconds");
   if (options.seed !== undefined && !Number.isFinite(options.seed)) throw new RangeError("createSandbox: seed must be a finite number");
   if (options.keepFileBytes !== undefined && typeof options.keepFileBytes !== "boolean") throw new TypeError("createSandbox: keepFileBytes must be a boolean");
+  const snapshot = options.state === undefined ? undefined : parseSnapshot(options.state);
   const clock = createClock(options.now ?? Date.now);
   const contracts = new ContractRegistry();
-  return {
-    applicationId: randomId("sandbox-app"),
+  const savedDefault = snapshot?.contracts.find((contract) => contract.contractId === snapshot.defaultContractId);
+  const state: SandboxState = {
+    applicationId: snapshot?.applicationId ?? randomId("sandbox-app"),
     clock,
     contracts,
-    defaultContract: contracts.create(),
+    defaultContract: savedDefault === undefined ? contracts.create() : contracts.restore(savedDefault),
     libraries: new LibraryRegistry(),
     tokens: new TokenRegistry(clock, { accessSeconds, refreshSeconds }),
     authorizations: new AuthorizationRegistry(clock),
@@ -98,4 +101,6 @@ export function createSandboxState(options: SandboxOptions = {}): SandboxState {
     gate: new Gate(),
     keepFileBytes: options.keepFileBytes ?? true,
   };
+  if (snapshot !== undefined) applySnapshot(state, snapshot);
+  return state;
 }

@@ -109,6 +109,29 @@ export class TokenRegistry {
     return record;
   }
 
+  /** Register a pair issued earlier (restoring a snapshot); the last one restored per library and contract becomes its latest. */
+  restore(pair: TokenRecord): TokenRecord {
+    const record: TokenRecord = {
+      libraryId: pair.libraryId,
+      contractId: pair.contractId,
+      consentId: pair.consentId,
+      accessToken: { value: pair.accessToken.value, expiry: pair.accessToken.expiry },
+      refreshToken: { value: pair.refreshToken.value, expiry: pair.refreshToken.expiry },
+      accessRevoked: pair.accessRevoked,
+      refreshUsed: pair.refreshUsed,
+      refreshRevoked: pair.refreshRevoked,
+    };
+    this.#byAccess.set(record.accessToken.value, record);
+    this.#byRefresh.set(record.refreshToken.value, record);
+    this.#latest.set(latestKey(record.libraryId, record.contractId), record);
+    return record;
+  }
+
+  /** Every pair issued (or restored), oldest first. */
+  records(): TokenRecord[] {
+    return [...this.#byAccess.values()];
+  }
+
   /** Whether an access token may be used by this contract now. */
   checkAccess(value: string, contractId: string): TokenVerdict {
     const record = this.#byAccess.get(value);

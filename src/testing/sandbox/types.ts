@@ -5,6 +5,7 @@
  * @module
  */
 import type { FileDescriptor } from "../../sdk/types.js";
+import type { SandboxSnapshot } from "./snapshot.js";
 
 /**
  * An SDK write-API generation: A (postbox, SDK 5–8), B (import, 9–10),
@@ -57,6 +58,14 @@ export interface SandboxOptions {
    * describe the file. For benchmarks and large uploads.
    */
   keepFileBytes?: boolean;
+  /**
+   * Start from a saved state (what `sandbox.exportState()` returned, possibly
+   * through `JSON.stringify`/`JSON.parse`): the same application, contracts,
+   * libraries and usable tokens, so credentials stored by an earlier run keep
+   * working. Files, faults and counters start empty. Throws a TypeError when
+   * the value is not a snapshot.
+   */
+  state?: SandboxSnapshot;
 }
 
 /**
