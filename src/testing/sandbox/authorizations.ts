@@ -74,6 +74,8 @@ export interface AuthorizationCode {
   readonly code: string;
   readonly contractId: string;
   readonly libraryId: string;
+  /** The generation of the SDK that asked for the authorization. */
+  readonly generation: SandboxGeneration;
   readonly codeChallenge: string;
   readonly expiresAt: number;
   used: boolean;
@@ -126,6 +128,7 @@ export class AuthorizationRegistry {
       code: randomSecret(24),
       contractId: pending.contractId,
       libraryId,
+      generation: pending.generation,
       codeChallenge: pending.codeChallenge,
       expiresAt: this.#clock.nowMs() + AUTHORIZATION_CODE_TTL_MS,
       used: false,

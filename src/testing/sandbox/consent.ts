@@ -26,12 +26,26 @@ function withParams(target: string, params: Record<string, string | undefined>):
   return url.toString();
 }
 
-function preauthorizationCodeOf(authorizeUrl: string): string {
+/** What the consent screen reads from its URL. */
+interface AuthorizeUrlParams {
+  code: string;
+  /** SDK 5.x–8.x put the error target only here (`callback`); the authorize request never carried it. */
+  callback: string | undefined;
+  /** `service`: SDKs put the service to onboard only into the URL. */
+  serviceId: number | undefined;
+}
+
+function paramsOf(authorizeUrl: string): AuthorizeUrlParams {
   if (typeof authorizeUrl !== "string" || !URL.canParse(authorizeUrl)) throw new Error("Sandbox consent: expected the absolute URL getAuthorizeUrl returned");
-  // `callback` and `service` may be present too; the server already knows them.
-  const code = new URL(authorizeUrl).searchParams.get("code");
+  // Any host: the fakes, the msw handlers and the loopback server each have their own onboard URL.
+  const query = new URL(authorizeUrl).searchParams;
+  const code = query.get("code");
   if (code === null || code === "") throw new Error("Sandbox consent: the URL has no `code` parameter");
-  return code;
+  const callback = query.get("callback") ?? undefined;
+  if (callback !== undefined && !URL.canParse(callback)) throw new Error("Sandbox consent: the URL's `callback` parameter is not an absolute URL");
+  const service = Number(query.get("service") ?? Number.NaN);
+  // `sourceType` and the other display options change nothing here.
+  return { code, callback, serviceId: Number.isInteger(service) && service > 0 ? service : undefined };
 }
 
 /**
@@ -40,8 +54,10 @@ function preauthorizationCodeOf(authorizeUrl: string): string {
  * getAuthorizeUrl, else a new one), issues a single-use authorization code and
  * returns the success redirect: `success=true&code&state`, plus `postboxId`
  * and `publicKey` for generation A and `accountReference` for generation C
- * when a service was onboarded. Denial returns the error redirect with
+ * when a service was onboarded. Denial returns the error redirect (the URL's
+ * `callback` when it has one, as SDK 8.x builds it) with
  * `success=false&errorCode&state`. An unknown, used or expired URL throws.
+ * Works for URLs of any host, whether the fakes or the real SDK built them.
  *
  * @example
  * ```ts
@@ -56,18 +72,21 @@ export async function performConsent(state: SandboxState, authorizeUrl: string, 
   if (options.libraryId !== undefined && (typeof options.libraryId !== "string" || options.libraryId === "")) {
     throw new TypeError("Sandbox consent: libraryId must be a non-empty string");
   }
-  const pending = state.authorizations.takePending(preauthorizationCodeOf(authorizeUrl));
+  const params = paramsOf(authorizeUrl);
+  const pending = state.authorizations.takePending(params.code);
   if (options.approve === false) {
-    return withParams(pending.errorRedirect, { success: "false", errorCode: options.errorCode ?? DEFAULT_DENIAL_CODE, state: pending.state });
+    const errorRedirect = params.callback ?? pending.errorRedirect;
+    return withParams(errorRedirect, { success: "false", errorCode: options.errorCode ?? DEFAULT_DENIAL_CODE, state: pending.state });
   }
   const libraryId = state.libraries.create(options.libraryId ?? pending.linkedLibraryId);
   const { code } = state.authorizations.issueCode(pending, libraryId);
-  const params: Record<string, string | undefined> = { success: "true", code, state: pending.state };
+  const answer: Record<string, string | undefined> = { success: "true", code, state: pending.state };
   if (pending.generation === "A") {
     const postbox = await state.libraries.postboxOf(libraryId);
-    params.postboxId = postbox.id;
-    params.publicKey = postbox.publicKey;
+    answer.postboxId = postbox.id;
+    answer.publicKey = postbox.publicKey;
   }
-  if (pending.generation === "C" && pending.serviceId !== undefined) params.accountReference = randomId("account");
-  return withParams(pending.successRedirect, params);
+  const serviceId = pending.serviceId ?? params.serviceId;
+  if (pending.generation === "C" && serviceId !== undefined) answer.accountReference = randomId("account");
+  return withParams(pending.successRedirect, answer);
 }

@@ -4,7 +4,7 @@
  * after its effect), so every front end injects faults the same way.
  * @module
  */
-import type { FaultHandle, FaultOperation, FaultRule, NetworkErrorCode } from "./types.js";
+import type { FaultHandle, FaultOperation, FaultRule, NetworkErrorCode, SandboxEndpoint } from "./types.js";
 import { apiErrorFailure, bareFailure, networkFailure, type WireFailure } from "./wire.js";
 
 /**
@@ -35,6 +35,7 @@ export interface FaultDecision {
 }
 
 const OPERATIONS: readonly FaultOperation[] = ["authorize", "exchange", "refresh", "write", "any"];
+const ENDPOINTS: readonly SandboxEndpoint[] = ["jwks", "authorize", "token", "postbox", "import"];
 const NETWORK_CODES: readonly NetworkErrorCode[] = ["ECONNRESET", "ETIMEDOUT", "ECONNREFUSED", "EAI_AGAIN"];
 const DEFAULT_MESSAGE = "Injected by a sandbox fault rule";
 
@@ -51,6 +52,7 @@ function validate(rule: FaultRule): void {
   };
   if (typeof rule !== "object" || rule === null) problem("a rule must be an object");
   if (rule.operation !== undefined && !OPERATIONS.includes(rule.operation)) problem(`operation must be one of ${OPERATIONS.join(", ")}`);
+  if (rule.endpoint !== undefined && !ENDPOINTS.includes(rule.endpoint)) problem(`endpoint must be one of ${ENDPOINTS.join(", ")}`);
   if (rule.status !== undefined && (!Number.isInteger(rule.status) || rule.status < 400 || rule.status > 599)) problem("status must be an integer from 400 to 599");
   if (rule.network !== undefined && !NETWORK_CODES.includes(rule.network)) problem(`network must be one of ${NETWORK_CODES.join(", ")}`);
   if (rule.network !== undefined && (rule.status !== undefined || rule.errorCode !== undefined)) problem("network excludes status and errorCode");
@@ -75,6 +77,15 @@ function hasFailure(rule: FaultRule): boolean {
   return rule.network !== undefined || rule.status !== undefined || rule.errorCode !== undefined || rule.retryAfterSeconds !== undefined;
 }
 
+/** Whether a rule selects this call by operation and endpoint (the library is checked apart). */
+function matchesCall(active: ActiveRule, operation: ServerOperation | undefined, endpoint: SandboxEndpoint | undefined): boolean {
+  const { rule } = active;
+  if (rule.endpoint !== undefined && rule.endpoint !== endpoint) return false;
+  // A request that is no server operation (the JWKS fetch) is hit only by rules naming its endpoint.
+  if (operation === undefined) return rule.endpoint !== undefined && active.operation === "any";
+  return active.operation === "any" || active.operation === operation;
+}
+
 /**
  * Holds fault rules and decides, per call, which fire.
  *
@@ -84,6 +95,8 @@ function hasFailure(rule: FaultRule): boolean {
  * faults.add({ status: 503, times: 1 });
  * faults.decide("write", "library-1"); // { latencyMs: 0, failure: WireFailure(503), afterAccept: false }
  * faults.decide("write", "library-1"); // undefined: the rule is used up
+ * faults.add({ endpoint: "jwks", status: 500, times: 1 });
+ * faults.decide(undefined, undefined, "jwks"); // the JWKS fetch fails once
  * ```
  */
 export class FaultRegistry {
@@ -97,7 +110,9 @@ export class FaultRegistry {
   /** Add a rule; it applies from the next matching call. */
   add(rule: FaultRule): FaultHandle {
     validate(rule);
-    const active: ActiveRule = { rule: { ...rule }, operation: rule.operation ?? "write", remaining: rule.times ?? Number.POSITIVE_INFINITY, hits: 0 };
+    // Naming an endpoint is selector enough: its operation then defaults to any.
+    const operation = rule.operation ?? (rule.endpoint === undefined ? "write" : "any");
+    const active: ActiveRule = { rule: { ...rule }, operation, remaining: rule.times ?? Number.POSITIVE_INFINITY, hits: 0 };
     this.#rules.push(active);
     return {
       remove: () => {
@@ -118,13 +133,15 @@ export class FaultRegistry {
    * Decide for one call. Every matching rule may add latency; only the first
    * fired rule that fails determines the failure, and a failing rule that
    * comes after it is neither drawn nor counted, so its `times` stay intact.
+   * `operation` is undefined for requests that are no server operation (the
+   * JWKS fetch): only rules naming their `endpoint` can hit those.
    */
-  decide(operation: ServerOperation, libraryId: string | undefined): FaultDecision | undefined {
+  decide(operation: ServerOperation | undefined, libraryId: string | undefined, endpoint?: SandboxEndpoint): FaultDecision | undefined {
     let decision: FaultDecision | undefined;
     for (const active of this.#rules) {
       const { rule } = active;
       if (active.remaining <= 0) continue;
-      if (active.operation !== "any" && active.operation !== operation) continue;
+      if (!matchesCall(active, operation, endpoint)) continue;
       if (rule.libraryId !== undefined && rule.libraryId !== libraryId) continue;
       const fails = hasFailure(rule);
       if (fails && decision?.failure !== undefined) continue;

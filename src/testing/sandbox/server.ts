@@ -10,6 +10,12 @@
  * `InvalidRequest`; the others (`InvalidClient`, `InvalidAuthorizationCode`,
  * `InvalidCodeVerifier`, `NotFound`, `InsufficientScope`) are the sandbox's
  * best guess. Messages never contain token values or codes.
+ *
+ * A caller proves it holds a contract in one of two ways (see
+ * {@link ContractCredentials}): the in-process fakes present the private key
+ * itself, the HTTP front end a request signature it checks inside the
+ * operation, after the gate and the fault rules, exactly where the key
+ * comparison happens.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -20,8 +26,37 @@ import { publicKeyFingerprint } from "./keys.js";
 import { pkceChallenge, randomId, randomSecret } from "./random.js";
 import type { SandboxState } from "./state.js";
 import type { TokenRecord } from "./tokens.js";
-import type { SandboxContract, SandboxGeneration } from "./types.js";
+import type { Postbox } from "./libraries.js";
+import type { SandboxContract, SandboxEndpoint, SandboxGeneration } from "./types.js";
 import { apiErrorFailure, bareFailure, failsBeforeUpload, type WireFailure } from "./wire.js";
+
+/**
+ * A request signature the HTTP front end has decoded but not yet checked.
+ * `verify` checks it (signature with the contract's public key, `client_id`,
+ * `nonce`, `timestamp`) and throws a {@link WireFailure} when it fails.
+ *
+ * @example
+ * ```ts
+ * const proof: SignatureProof = { kind: "signature", contractId, verify: () => checkSignedRequest(jwt) };
+ * ```
+ */
+export interface SignatureProof {
+  readonly kind: "signature";
+  /** The contract the request claims to come from (from its `client_id`). */
+  readonly contractId: string;
+  verify(): Promise<void>;
+}
+
+/**
+ * How a caller proves it holds a contract: the private key (in-process fakes)
+ * or a signed request (HTTP).
+ *
+ * @example
+ * ```ts
+ * const credentials: ContractCredentials = sandbox.contractDetails;
+ * ```
+ */
+export type ContractCredentials = SandboxContract | SignatureProof;
 
 /**
  * `POST oauth/authorize`: what the SDK's signed request carries.
@@ -32,7 +67,7 @@ import { apiErrorFailure, bareFailure, failsBeforeUpload, type WireFailure } fro
  * ```
  */
 export interface AuthorizeRequest {
-  contract: SandboxContract;
+  contract: ContractCredentials;
   generation: SandboxGeneration;
   codeChallenge: string;
   state: string | undefined;
@@ -66,7 +101,7 @@ export interface AuthorizeResult {
  * ```
  */
 export interface ExchangeRequest {
-  contract: SandboxContract;
+  contract: ContractCredentials;
   code: string;
   codeVerifier: string;
 }
@@ -80,7 +115,7 @@ export interface ExchangeRequest {
  * ```
  */
 export interface RefreshRequest {
-  contract: SandboxContract;
+  contract: ContractCredentials;
   refreshToken: string;
 }
 
@@ -132,21 +167,77 @@ function received(body: Buffer | ReceivedBody): ReceivedBody {
 }
 
 /**
+ * A postbox upload opened with the postbox's keys: the file as the library keeps it.
+ *
+ * @example
+ * ```ts
+ * const file: UnsealedFile = { fileName: "a.json", fileDescriptor, body: plainBytes };
+ * ```
+ */
+export interface UnsealedFile {
+  fileName: string;
+  fileDescriptor: FileDescriptor;
+  body: Buffer | ReceivedBody;
+}
+
+/**
+ * Opens what was uploaded to a postbox. Throws a {@link WireFailure}
+ * (400 `InvalidRequest`) when the upload was not encrypted for this postbox.
+ *
+ * @example
+ * ```ts
+ * const unseal: PostboxUnseal = plainUpload(publicKey, "a.json", fileDescriptor);
+ * ```
+ */
+export type PostboxUnseal = (upload: Buffer | ReceivedBody, postbox: Postbox) => UnsealedFile | Promise<UnsealedFile>;
+
+/**
  * `POST permission-access/postbox/<postboxId>` (generation A).
  *
  * @example
  * ```ts
- * const request: PostboxWriteRequest = { contract, postboxId, publicKey, accessToken, fileName, fileDescriptor, body };
+ * const request: PostboxWriteRequest = { contract, postboxId, accessToken, body, unseal: plainUpload(publicKey, fileName, fileDescriptor) };
  * ```
  */
 export interface PostboxWriteRequest {
-  contract: SandboxContract;
+  contract: ContractCredentials;
   postboxId: string;
-  publicKey: string;
   accessToken: string | undefined;
-  fileName: string;
-  fileDescriptor: FileDescriptor;
+  /** The upload as it travels: the plain bytes in process, the AES ciphertext over HTTP. */
   body: BodySource;
+  unseal: PostboxUnseal;
+}
+
+const UNDECRYPTABLE_KEY = () => apiErrorFailure(400, "InvalidRequest", "The symmetrical key could not be decrypted with this postbox's key");
+
+/**
+ * The unseal step of the in-process fakes, which hand over plain bytes: the
+ * server could only have decrypted the key if it was encrypted to this
+ * postbox's public key, so a different key fails as it would on the wire.
+ *
+ * @example
+ * ```ts
+ * await writeToPostbox(state, { contract, postboxId, accessToken, body, unseal: plainUpload(publicKey, data.fileName, data.fileDescriptor) });
+ * ```
+ */
+export function plainUpload(publicKey: string, fileName: string, fileDescriptor: FileDescriptor): PostboxUnseal {
+  return (upload, postbox) => {
+    if (publicKeyFingerprint(publicKey) !== publicKeyFingerprint(postbox.publicKey)) throw UNDECRYPTABLE_KEY();
+    return { fileName, fileDescriptor, body: upload };
+  };
+}
+
+/**
+ * The failure for an upload whose symmetrical key does not open with the
+ * postbox's private key.
+ *
+ * @example
+ * ```ts
+ * if (key.length !== 32) throw undecryptableKeyFailure();
+ * ```
+ */
+export function undecryptableKeyFailure(): WireFailure {
+  return UNDECRYPTABLE_KEY();
 }
 
 /**
@@ -172,7 +263,7 @@ export interface PostboxWriteResult {
  * ```
  */
 export interface ImportWriteRequest {
-  contract: SandboxContract;
+  contract: ContractCredentials;
   accessToken: string;
   /** Not on the wire for B and C; the in-process fakes pass it so DeliveredFile can show it. */
   fileName: string | undefined;
@@ -190,11 +281,21 @@ interface RunHooks {
   beforeFailure?: (failure: WireFailure) => Promise<void>;
 }
 
-/** Gate, faults, effect: the common frame of every operation. */
-async function run<T>(state: SandboxState, operation: ServerOperation, libraryId: string | undefined, effect: () => Promise<T>, hooks: RunHooks = {}): Promise<T> {
+/**
+ * Gate, faults, effect: the common frame of every operation. `operation` is
+ * undefined for the JWKS fetch, which no rule without an `endpoint` hits.
+ */
+async function run<T>(
+  state: SandboxState,
+  operation: ServerOperation | undefined,
+  endpoint: SandboxEndpoint,
+  libraryId: string | undefined,
+  effect: () => Promise<T>,
+  hooks: RunHooks = {},
+): Promise<T> {
   await state.gate.pass();
   if (operation === "write") state.counters.writeAttempts += 1;
-  const decision: FaultDecision | undefined = state.faults.decide(operation, libraryId);
+  const decision: FaultDecision | undefined = state.faults.decide(operation, libraryId, endpoint);
   if (decision !== undefined) await sleep(decision.latencyMs);
   const failure = decision?.failure;
   if (failure !== undefined && decision?.afterAccept !== true) {
@@ -211,8 +312,13 @@ async function run<T>(state: SandboxState, operation: ServerOperation, libraryId
   return result;
 }
 
-function authenticate(state: SandboxState, contract: SandboxContract): string {
-  const record = state.contracts.authenticate(contract);
+async function authenticate(state: SandboxState, credentials: ContractCredentials): Promise<string> {
+  if ("kind" in credentials) {
+    // The proof checks the signature and throws the fitting failure itself.
+    await credentials.verify();
+    return credentials.contractId;
+  }
+  const record = state.contracts.authenticate(credentials);
   if (record === undefined) throw INVALID_CLIENT();
   return record.contractId;
 }
@@ -249,8 +355,8 @@ function uploadThenFail(body: BodySource): RunHooks {
  */
 export async function authorize(state: SandboxState, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const linked = request.accessToken === undefined ? undefined : state.tokens.libraryOfAccess(request.accessToken);
-  return run(state, "authorize", linked, async () => {
-    const contractId = authenticate(state, request.contract);
+  return run(state, "authorize", "authorize", linked, async () => {
+    const contractId = await authenticate(state, request.contract);
     if (!isAbsoluteUrl(request.successRedirect) || !isAbsoluteUrl(request.errorRedirect)) {
       throw apiErrorFailure(400, "InvalidRedirectUri", "The redirect URI is not valid for this contract");
     }
@@ -280,8 +386,8 @@ export async function authorize(state: SandboxState, request: AuthorizeRequest):
  * ```
  */
 export async function exchange(state: SandboxState, request: ExchangeRequest): Promise<TokenGrant> {
-  return run(state, "exchange", state.authorizations.peekCode(request.code)?.libraryId, async () => {
-    const contractId = authenticate(state, request.contract);
+  return run(state, "exchange", "token", state.authorizations.peekCode(request.code)?.libraryId, async () => {
+    const contractId = await authenticate(state, request.contract);
     const code = state.authorizations.redeem(request.code);
     if (code === undefined || code.contractId !== contractId) {
       throw apiErrorFailure(400, "InvalidAuthorizationCode", "The authorization code is invalid, expired or already used");
@@ -304,12 +410,15 @@ export async function exchange(state: SandboxState, request: ExchangeRequest): P
  * ```
  */
 export async function refresh(state: SandboxState, request: RefreshRequest): Promise<TokenGrant> {
-  return run(state, "refresh", state.tokens.libraryOfRefresh(request.refreshToken), async () => {
-    if (state.contracts.authenticate(request.contract) === undefined) {
+  return run(state, "refresh", "token", state.tokens.libraryOfRefresh(request.refreshToken), async () => {
+    let contractId: string;
+    try {
+      contractId = await authenticate(state, request.contract);
+    } catch (error) {
       state.counters.failedRefreshes += 1;
-      throw INVALID_CLIENT();
+      throw error;
     }
-    const verdict = state.tokens.rotate(request.refreshToken, request.contract.contractId);
+    const verdict = state.tokens.rotate(request.refreshToken, contractId);
     if (!verdict.ok) {
       state.counters.failedRefreshes += 1;
       throw INVALID_REFRESH_TOKEN();
@@ -334,21 +443,19 @@ export async function writeToPostbox(state: SandboxState, request: PostboxWriteR
   return run(
     state,
     "write",
+    "postbox",
     libraryId,
     async () => {
-      const body = received(await request.body());
-      const contractId = authenticate(state, request.contract);
+      const upload = await request.body();
+      const contractId = await authenticate(state, request.contract);
       if (postboxLibrary === undefined) throw apiErrorFailure(404, "NotFound", "The postbox does not exist");
       const postbox = await state.libraries.postboxOf(postboxLibrary);
-      // The server could not decrypt a key encrypted to another public key.
-      if (publicKeyFingerprint(request.publicKey) !== publicKeyFingerprint(postbox.publicKey)) {
-        throw apiErrorFailure(400, "InvalidRequest", "The symmetrical key could not be decrypted with this postbox's key");
-      }
+      const file = await request.unseal(upload, postbox);
       if (request.accessToken === undefined) return { status: "pending", expires: 0 };
       const verdict = state.tokens.checkAccess(request.accessToken, contractId);
       if (!verdict.ok) return { status: "pending", expires: 0 };
       if (verdict.record.libraryId !== postboxLibrary) throw apiErrorFailure(403, "InsufficientScope", "The access token does not grant access to this postbox");
-      deliver(state, { libraryId: postboxLibrary, contractId, fileName: request.fileName, fileDescriptor: request.fileDescriptor, body, generation: "A" });
+      deliver(state, { libraryId: postboxLibrary, contractId, fileName: file.fileName, fileDescriptor: file.fileDescriptor, body: received(file.body), generation: "A" });
       return { status: "delivered", expires: verdict.record.accessToken.expiry };
     },
     uploadThenFail(request.body),
@@ -370,10 +477,11 @@ export async function importFile(state: SandboxState, request: ImportWriteReques
   return run(
     state,
     "write",
+    "import",
     state.tokens.libraryOfAccess(request.accessToken),
     async () => {
       const body = received(await request.body());
-      const contractId = authenticate(state, request.contract);
+      const contractId = await authenticate(state, request.contract);
       const verdict = state.tokens.checkAccess(request.accessToken, contractId);
       if (!verdict.ok) throw bareFailure(401);
       deliver(state, {
@@ -387,6 +495,19 @@ export async function importFile(state: SandboxState, request: ImportWriteReques
     },
     uploadThenFail(request.body),
   );
+}
+
+/**
+ * `GET <jku>`: the key set the SDK verifies every token with. It changes no
+ * state; it passes the gate and the rules that name the `jwks` endpoint.
+ *
+ * @example
+ * ```ts
+ * const document = await serveKeySet(state, async () => ({ keys: [jwk] }));
+ * ```
+ */
+export async function serveKeySet<T>(state: SandboxState, produce: () => Promise<T>): Promise<T> {
+  return run(state, undefined, "jwks", undefined, produce);
 }
 
 function deliver(

@@ -159,6 +159,11 @@ export class TokenRegistry {
     return this.#byAccess.get(value)?.libraryId;
   }
 
+  /** The consent an access token was issued under, expired or not. */
+  consentOfAccess(value: string): string | undefined {
+    return this.#byAccess.get(value)?.consentId;
+  }
+
   /** The library a refresh token belongs to, used or not. */
   libraryOfRefresh(value: string): string | undefined {
     return this.#byRefresh.get(value)?.libraryId;

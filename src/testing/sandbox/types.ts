@@ -152,8 +152,26 @@ export interface ConsentOptions {
 export type FaultOperation = "authorize" | "exchange" | "refresh" | "write" | "any";
 
 /**
- * Network failures a fault rule can simulate; each surfaces as a got-style
- * `RequestError` with this `code`.
+ * The digi.me endpoints a fault rule can target. The in-process fakes call
+ * the same endpoints as the real SDK does over HTTP (`authorize` for
+ * getAuthorizeUrl, `token` for exchanges and refreshes, `postbox` for 8.x
+ * writes, `import` for 10.x and 16.x writes); `jwks` (the key set the SDK
+ * fetches to verify every token) is only reached over HTTP.
+ *
+ * @example
+ * ```ts
+ * const endpoint: SandboxEndpoint = "token";
+ * sandbox.faults.add({ endpoint, status: 503, retryAfterSeconds: 1, times: 1 });
+ * ```
+ */
+export type SandboxEndpoint = "jwks" | "authorize" | "token" | "postbox" | "import";
+
+/**
+ * Network failures a fault rule can simulate; in process each surfaces as a
+ * got-style `RequestError` with this `code`. Over HTTP every one of them is a
+ * dropped connection: the loopback server destroys the socket (the client
+ * sees `ECONNRESET`), msw answers `HttpResponse.error()` (a network error
+ * without a code).
  *
  * @example
  * ```ts
@@ -172,11 +190,17 @@ export type NetworkErrorCode = "ECONNRESET" | "ETIMEDOUT" | "ECONNREFUSED" | "EA
  * sandbox.faults.add({ status: 401, errorCode: "InvalidClient" });                 // ServerError
  * sandbox.faults.add({ network: "ECONNRESET", afterAccept: true, times: 1 });       // stored, reply lost
  * sandbox.faults.add({ operation: "any", latencyMs: 200, probability: 0.1 });      // latency spikes
+ * sandbox.faults.add({ endpoint: "token", libraryId, status: 503, times: 1 });      // one user's next token call
  * ```
  */
 export interface FaultRule {
-  /** Which operation to fail. Default `"write"`. */
+  /** Which operation to fail. Default `"write"`, or `"any"` when `endpoint` is set. */
   operation?: FaultOperation;
+  /**
+   * Only calls to this endpoint. A rule that names no endpoint never hits
+   * `jwks`, so `operation: "any"` rules leave the SDK's key fetches alone.
+   */
+  endpoint?: SandboxEndpoint;
   /** Only calls that concern this library. */
   libraryId?: string;
   /**

@@ -13,7 +13,7 @@
  */
 import type { SdkGenerationA, SdkWriteOptionsA, SdkWriteResultA, UserAccessToken } from "../../../sdk/types.js";
 import { publicKeyFingerprint } from "../keys.js";
-import { writeToPostbox, type PostboxWriteResult } from "../server.js";
+import { plainUpload, writeToPostbox, type PostboxWriteResult } from "../server.js";
 import type { SandboxState } from "../state.js";
 import { TypeValidationError } from "../sdk-errors.js";
 import { contractOf, exchangeCodeFor, getAuthorizeUrlFor, refreshFor } from "./authorization.js";
@@ -41,12 +41,10 @@ async function write(state: SandboxState, options: SdkWriteOptionsA): Promise<Sd
       return await writeToPostbox(state, {
         contract: contractOf(contractDetails),
         postboxId,
-        publicKey,
         // The SDK only sends access_token when it is truthy.
         accessToken: accessToken === "" ? undefined : accessToken,
-        fileName: data.fileName,
-        fileDescriptor: data.fileDescriptor,
         body,
+        unseal: plainUpload(publicKey, data.fileName, data.fileDescriptor),
       });
     } catch (error) {
       if (streamed) throw streamRejectionOf(error);
