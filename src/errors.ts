@@ -195,10 +195,19 @@ export class NotAuthorizedError extends DigimeWriteError {
 export class ReauthorizationRequiredError extends DigimeWriteError {
   /** The app user who must authorize again. */
   readonly userId: string;
+  /** Why, in a few words (also the end of the message). */
+  readonly reason: string;
+  /**
+   * Set on a failed write when an earlier attempt failed in a way that leaves
+   * open whether digi.me stored the file (a connection reset mid-request).
+   */
+  readonly possiblyDelivered: boolean;
 
-  constructor(userId: string, reason: string, options?: DigimeWriteErrorOptions) {
+  constructor(userId: string, reason: string, options?: DigimeWriteErrorOptions & { possiblyDelivered?: boolean }) {
     super("REAUTHORIZATION_REQUIRED", `User "${userId}" must authorize again: ${reason}`, false, options);
     this.userId = userId;
+    this.reason = reason;
+    this.possiblyDelivered = options?.possiblyDelivered ?? false;
   }
 }
 
@@ -233,7 +242,7 @@ export class DeliveryError extends DigimeWriteError {
   readonly httpStatus: number | undefined;
   /** digi.me's error code of the last attempt, when known. */
   readonly sdkErrorCode: string | undefined;
-  /** True when an attempt failed in a way that leaves open whether digi.me stored the file. */
+  /** True when any attempt of the write failed in a way that leaves open whether digi.me stored the file. */
   readonly possiblyDelivered: boolean;
 
   constructor(
@@ -278,8 +287,15 @@ export class QueueFullError extends DigimeWriteError {
  * ```
  */
 export class WriteAbortedError extends DigimeWriteError {
-  constructor(reason?: unknown) {
+  /**
+   * True when an attempt made before the abort failed in a way that leaves
+   * open whether digi.me stored the file (a connection reset mid-request).
+   */
+  readonly possiblyDelivered: boolean;
+
+  constructor(reason?: unknown, possiblyDelivered = false) {
     super("WRITE_ABORTED", "The write was aborted before it was delivered", false, reason === undefined ? {} : { cause: reason });
+    this.possiblyDelivered = possiblyDelivered;
   }
 }
 

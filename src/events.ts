@@ -66,6 +66,11 @@ export interface WriteSucceededEvent extends WriteEventBase {
 /** `write:failed`: the write settled with an error. */
 export interface WriteFailedEvent extends WriteEventBase {
   attempts: number;
+  /**
+   * True when some attempt failed in a way that leaves open whether digi.me
+   * stored the file (a connection reset mid-request), whatever the final error.
+   */
+  possiblyDelivered: boolean;
   error: DigimeWriteError;
 }
 

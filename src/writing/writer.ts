@@ -74,6 +74,24 @@ interface DeliveryProgress {
   outcome: PortWriteResult | undefined;
 }
 
+/**
+ * The same error, saying that an earlier attempt may have stored the file. A
+ * copy, never a change: an error from the token keeper may be shared by
+ * several writes of one user.
+ */
+function withPossibleDelivery(error: DigimeWriteError): DigimeWriteError {
+  const cause = error.cause;
+  if (error instanceof DeliveryError && !error.possiblyDelivered) {
+    const details = { attempts: error.attempts, httpStatus: error.httpStatus, sdkErrorCode: error.sdkErrorCode, possiblyDelivered: true };
+    return new DeliveryError(error.code as "DELIVERY_REJECTED" | "DELIVERY_RETRIES_EXHAUSTED" | "STREAM_NOT_RETRYABLE", error.message, details, { cause });
+  }
+  if (error instanceof ReauthorizationRequiredError && !error.possiblyDelivered) {
+    return new ReauthorizationRequiredError(error.userId, error.reason, { cause, possiblyDelivered: true });
+  }
+  if (error instanceof WriteAbortedError && !error.possiblyDelivered) return new WriteAbortedError(cause, true);
+  return error;
+}
+
 /** @internal */
 export class Writer {
   readonly #deps: WriterDeps;
@@ -124,11 +142,13 @@ export class Writer {
         return receipt;
       },
       (thrown: unknown) => {
-        const error =
+        let error =
           thrown instanceof DigimeWriteError
             ? thrown
             : new DeliveryError("DELIVERY_REJECTED", "The write failed unexpectedly", { attempts: progress.attempts }, { cause: sanitizeError(thrown) });
-        emit("write:failed", { ...base, attempts: progress.attempts, error });
+        // The last attempt decides the code, but any attempt may have stored the file.
+        if (progress.possibleDuplicate) error = withPossibleDelivery(error);
+        emit("write:failed", { ...base, attempts: progress.attempts, possiblyDelivered: progress.possibleDuplicate, error });
         throw error;
       },
     );

@@ -1,0 +1,187 @@
+/**
+ * The fault soak: many writes over many users against a sandbox that fails
+ * at random (seeded) while every user's access token keeps expiring. It
+ * returns everything the assertions need; it asserts nothing itself.
+ */
+import {
+  DigimeWriteError,
+  MemoryTokenStore,
+  WriteClient,
+  type UserAccessToken,
+  type WriteReceipt,
+  type WriteRetryingEvent,
+} from "../../../src/index.js";
+import { createSandbox, type FaultHandle, type Sandbox, type SandboxSdkVersion } from "../../../src/testing/index.js";
+import { recordingSdk, type SdkRecorder } from "./recording-sdk.js";
+
+export const REDIRECT_URI = "https://app.example/digime/callback";
+export const STATE_SECRET = "soak-state-secret-0123456789-abcdefghijkl";
+
+export interface SoakConfig {
+  version: SandboxSdkVersion;
+  users: number;
+  writes: number;
+  seed: number;
+  /** Writes in flight at once across users. */
+  concurrency: number;
+  /** Access token lifetime in the sandbox, seconds. */
+  accessTokenLifetimeSeconds: number;
+  /** The clock moves by this much every `writes / clockSteps` settled writes. */
+  clockStepMs: number;
+  clockSteps: number;
+  /** Latency of a spike, ms (real timers). */
+  latencySpikeMs: number;
+  latencySpikeProbability: number;
+  retryAfterCapMs: number;
+}
+
+export type Outcome =
+  | { kind: "delivered"; receipt: WriteReceipt }
+  | { kind: "failed"; error: unknown };
+
+export interface SoakRun {
+  config: SoakConfig;
+  sandbox: Sandbox;
+  client: WriteClient;
+  store: MemoryTokenStore;
+  recorder: SdkRecorder;
+  /** libraryId per user index. */
+  libraries: string[];
+  userIds: string[];
+  /** Per write: user index, file name, expected bytes, outcome. */
+  writes: Array<{ user: number; fileName: string; bytes: Buffer; outcome: Outcome | undefined }>;
+  retrying: WriteRetryingEvent[];
+  persistFailures: number;
+  /** Refresh calls failed by an injected fault. */
+  refreshFaultHits: number;
+  durationMs: number;
+  clockAdvancedMs: number;
+}
+
+/** The seeded PRNG the sandbox uses too (mulberry32). */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runSoak(config: SoakConfig): Promise<SoakRun> {
+  let now = Date.UTC(2030, 0, 1);
+  const clock = () => now;
+  const sandbox = createSandbox({ seed: config.seed, now: clock, accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds });
+  const recorder = recordingSdk(sandbox, config.version);
+  const store = new MemoryTokenStore({ now: clock });
+  const client = new WriteClient({
+    sdk: recorder.sdk,
+    contractDetails: sandbox.contractDetails,
+    redirectUri: REDIRECT_URI,
+    tokenStore: store,
+    stateSecret: STATE_SECRET,
+    now: clock,
+    // Proactive refresh (SDKs with refreshToken) once half the lifetime is left.
+    refreshWindowMs: (config.accessTokenLifetimeSeconds * 1000) / 2,
+    retry: { minDelayMs: 0, maxDelayMs: 2, maxRetryAfterMs: config.retryAfterCapMs },
+    queue: { concurrency: config.concurrency, maxQueued: config.writes },
+  });
+  const retrying: WriteRetryingEvent[] = [];
+  let persistFailures = 0;
+  client.on("write:retrying", (event) => retrying.push(event));
+  client.on("token:persist-failed", () => (persistFailures += 1));
+
+  // Authorize every user, a few at a time.
+  const userIds = Array.from({ length: config.users }, (_, u) => `user-${u}`);
+  const libraries = userIds.map((_, u) => `lib-${config.version}-${u}`);
+  for (let start = 0; start < config.users; start += 10) {
+    await Promise.all(
+      userIds.slice(start, start + 10).map(async (userId, i) => {
+        const { url, sealed } = await client.beginAuthorization({ userId });
+        const callback = await sandbox.consent(url, { libraryId: libraries[start + i] });
+        await client.completeAuthorization(callback, { sealed });
+      }),
+    );
+  }
+
+  // Faults on every write and every refresh. Rules are drawn in order and the
+  // first failing rule that fires wins, so the later probabilities are
+  // conditional: overall 20 % 503, 5 % 429, 2.5 % reset before and 2.5 %
+  // after the server accepted.
+  sandbox.faults.add({ operation: "any", latencyMs: config.latencySpikeMs, probability: config.latencySpikeProbability });
+  const refreshFaults: FaultHandle[] = [];
+  for (const operation of ["write", "refresh"] as const) {
+    const rules = [
+      sandbox.faults.add({ operation, status: 503, probability: 0.2 }),
+      sandbox.faults.add({ operation, status: 429, retryAfterSeconds: 1, probability: 0.05 / 0.8 }),
+      sandbox.faults.add({ operation, network: "ECONNRESET", probability: 0.025 / 0.75 }),
+    ];
+    if (operation === "refresh") refreshFaults.push(...rules);
+  }
+  // A refresh reset after the server rotated loses the pair for any client: only writes get those.
+  sandbox.faults.add({ operation: "write", network: "ECONNRESET", afterAccept: true, probability: 0.025 / 0.725 });
+
+  const random = prng(config.seed ^ 0x5eed);
+  const writes: SoakRun["writes"] = [];
+  for (let i = 0; i < config.writes; i += 1) {
+    const user = Math.floor(random() * config.users);
+    const fileName = `${config.version}-w${i}.json`;
+    writes.push({ user, fileName, bytes: Buffer.from(JSON.stringify({ i, user, r: random() })), outcome: undefined });
+  }
+  sandbox.resetCounters();
+
+  let settled = 0;
+  let clockAdvancedMs = 0;
+  const stepEvery = Math.max(1, Math.floor(config.writes / (config.clockSteps + 1)));
+  const started = performance.now();
+  await Promise.all(
+    writes.map(async (write) => {
+      try {
+        const receipt = await client.write(userIds[write.user]!, {
+          fileData: write.bytes,
+          fileName: write.fileName,
+          fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "soak" }] },
+        });
+        write.outcome = { kind: "delivered", receipt };
+      } catch (error) {
+        write.outcome = { kind: "failed", error };
+      }
+      settled += 1;
+      if (settled % stepEvery === 0 && clockAdvancedMs < config.clockStepMs * config.clockSteps) {
+        now += config.clockStepMs;
+        clockAdvancedMs += config.clockStepMs;
+      }
+    }),
+  );
+  await client.close();
+  const durationMs = performance.now() - started;
+  const refreshFaultHits = refreshFaults.reduce((sum, rule) => sum + rule.hits, 0);
+  return { config, sandbox, client, store, recorder, libraries, userIds, writes, retrying, persistFailures, refreshFaultHits, durationMs, clockAdvancedMs };
+}
+
+/** Files delivered per file name, and whether their bytes are the ones written. */
+export function deliveredFiles(run: SoakRun): Map<string, { count: number; libraryIds: Set<string>; bytesMatch: boolean }> {
+  const expected = new Map(run.writes.map((w) => [w.fileName, w.bytes] as const));
+  const found = new Map<string, { count: number; libraryIds: Set<string>; bytesMatch: boolean }>();
+  for (const library of run.sandbox.libraries()) {
+    for (const file of library.files) {
+      const entry = found.get(file.fileName) ?? { count: 0, libraryIds: new Set<string>(), bytesMatch: true };
+      entry.count += 1;
+      entry.libraryIds.add(library.id);
+      const bytes = expected.get(file.fileName);
+      if (bytes === undefined || !bytes.equals(file.bytes)) entry.bytesMatch = false;
+      found.set(file.fileName, entry);
+    }
+  }
+  return found;
+}
+
+export function sameToken(a: UserAccessToken | undefined, b: UserAccessToken | undefined): boolean {
+  return a !== undefined && b !== undefined && a.accessToken.value === b.accessToken.value && a.refreshToken.value === b.refreshToken.value;
+}
+
+export function codeOf(error: unknown): string {
+  return error instanceof DigimeWriteError ? error.code : `untyped:${error instanceof Error ? error.name : typeof error}`;
+}
