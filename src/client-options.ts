@@ -30,7 +30,12 @@ export interface WriteClientOptions {
   /** An SDK instance: `init()` of `@digime/digime-sdk-nodejs` 5.x or later, or `sandbox.sdk(...)`. */
   sdk: DigimeSdk;
   /** Your write contract: its id and PKCS#1 PEM private key. */
-  contractDetails: { contractId: string; privateKey: string };
+  contractDetails: {
+    /** The contract's id from the digi.me developer console. */
+    contractId: string;
+    /** The contract's PKCS#1 PEM private key. A secret. */
+    privateKey: string;
+  };
   /** Absolute URL digi.me redirects to after consent. */
   redirectUri: string;
   /** Generations A and B only: where digi.me redirects on failure. Default `redirectUri`. */

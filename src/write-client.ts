@@ -21,7 +21,14 @@ import { userIdSchema, Writer, type WriteOptions } from "./writing/writer.js";
 import { WriteQueue } from "./writing/write-queue.js";
 import { z } from "zod";
 
-/** Options of {@link WriteClient.close}. */
+/**
+ * Options of {@link WriteClient.close}.
+ *
+ * @example
+ * ```ts
+ * await client.close({ drain: false }); // stop now: queued writes reject with CLIENT_CLOSED
+ * ```
+ */
 export interface CloseOptions {
   /**
    * `true` (default): deliver everything queued, then close. `false`: reject
@@ -30,17 +37,50 @@ export interface CloseOptions {
   drain?: boolean;
 }
 
-/** Result of {@link WriteClient.close}. */
+/**
+ * Result of {@link WriteClient.close}.
+ *
+ * @example
+ * ```ts
+ * const { unsavedTokens }: CloseResult = await client.close();
+ * if (unsavedTokens.length > 0) log.error({ unsavedTokens }, "these users must authorize again");
+ * ```
+ */
 export interface CloseResult {
   /** Users whose newest token could not be written to the store before closing (it was lost with the process). */
   unsavedTokens: string[];
 }
 
-/** What the client knows about a user's stored authorization. */
+/**
+ * What the client knows about a user's stored authorization.
+ *
+ * @example
+ * ```ts
+ * const status: AuthorizationStatus = await client.authorizationStatus("alice");
+ * if (status.status !== "authorized") showConnectButton();
+ * ```
+ */
 export type AuthorizationStatus =
-  | { readonly status: "authorized"; readonly accessTokenExpiresAt: number; readonly refreshTokenExpiresAt: number; readonly hasPostbox: boolean }
-  | { readonly status: "reauthorization-required"; readonly refreshTokenExpiresAt: number }
-  | { readonly status: "not-authorized" };
+  | {
+      /** Writes can proceed. */
+      readonly status: "authorized";
+      /** When the stored access token expires, epoch ms (the client refreshes it as needed). */
+      readonly accessTokenExpiresAt: number;
+      /** When the stored refresh token expires, epoch ms: the user must consent again after it. */
+      readonly refreshTokenExpiresAt: number;
+      /** Whether a postbox is stored (generation A write contracts). */
+      readonly hasPostbox: boolean;
+    }
+  | {
+      /** The refresh token has expired: only a new consent helps. */
+      readonly status: "reauthorization-required";
+      /** When the refresh token expired, epoch ms. */
+      readonly refreshTokenExpiresAt: number;
+    }
+  | {
+      /** Nothing is stored for the user under this contract. */
+      readonly status: "not-authorized";
+    };
 
 const closeSchema = z.object({ drain: z.boolean().optional() }).optional();
 

@@ -44,7 +44,15 @@ export interface BeginAuthorizationInput {
   ttlMs?: number;
 }
 
-/** Result of {@link WriteClient.beginAuthorization}. */
+/**
+ * Result of {@link WriteClient.beginAuthorization}.
+ *
+ * @example
+ * ```ts
+ * const { url, sealed, expiresAt }: BeginAuthorizationResult = await client.beginAuthorization({ userId });
+ * res.cookie("digime_auth", sealed, { httpOnly: true, expires: new Date(expiresAt) }).redirect(url);
+ * ```
+ */
 export interface BeginAuthorizationResult {
   /** Where to redirect the user. */
   url: string;
@@ -56,14 +64,30 @@ export interface BeginAuthorizationResult {
   expiresAt: number;
 }
 
-/** Options of {@link WriteClient.completeAuthorization}. */
+/**
+ * Options of {@link WriteClient.completeAuthorization}.
+ *
+ * @example
+ * ```ts
+ * await client.completeAuthorization(req.query, { sealed: req.cookies.digime_auth });
+ * ```
+ */
 export interface CompleteAuthorizationOptions {
   /** The `sealed` value from `beginAuthorization`, when you kept it (in a cookie, say). */
   sealed?: string;
 }
 
-/** Result of {@link WriteClient.completeAuthorization}. */
+/**
+ * Result of {@link WriteClient.completeAuthorization}.
+ *
+ * @example
+ * ```ts
+ * const { userId, context }: CompleteAuthorizationResult = await client.completeAuthorization(req.query, { sealed });
+ * res.redirect((context as { returnTo?: string }).returnTo ?? `/users/${userId}`);
+ * ```
+ */
 export interface CompleteAuthorizationResult {
+  /** The user the authorization was for (from the bundle, not from the callback). */
   userId: string;
   /** The `context` given to `beginAuthorization`. */
   context: unknown;

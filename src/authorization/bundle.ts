@@ -5,7 +5,20 @@
  */
 import { z } from "zod";
 
-/** What `beginAuthorization` keeps until the callback arrives. */
+/**
+ * What `beginAuthorization` keeps until the callback arrives: sealed for a
+ * cookie and saved in the {@link PendingAuthorizationStore}.
+ *
+ * @example
+ * ```ts
+ * class RedisPendingStore implements PendingAuthorizationStore {
+ *   async save(bundle: AuthorizationBundle) {
+ *     await redis.set(`digime:pending:${bundle.state}`, JSON.stringify(bundle), "PXAT", bundle.expiresAt);
+ *   }
+ *   // …consume()
+ * }
+ * ```
+ */
 export interface AuthorizationBundle {
   /** Random, unguessable value sent through digi.me and back. */
   readonly state: string;

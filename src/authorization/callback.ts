@@ -6,20 +6,50 @@ import { z } from "zod";
 import { ValidationError } from "../errors.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 
-/** The callback as an app may hold it: full URL, `URL`, `URLSearchParams`, or a parsed query object (`req.query`). */
+/**
+ * The callback as an app may hold it: full URL, `URL`, `URLSearchParams`, or a parsed query object (`req.query`).
+ *
+ * @example
+ * ```ts
+ * const input: CallbackInput = req.query; // or req.originalUrl, new URL(...), new URLSearchParams(...)
+ * await client.completeAuthorization(input, { sealed });
+ * ```
+ */
 export type CallbackInput = string | URL | URLSearchParams | Readonly<Record<string, unknown>>;
 
-/** A validated callback. */
+/**
+ * A validated callback: consent given (`success: true`) or refused.
+ *
+ * @example
+ * ```ts
+ * function describe(callback: ParsedCallback): string {
+ *   return callback.success ? "consent given" : `refused: ${callback.errorCode}`;
+ * }
+ * ```
+ */
 export type ParsedCallback =
   | {
+      /** The user gave consent. */
       readonly success: true;
+      /** Authorization code to exchange for a token. A secret. */
       readonly code: string;
+      /** The state sent through digi.me. */
       readonly state: string;
+      /** Generation A write contracts: the user's postbox. */
       readonly postboxId?: string | undefined;
+      /** Generation A write contracts: the postbox's PEM public key. */
       readonly publicKey?: string | undefined;
+      /** Generation C with a service onboarded: the account reference. */
       readonly accountReference?: string | undefined;
     }
-  | { readonly success: false; readonly errorCode: string; readonly state?: string | undefined };
+  | {
+      /** Consent was refused or failed. */
+      readonly success: false;
+      /** Why, for example `UserCancelled`. */
+      readonly errorCode: string;
+      /** The state sent through digi.me, when present. */
+      readonly state?: string | undefined;
+    };
 
 const KNOWN_PARAMS = ["success", "code", "state", "postboxId", "publicKey", "accountReference", "errorCode"] as const;
 /** Longer input than this is refused before parsing, so an oversized query costs nothing. */

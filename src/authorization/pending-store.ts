@@ -4,11 +4,32 @@
  */
 import type { AuthorizationBundle } from "./bundle.js";
 
-/** Outcome of {@link PendingAuthorizationStore.consume}. */
+/**
+ * Outcome of {@link PendingAuthorizationStore.consume}.
+ *
+ * @example
+ * ```ts
+ * async consume(state: string, usedUntil: number): Promise<ConsumeResult> {
+ *   const row = await db.takePending(state, usedUntil);
+ *   return row === undefined ? { status: "unknown" } : row.used ? { status: "used" } : { status: "found", bundle: row.bundle };
+ * }
+ * ```
+ */
 export type ConsumeResult =
-  | { readonly status: "found"; readonly bundle: AuthorizationBundle }
-  | { readonly status: "used" }
-  | { readonly status: "unknown" };
+  | {
+      /** The bundle was waiting and is now taken. */
+      readonly status: "found";
+      /** The bundle saved under the state. */
+      readonly bundle: AuthorizationBundle;
+    }
+  | {
+      /** The state was consumed before: a replay. */
+      readonly status: "used";
+    }
+  | {
+      /** No bundle was ever saved under the state (or it expired). */
+      readonly status: "unknown";
+    };
 
 /**
  * Keeps pending authorizations, one-time use. Implement it over a shared
@@ -31,7 +52,14 @@ export interface PendingAuthorizationStore {
   consume(state: string, usedUntil: number): Promise<ConsumeResult>;
 }
 
-/** Options of {@link MemoryPendingAuthorizationStore}. */
+/**
+ * Options of {@link MemoryPendingAuthorizationStore}.
+ *
+ * @example
+ * ```ts
+ * const pending = new MemoryPendingAuthorizationStore({ maxEntries: 10_000 });
+ * ```
+ */
 export interface MemoryPendingAuthorizationStoreOptions {
   /** Bound on pending plus used entries; the oldest are dropped past it. Default 100,000. */
   maxEntries?: number;

@@ -43,7 +43,14 @@ const UNREADABLE_LOCK_MS = 10_000;
 /** Wall-clock time this process started; a lock with our pid made before it is a previous incarnation's. */
 const PROCESS_STARTED_AT = Date.now() - process.uptime() * 1000;
 
-/** Options of {@link FileTokenStore}. */
+/**
+ * Options of {@link FileTokenStore}.
+ *
+ * @example
+ * ```ts
+ * const store = new FileTokenStore({ path: "/var/lib/app/digime-tokens.json", lockTimeoutMs: 5_000 });
+ * ```
+ */
 export interface FileTokenStoreOptions {
   /** The JSON file to keep credentials in. Parent directories are created (mode `0o700`) on the first write. */
   readonly path: string;

@@ -16,7 +16,14 @@ import {
 import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
 import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "./token-store.js";
 
-/** Options of {@link MemoryTokenStore}. */
+/**
+ * Options of {@link MemoryTokenStore}.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryTokenStore({ now: sandbox.now });
+ * ```
+ */
 export interface MemoryTokenStoreOptions {
   /** Clock for `updatedAt`, in epoch milliseconds. Defaults to `Date.now`. */
   readonly now?: (() => number) | undefined;

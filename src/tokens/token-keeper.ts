@@ -19,7 +19,15 @@ import type { UserAccessToken } from "../sdk/types.js";
 import { expiryMs, isAtLeastAsNew, sameToken } from "./token-comparison.js";
 import type { Credentials, CredentialsKey, StoredCredentials, TokenStore } from "./token-store.js";
 
-/** How the keeper retries a failing store. */
+/**
+ * How a failing token store is retried: a few tries before the write settles,
+ * then in the background (the newest token stays in memory meanwhile).
+ *
+ * @example
+ * ```ts
+ * new WriteClient({ ...options, persistRetry: { inlineAttempts: 5, maxDelayMs: 10_000 } });
+ * ```
+ */
 export interface PersistRetryOptions {
   /** Tries made before the write settles. Default 3. */
   inlineAttempts: number;

@@ -6,7 +6,14 @@
  */
 import type { UserAccessToken } from "../sdk/types.js";
 
-/** Identifies one set of credentials: an app user under one contract. */
+/**
+ * Identifies one set of credentials: an app user under one contract.
+ *
+ * @example
+ * ```ts
+ * const stored = await store.get({ userId: "alice", contractId: client.contractId } satisfies CredentialsKey);
+ * ```
+ */
 export interface CredentialsKey {
   /** Your application's id for the user. */
   readonly userId: string;
@@ -14,7 +21,15 @@ export interface CredentialsKey {
   readonly contractId: string;
 }
 
-/** What the library stores for a user: the token and, for generation A, the postbox. */
+/**
+ * What the library stores for a user: the token and, for generation A, the postbox.
+ *
+ * @example
+ * ```ts
+ * const credentials: Credentials = { userAccessToken, postboxId, publicKey };
+ * await store.set(key, credentials, { expectedVersion: null });
+ * ```
+ */
 export interface Credentials {
   /** The newest user access token. */
   readonly userAccessToken: UserAccessToken;
@@ -24,7 +39,15 @@ export interface Credentials {
   readonly publicKey?: string | undefined;
 }
 
-/** Credentials as a store holds them, with their version and time of last change. */
+/**
+ * Credentials as a store holds them, with their version and time of last change.
+ *
+ * @example
+ * ```ts
+ * const record: StoredCredentials | undefined = await store.get(key);
+ * console.log(record?.version, new Date(record?.updatedAt ?? 0));
+ * ```
+ */
 export interface StoredCredentials extends Credentials, CredentialsKey {
   /** Starts at 1 and grows by exactly 1 on every successful `set`. */
   readonly version: number;
@@ -32,7 +55,14 @@ export interface StoredCredentials extends Credentials, CredentialsKey {
   readonly updatedAt: number;
 }
 
-/** Condition of a compare-and-set. */
+/**
+ * Condition of a compare-and-set.
+ *
+ * @example
+ * ```ts
+ * await store.set(key, credentials, { expectedVersion: current?.version ?? null } satisfies SetOptions);
+ * ```
+ */
 export interface SetOptions {
   /**
    * The version the caller last saw: the set succeeds only if the stored
@@ -41,10 +71,28 @@ export interface SetOptions {
   readonly expectedVersion: number | null;
 }
 
-/** Outcome of {@link TokenStore.set}: stored, or a conflict showing what is stored now. */
+/**
+ * Outcome of {@link TokenStore.set}: stored, or a conflict showing what is stored now.
+ *
+ * @example
+ * ```ts
+ * const result: SetResult = await store.set(key, credentials, { expectedVersion: 3 });
+ * if (result.status === "conflict") console.log("someone stored version", result.current?.version);
+ * ```
+ */
 export type SetResult =
-  | { readonly status: "stored"; readonly record: StoredCredentials }
-  | { readonly status: "conflict"; readonly current: StoredCredentials | undefined };
+  | {
+      /** The credentials were written. */
+      readonly status: "stored";
+      /** What is stored now, with its new version. */
+      readonly record: StoredCredentials;
+    }
+  | {
+      /** The stored version was not the expected one; nothing was written. */
+      readonly status: "conflict";
+      /** What is stored now (`undefined`: nothing). */
+      readonly current: StoredCredentials | undefined;
+    };
 
 /**
  * A pluggable, versioned home for user credentials. Implement it over your
