@@ -16,7 +16,15 @@
  * @module
  */
 
-/** All stable error codes, one per failure a caller may want to handle. */
+/**
+ * All stable error codes, one per failure a caller may want to handle.
+ *
+ * @example
+ * ```ts
+ * const permanent: ErrorCode[] = ["REAUTHORIZATION_REQUIRED", "DELIVERY_REJECTED"];
+ * if (error instanceof DigimeWriteError && permanent.includes(error.code)) moveToDeadLetter(job);
+ * ```
+ */
 export type ErrorCode =
   | "INVALID_OPTIONS"
   | "INVALID_ARGUMENT"
@@ -40,7 +48,14 @@ export type ErrorCode =
   | "TOKEN_STORE_CORRUPT"
   | "SDK_RESPONSE_INVALID";
 
-/** Options shared by every error constructor. */
+/**
+ * Options shared by every error constructor.
+ *
+ * @example
+ * ```ts
+ * throw new TokenStoreError("Redis is unreachable", { cause: error } satisfies DigimeWriteErrorOptions);
+ * ```
+ */
 export interface DigimeWriteErrorOptions {
   /** The underlying error, already stripped of secrets. */
   cause?: unknown;
@@ -68,7 +83,14 @@ export class DigimeWriteError extends Error {
   }
 }
 
-/** One problem found while validating an input. */
+/**
+ * One problem found while validating an input.
+ *
+ * @example
+ * ```ts
+ * const fields = error.issues.map((issue: ValidationIssue) => `${issue.path}: ${issue.message}`);
+ * ```
+ */
 export interface ValidationIssue {
   /** Dotted path of the offending field, for example `fileMeta.fileDescriptor.mimeType`. */
   readonly path: string;
@@ -124,7 +146,18 @@ export class AuthorizationDeniedError extends DigimeWriteError {
   }
 }
 
-/** Codes of {@link AuthorizationStateError}. */
+/**
+ * Codes of {@link AuthorizationStateError}.
+ *
+ * @example
+ * ```ts
+ * const messages: Record<AuthorizationStateErrorCode, string> = {
+ *   STATE_EXPIRED: "That took too long; please connect again.",
+ *   STATE_MISMATCH: "Please connect again.", STATE_REPLAYED: "Already connected.",
+ *   STATE_UNKNOWN: "Please connect again.", STATE_TAMPERED: "Please connect again.",
+ * };
+ * ```
+ */
 export type AuthorizationStateErrorCode =
   | "STATE_MISMATCH"
   | "STATE_EXPIRED"
@@ -211,7 +244,14 @@ export class ReauthorizationRequiredError extends DigimeWriteError {
   }
 }
 
-/** What the library knows about a failed delivery attempt. */
+/**
+ * What the library knows about a failed delivery attempt.
+ *
+ * @example
+ * ```ts
+ * const details: DeliveryFailureDetails = { attempts: error.attempts, httpStatus: error.httpStatus, possiblyDelivered: error.possiblyDelivered };
+ * ```
+ */
 export interface DeliveryFailureDetails {
   /** Attempts made, including the last one. */
   attempts: number;
