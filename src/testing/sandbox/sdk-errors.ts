@@ -19,10 +19,15 @@
  * ```
  */
 export interface ApiError {
+  /** digi.me's error code, for example `InvalidToken`. */
   code: string;
+  /** Human-readable explanation. */
   message: string;
+  /** SDK 16.x: a reference for digi.me support. */
   reference?: string;
+  /** SDK 16.x: the HTTP status. */
   statusCode?: number;
+  /** SDK 16.x: the HTTP status text. */
   statusMessage?: string;
 }
 
@@ -35,6 +40,7 @@ export interface ApiError {
  * ```
  */
 export class DigiMeSDKError extends Error {
+  /** Always `"DigiMeSDKError"` here; subclasses set their own. */
   override name = "DigiMeSDKError";
 }
 
@@ -50,7 +56,9 @@ export class DigiMeSDKError extends Error {
  * ```
  */
 export class ServerError extends DigiMeSDKError {
+  /** `"DigiMeServerError"`, as the SDK names it. */
   override name = "DigiMeServerError";
+  /** The API's error document. */
   error?: ApiError;
 
   constructor(message: string, error?: ApiError) {
@@ -69,6 +77,7 @@ export class ServerError extends DigiMeSDKError {
  * ```
  */
 export class SDKInvalidError extends ServerError {
+  /** Always `"SDKInvalidError"`. */
   override name = "SDKInvalidError";
 }
 
@@ -81,6 +90,7 @@ export class SDKInvalidError extends ServerError {
  * ```
  */
 export class TypeValidationError extends DigiMeSDKError {
+  /** Always `"TypeValidationError"`. */
   override name = "TypeValidationError";
 }
 
@@ -93,9 +103,15 @@ export class TypeValidationError extends DigiMeSDKError {
  * ```
  */
 export interface GotResponseLike {
+  /** HTTP status, for example 503. */
   statusCode: number;
+  /** HTTP status text, for example `Service Unavailable`. */
   statusMessage: string;
-  headers: Record<string, string | undefined> & { "retry-after"?: string };
+  /** Response headers, lower-case names. */
+  headers: Record<string, string | undefined> & {
+    /** Seconds to wait, when the server asked for a pause (429, 503). */
+    "retry-after"?: string;
+  };
   /** Raw body text (got's default `responseType: "text"`). */
   body: unknown;
 }
@@ -111,8 +127,11 @@ export interface GotResponseLike {
  * ```
  */
 export class RequestError extends Error {
+  /** `"RequestError"`, as got names it. */
   override name = "RequestError";
+  /** How the request failed, for example `ECONNRESET`. */
   readonly code: string;
+  /** The response, when one arrived. */
   readonly response: GotResponseLike | undefined;
 
   constructor(message: string, code: string, response?: GotResponseLike) {
@@ -134,7 +153,9 @@ export class RequestError extends Error {
  * ```
  */
 export class HTTPError extends RequestError {
+  /** `"HTTPError"`, as got names it. */
   override name = "HTTPError";
+  /** The error response: status, status text, headers and body. */
   declare readonly response: GotResponseLike;
 
   constructor(response: GotResponseLike) {

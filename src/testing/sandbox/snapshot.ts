@@ -26,10 +26,13 @@ export interface SandboxSnapshot {
   format: "digime-write-pipeline/sandbox-state";
   /** Version of this layout; this release reads and writes 1. */
   formatVersion: 1;
+  /** The simulated application's id. */
   applicationId: string;
   /** Which of `contracts` is `sandbox.contractDetails`. */
   defaultContractId: string;
+  /** Every contract, with its keys. */
   contracts: SnapshotContract[];
+  /** Every library, without its files. */
   libraries: SnapshotLibrary[];
   /** Usable token pairs, oldest first (the last one per library and contract is its `latestToken`). */
   tokens: SnapshotTokenPair[];
@@ -44,8 +47,11 @@ export interface SandboxSnapshot {
  * ```
  */
 export interface SnapshotContract {
+  /** The contract's id. */
   contractId: string;
+  /** PKCS#1 PEM private key. A secret. */
   privateKey: string;
+  /** PKCS#1 PEM public key. */
   publicKey: string;
 }
 
@@ -59,8 +65,19 @@ export interface SnapshotContract {
  * ```
  */
 export interface SnapshotLibrary {
+  /** The library's id. */
   id: string;
-  postbox?: { id: string; publicKey: string; privateKey: string } | undefined;
+  /** The library's postbox, once a generation A consent made one. */
+  postbox?:
+    | {
+        /** The postbox id generation A writes name. */
+        id: string;
+        /** PKCS#1 PEM public key writers encrypt to. */
+        publicKey: string;
+        /** PKCS#1 PEM private key. A secret. */
+        privateKey: string;
+      }
+    | undefined;
 }
 
 /**
@@ -73,13 +90,31 @@ export interface SnapshotLibrary {
  * ```
  */
 export interface SnapshotTokenPair {
+  /** The library the pair grants access to. */
   libraryId: string;
+  /** The contract it was issued to. */
   contractId: string;
+  /** The consent it stems from. */
   consentId: string;
-  accessToken: { value: string; expiry: number };
-  refreshToken: { value: string; expiry: number };
+  /** The access token. A secret. */
+  accessToken: {
+    /** The token. */
+    value: string;
+    /** Expiry, epoch seconds. */
+    expiry: number;
+  };
+  /** The refresh token. A secret. */
+  refreshToken: {
+    /** The token. */
+    value: string;
+    /** Expiry, epoch seconds. */
+    expiry: number;
+  };
+  /** Revoked by `expireAccessTokens`. */
   accessRevoked: boolean;
+  /** Spent: refresh tokens are single-use. */
   refreshUsed: boolean;
+  /** Revoked by `expireRefreshTokens`. */
   refreshRevoked: boolean;
 }
 

@@ -78,7 +78,9 @@ export interface SandboxOptions {
  * ```
  */
 export interface SandboxContract {
+  /** The contract's id. */
   contractId: string;
+  /** The contract's PKCS#1 PEM private key. */
   privateKey: string;
 }
 
@@ -92,10 +94,13 @@ export interface SandboxContract {
  * ```
  */
 export interface DeliveredFile {
+  /** The library the file went into. */
   libraryId: string;
+  /** The contract that wrote it. */
   contractId: string;
   /** The name the writer gave. Generations B and C never send it over the wire; the in-process fakes record it anyway. */
   fileName: string;
+  /** The descriptor the writer sent. */
   fileDescriptor: FileDescriptor;
   /** The plain bytes, as the user's library would hold them after decryption; empty when the sandbox was created with `keepFileBytes: false`. */
   bytes: Buffer;
@@ -105,6 +110,7 @@ export interface DeliveredFile {
   sha256: string;
   /** Sandbox clock (ms) when the file was stored. */
   deliveredAt: number;
+  /** Which SDK write API delivered it. */
   generation: SandboxGeneration;
 }
 
@@ -118,7 +124,9 @@ export interface DeliveredFile {
  * ```
  */
 export interface SandboxLibrary {
+  /** The library's id (what `sandbox.libraryIdOf(accessToken)` returns). */
   id: string;
+  /** The files delivered into it, oldest first. */
   files: DeliveredFile[];
 }
 

@@ -30,6 +30,7 @@ import { isContractDetails, isFileMeta, isRecord, isUserAccessToken } from "./va
  * ```
  */
 export interface SandboxSdkV16 extends SdkGenerationC {
+  /** Spends the refresh token for a new pair, as SDK 16.x does. */
   refreshToken(options: SdkRefreshTokenOptions): Promise<UserAccessToken>;
 }
 
