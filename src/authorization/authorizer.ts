@@ -204,11 +204,12 @@ export class Authorizer {
       }
       const consumed = await pending.consume(opened.state, opened.expiresAt);
       if (denied) return opened;
-      if (consumed.status === "used") throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already completed");
+      // Expiry first: the bundle carries it, so an expired bundle is reported as expired however often it comes back.
+      if (opened.expiresAt <= now()) throw new AuthorizationStateError("STATE_EXPIRED", "The authorization expired before the callback arrived");
+      if (consumed.status === "used") throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
       if (consumed.status === "found" && !safeEqual(consumed.bundle.codeVerifier, opened.codeVerifier)) {
         throw new AuthorizationStateError("STATE_TAMPERED", "The sealed bundle differs from the pending authorization");
       }
-      if (opened.expiresAt <= now()) throw new AuthorizationStateError("STATE_EXPIRED", "The authorization expired before the callback arrived");
       return opened;
     }
 
@@ -219,7 +220,7 @@ export class Authorizer {
     const consumed = await pending.consume(callback.state, now() + this.#deps.ttlMs);
     if (consumed.status === "used") {
       if (denied) return undefined;
-      throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already completed");
+      throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
     }
     if (consumed.status === "unknown") {
       if (denied) return undefined;

@@ -57,6 +57,21 @@ const MAX_INPUT_LENGTH = 16_384;
 
 const state = z.string().min(16, "must be at least 16 characters").max(512).regex(/^[A-Za-z0-9_-]+$/, "must be base64url");
 
+/**
+ * Longest value of each parameter. Checked for every parameter present, also
+ * those the variant ignores (an `errorCode` beside `success=true`), so no
+ * oversized value passes unnoticed.
+ */
+const MAX_PARAM_LENGTH: Record<(typeof KNOWN_PARAMS)[number], number> = {
+  success: 5,
+  code: 4096,
+  state: 512,
+  postboxId: 512,
+  publicKey: 16_384,
+  accountReference: 1024,
+  errorCode: 256,
+};
+
 const callbackSchema = z.discriminatedUnion("success", [
   z.object({
     success: z.literal("true"),
@@ -95,9 +110,15 @@ function fromSearchParams(params: URLSearchParams): Record<string, string> {
 function fromObject(query: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of KNOWN_PARAMS) {
-    // Own properties only: an inherited or prototype-polluted value is not a parameter.
-    if (!Object.prototype.hasOwnProperty.call(query, name)) continue;
-    const value = query[name];
+    let value: unknown;
+    try {
+      // Own properties only: an inherited or prototype-polluted value is not a parameter.
+      if (!Object.prototype.hasOwnProperty.call(query, name)) continue;
+      value = query[name];
+    } catch {
+      // A getter or proxy that throws is not a query a server parsed.
+      throw invalid(name, "could not be read");
+    }
     if (Array.isArray(value)) throw invalid(name, "must appear once");
     out[name] = typeof value === "boolean" ? String(value) : value;
   }
@@ -120,6 +141,12 @@ function toParams(input: CallbackInput): Record<string, unknown> {
 export function parseCallback(input: CallbackInput): ParsedCallback {
   const params = toParams(input);
   if (params.success === undefined) throw invalid("success", 'is required and must be "true" or "false"');
+  for (const name of KNOWN_PARAMS) {
+    const value = params[name];
+    if (value === undefined) continue;
+    if (typeof value !== "string") throw invalid(name, "must be a string");
+    if (value.length > MAX_PARAM_LENGTH[name]) throw invalid(name, `must be at most ${MAX_PARAM_LENGTH[name]} characters`);
+  }
   const parsed = parseOrThrow(callbackSchema, params, "INVALID_CALLBACK", "callback");
   if (parsed.success === "false") return { success: false, errorCode: parsed.errorCode, state: parsed.state };
   return { ...parsed, success: true };

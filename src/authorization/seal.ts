@@ -47,7 +47,10 @@ export function createSealer(secrets: readonly string[]): Sealer {
         .encrypt(current.key);
     },
     async open(sealed) {
-      if (sealed.split(".").length !== 5) return { ok: false, reason: "malformed" };
+      // Only the exact string `seal` made opens: base64url decoding forgives
+      // whitespace, padding and stray low bits, so an altered string could
+      // otherwise decode to the same bytes and open.
+      if (!isCanonicalCompactJwe(sealed)) return { ok: false, reason: "malformed" };
       let result: CompactDecryptResult;
       try {
         result = await compactDecrypt(
@@ -73,3 +76,11 @@ export function createSealer(secrets: readonly string[]): Sealer {
 }
 
 class UnknownKeyError extends Error {}
+
+/** `dir` compact JWE: header..iv.ciphertext.tag, each the canonical unpadded base64url of its bytes. */
+const COMPACT_DIR_JWE = /^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function isCanonicalCompactJwe(sealed: string): boolean {
+  if (!COMPACT_DIR_JWE.test(sealed)) return false;
+  return sealed.split(".").every((segment) => Buffer.from(segment, "base64url").toString("base64url") === segment);
+}
