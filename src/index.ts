@@ -8,7 +8,7 @@
  * import { WriteClient, MemoryTokenStore } from "digime-write-pipeline";
  * const client = new WriteClient({ sdk, contractDetails, redirectUri, tokenStore: new MemoryTokenStore() });
  * ```
- * @packageDocumentation
+ * @module digime-write-pipeline
  */
 export { WriteClient, type CloseOptions, type CloseResult, type AuthorizationStatus } from "./write-client.js";
 export type { WriteClientOptions } from "./client-options.js";

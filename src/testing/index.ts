@@ -1,6 +1,6 @@
 /**
  * Test helpers: a simulated digi.me (the sandbox) and the contract suite
- * every {@link TokenStore} implementation must pass.
+ * every {@link "digime-write-pipeline"!TokenStore | TokenStore} implementation must pass.
  *
  * @example
  * ```ts
@@ -8,7 +8,7 @@
  * const sandbox = createSandbox();
  * const sdk = sandbox.sdk("v16");
  * ```
- * @module
+ * @module digime-write-pipeline/testing
  */
 
 // --- sandbox (owned by src/testing/sandbox/) ---
