@@ -61,6 +61,12 @@ export interface WriteClientOptions {
   refreshWindowMs?: number;
   /** How a failing token store is retried. */
   persistRetry?: Partial<PersistRetryOptions>;
+  /**
+   * A token store call that has not answered after this many ms counts as
+   * failed (and is retried like one), so a hung store cannot hold writes or
+   * `close()` up. Default 10,000.
+   */
+  storeTimeoutMs?: number;
   /** Force the SDK generation instead of detecting it. */
   sdkGeneration?: SdkGeneration;
   /** Clock in epoch ms. Default `Date.now`; pass `sandbox.now` in tests that move time. */
@@ -81,6 +87,7 @@ export interface ResolvedOptions {
   retry: ResolvedRetryOptions;
   refreshWindowMs: number;
   persistRetry: PersistRetryOptions;
+  storeTimeoutMs: number;
   sdkGeneration: SdkGeneration | undefined;
   now: () => number;
 }
@@ -130,6 +137,7 @@ const optionsSchema = z.object({
       maxDelayMs: z.number().min(0).max(3_600_000).optional(),
     })
     .optional(),
+  storeTimeoutMs: z.number().int().min(1).max(600_000).optional(),
   sdkGeneration: z.enum(["A", "B", "C"]).optional(),
   now: z.custom<() => number>((value) => typeof value === "function", "must be a function returning epoch ms").optional(),
 });
@@ -151,6 +159,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     retry: { ...DEFAULT_RETRY_OPTIONS, ...stripUndefined(o.retry) },
     refreshWindowMs: o.refreshWindowMs ?? 60_000,
     persistRetry: { inlineAttempts: 3, minDelayMs: 50, maxDelayMs: 30_000, ...stripUndefined(o.persistRetry) },
+    storeTimeoutMs: o.storeTimeoutMs ?? 10_000,
     sdkGeneration: o.sdkGeneration,
     now: o.now ?? Date.now,
   };

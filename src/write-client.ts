@@ -150,6 +150,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       now: resolved.now,
       refreshWindowMs: resolved.refreshWindowMs,
       persistRetry: resolved.persistRetry,
+      storeTimeoutMs: resolved.storeTimeoutMs,
     });
     this.#authorizer = new Authorizer({
       port: this.#port,

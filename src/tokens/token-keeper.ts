@@ -47,6 +47,8 @@ export interface TokenKeeperOptions {
   /** Refresh proactively when the access token expires within this many ms. */
   refreshWindowMs: number;
   persistRetry: PersistRetryOptions;
+  /** A store call that has not settled after this many ms counts as failed. */
+  storeTimeoutMs: number;
 }
 
 /** What happened to a token handed to {@link TokenKeeper.accept}. */
@@ -124,6 +126,22 @@ export class TokenKeeper {
     return state;
   }
 
+  /**
+   * Call the store, giving up after `storeTimeoutMs`: a store that never
+   * answers must not hold writes (or `close`) up forever. A call given up on
+   * may still land later; compare-and-set makes that harmless, since its
+   * version is stale by then or it carries the token we wanted stored anyway.
+   */
+  #store<T>(operation: string, call: (store: TokenStore) => Promise<T>): Promise<T> {
+    const ms = this.#options.storeTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TokenStoreError(`Token store ${operation} did not answer within ${ms} ms`)), ms);
+    });
+    const answered = new Promise<T>((resolve) => resolve(call(this.#options.store)));
+    return Promise.race([answered, timedOut]).finally(() => clearTimeout(timer));
+  }
+
   /** Wrap a store failure so that no foreign object, and no token, rides along. */
   #storeError(operation: string, error: unknown, state: UserState | undefined): DigimeWriteError {
     if (error instanceof DigimeWriteError) return error;
@@ -140,7 +158,7 @@ export class TokenKeeper {
     if (state?.unsaved !== undefined) return state.unsaved;
     let record: StoredCredentials | undefined;
     try {
-      record = await this.#options.store.get(this.#key(userId));
+      record = await this.#store("get", (store) => store.get(this.#key(userId)));
     } catch (error) {
       if (state?.lastKnown !== undefined) return state.lastKnown;
       throw this.#storeError("get", error, state);
@@ -244,7 +262,7 @@ export class TokenKeeper {
     if (own !== undefined) return own.userAccessToken;
     let records: StoredCredentials[];
     try {
-      records = await this.#options.store.listByUser(userId);
+      records = await this.#store("listByUser", (store) => store.listByUser(userId));
     } catch (error) {
       throw this.#storeError("listByUser", error, undefined);
     }
@@ -291,14 +309,14 @@ export class TokenKeeper {
 
   /** One compare-and-set round, resolving conflicts by keeping the newest token. */
   async #persistOnce(userId: string, state: UserState, replace: boolean): Promise<void> {
-    const store = this.#options.store;
     const key = this.#key(userId);
     // Conflicts are resolved by reading; bounded so a store that always conflicts cannot spin forever.
     for (let round = 0; round < 16; round += 1) {
       const desired = state.unsaved;
       if (desired === undefined) return;
-      if (state.version === undefined) state.version = (await store.get(key))?.version ?? null;
-      const result = await store.set(key, desired, { expectedVersion: state.version });
+      if (state.version === undefined) state.version = (await this.#store("get", (store) => store.get(key)))?.version ?? null;
+      const expectedVersion = state.version;
+      const result = await this.#store("set", (store) => store.set(key, desired, { expectedVersion }));
       if (result.status === "stored") {
         state.version = result.record.version;
         if (state.unsaved === desired) state.unsaved = undefined;
