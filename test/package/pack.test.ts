@@ -110,13 +110,14 @@ afterAll(async () => {
 });
 
 describe("the packed tarball", () => {
+  // testing/package.json points tools that predate `exports` (TypeScript's node10 resolution) at dist/testing.*.
   it("holds the built entry points, their declarations and the docs, nothing else", async () => {
     const { stdout } = await run(npm, ["pack", "--dry-run", "--json"], { cwd: root });
     const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
-    for (const expected of ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "dist/testing.js", "dist/testing.cjs", "dist/testing.d.ts", "dist/testing.d.cts", "README.md", "CHANGELOG.md", "package.json"]) {
+    for (const expected of ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "dist/testing.js", "dist/testing.cjs", "dist/testing.d.ts", "dist/testing.d.cts", "README.md", "CHANGELOG.md", "package.json", "testing/package.json"]) {
       expect(files).toContain(expected);
     }
-    expect(files.filter((f) => !f.startsWith("dist/") && !["README.md", "CHANGELOG.md", "package.json", "LICENSE"].includes(f))).toEqual([]);
+    expect(files.filter((f) => !f.startsWith("dist/") && !["README.md", "CHANGELOG.md", "package.json", "testing/package.json", "LICENSE"].includes(f))).toEqual([]);
   });
 
   it("installs with its dependencies and runs from an ES module", async () => {
