@@ -71,6 +71,11 @@ export class AttemptFailedError extends Error {
 /**
  * Run `attempt` until it succeeds, fails terminally, or runs out of retries.
  * Rejects with the last failure's `error`.
+ *
+ * The first attempt runs before p-retry is involved, because nearly every
+ * write succeeds at once and p-retry's setup costs more than the rest of the
+ * attempt loop; a first failure is handed to p-retry as its first attempt, so
+ * backoff, hooks and cancellation behave exactly as if p-retry had run it.
  */
 export async function runWithRetries<T>(
   attempt: (attemptNumber: number) => Promise<T>,
@@ -78,16 +83,31 @@ export async function runWithRetries<T>(
   hooks: RetryHooks,
   signal?: AbortSignal,
 ): Promise<T> {
+  const run = async (attemptNumber: number): Promise<T> => {
+    try {
+      return await attempt(attemptNumber);
+    } catch (error) {
+      throw forPRetry(error);
+    }
+  };
   try {
+    signal?.throwIfAborted();
+    let firstError: unknown;
+    let failed = false;
+    let result: T | undefined;
+    try {
+      result = await attempt(1);
+    } catch (error) {
+      failed = true;
+      firstError = forPRetry(error);
+    }
+    if (!failed) {
+      // As p-retry does: a signal that fired during a successful attempt still wins.
+      signal?.throwIfAborted();
+      return result as T;
+    }
     return await pRetry(
-      async (attemptNumber) => {
-        try {
-          return await attempt(attemptNumber);
-        } catch (error) {
-          if (error instanceof AttemptFailedError && !error.failure.retryable) throw new AbortError(error);
-          throw error;
-        }
-      },
+      (attemptNumber) => (attemptNumber === 1 ? Promise.reject(firstError) : run(attemptNumber)),
       {
         retries: options.retries,
         minTimeout: options.minDelayMs,
@@ -111,4 +131,9 @@ export async function runWithRetries<T>(
     if (error instanceof AttemptFailedError) throw error.failure.error;
     throw error;
   }
+}
+
+/** A failure that must not be retried stops p-retry at once (its `AbortError`). */
+function forPRetry(error: unknown): unknown {
+  return error instanceof AttemptFailedError && !error.failure.retryable ? new AbortError(error) : error;
 }

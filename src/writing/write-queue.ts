@@ -2,7 +2,9 @@
  * The write queue: a global concurrency limit (p-queue) fed by per-user lanes.
  * A lane lets only `perUserConcurrency` of its writes into the global queue
  * at a time, which both serialises a user's token refreshes and keeps one
- * busy user from crowding out the rest.
+ * busy user from crowding out the rest. A lane is a plain priority list, not
+ * a second p-queue: it only orders and counts, and a p-queue task costs
+ * several microseconds that every write would pay twice.
  */
 import PQueue from "p-queue";
 import { ClientClosedError, QueueFullError, WriteAbortedError } from "../errors.js";
@@ -26,15 +28,50 @@ export type ResolvedQueueOptions = Required<QueueOptions>;
 /** The defaults of {@link QueueOptions}. */
 export const DEFAULT_QUEUE_OPTIONS: ResolvedQueueOptions = { concurrency: 8, perUserConcurrency: 1, maxQueued: 10_000 };
 
+/** One accepted write. Plain data: the queue's private methods act on it, so a write costs no closures of its own. */
 interface Job {
+  readonly userId: string;
+  readonly priority: number;
+  readonly task: () => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
   started: boolean;
-  cancel(error: Error): void;
+  /** Settled (delivered, failed or cancelled). */
+  done: boolean;
+}
+
+/** One user's writes that wait for a slot: highest priority first, FIFO within a priority. */
+interface Lane {
+  running: number;
+  /** Live entries are `waiting[head…]`; taken ones before `head` are `undefined` until compaction. */
+  waiting: Array<Job | undefined>;
+  head: number;
+}
+
+/** Put `job` after every waiting job of the same or a higher priority (the order p-queue keeps). */
+function insertByPriority(lane: Lane, job: Job): void {
+  const { waiting } = lane;
+  const last = waiting.length > lane.head ? waiting[waiting.length - 1] : undefined;
+  if (last === undefined || last.priority >= job.priority) {
+    waiting.push(job);
+    return;
+  }
+  let low = lane.head;
+  let high = waiting.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (waiting[mid]!.priority >= job.priority) low = mid + 1;
+    else high = mid;
+  }
+  waiting.splice(low, 0, job);
 }
 
 /** @internal */
 export class WriteQueue {
   readonly #global: PQueue;
-  readonly #lanes = new Map<string, PQueue>();
+  readonly #lanes = new Map<string, Lane>();
   readonly #options: ResolvedQueueOptions;
   /** Jobs accepted and not yet started, so close({ drain: false }) can reject them. */
   readonly #waiting = new Set<Job>();
@@ -78,64 +115,99 @@ export class WriteQueue {
     // Told before scheduling: p-queue may start the task synchronously.
     onAccepted?.();
 
-    return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        this.#waiting.delete(job);
-        signal?.removeEventListener("abort", onAbort);
-        this.#settled += 1;
-        if (this.size === 0) this.#becameIdle();
-      };
-      const job: Job = {
-        started: false,
-        cancel: (error) => {
-          if (job.started || done) return;
-          finish();
-          reject(error);
-        },
-      };
-      const onAbort = (): void => job.cancel(new WriteAbortedError(signal?.reason));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiting.add(job);
-
-      const lane = this.#lane(userId);
-      // The lane holds its slot until the global queue has run the task: that is what bounds a user's parallelism.
-      void lane
-        .add(() =>
-          this.#global.add(
-            async () => {
-              if (done) return; // cancelled while waiting: skip without touching the SDK
-              job.started = true;
-              this.#waiting.delete(job);
-              try {
-                const value = await task();
-                finish();
-                resolve(value);
-              } catch (error) {
-                finish();
-                reject(error);
-              }
-            },
-            { priority },
-          ),
-        { priority })
-        .finally(() => this.#dropLaneIfIdle(userId, lane));
+    let resolve!: (value: T) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<T>((onResolve, onReject) => {
+      resolve = onResolve;
+      reject = onReject;
     });
-  }
+    const job: Job = {
+      userId,
+      priority,
+      task,
+      resolve: resolve as (value: unknown) => void,
+      reject,
+      signal,
+      onAbort: undefined,
+      started: false,
+      done: false,
+    };
+    if (signal !== undefined) {
+      job.onAbort = () => this.#cancel(job, new WriteAbortedError(signal.reason));
+      signal.addEventListener("abort", job.onAbort, { once: true });
+    }
+    this.#waiting.add(job);
 
-  #lane(userId: string): PQueue {
     let lane = this.#lanes.get(userId);
     if (lane === undefined) {
-      lane = new PQueue({ concurrency: this.#options.perUserConcurrency });
+      lane = { running: 0, waiting: [], head: 0 };
       this.#lanes.set(userId, lane);
     }
-    return lane;
+    // The lane holds its slot until the global queue has run the task: that is what bounds a user's parallelism.
+    if (lane.running < this.#options.perUserConcurrency) this.#start(lane, job);
+    else insertByPriority(lane, job);
+    return promise;
   }
 
-  #dropLaneIfIdle(userId: string, lane: PQueue): void {
-    if (lane.size === 0 && lane.pending === 0 && this.#lanes.get(userId) === lane) this.#lanes.delete(userId);
+  #start(lane: Lane, job: Job): void {
+    lane.running += 1;
+    void this.#global.add(() => this.#run(job), { priority: job.priority });
+  }
+
+  /** Runs in the global queue, then frees the lane's slot. */
+  async #run(job: Job): Promise<void> {
+    // Cancelled while waiting for a global slot: skip without touching the SDK.
+    if (!job.done) {
+      job.started = true;
+      this.#waiting.delete(job);
+      try {
+        const value = await job.task();
+        this.#finish(job);
+        job.resolve(value);
+      } catch (error) {
+        this.#finish(job);
+        job.reject(error);
+      }
+    }
+    this.#release(job.userId);
+  }
+
+  #finish(job: Job): void {
+    if (job.done) return;
+    job.done = true;
+    this.#waiting.delete(job);
+    if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
+    this.#settled += 1;
+    if (this.size === 0) this.#becameIdle();
+  }
+
+  #cancel(job: Job, error: Error): void {
+    if (job.started || job.done) return;
+    this.#finish(job);
+    job.reject(error);
+  }
+
+  /** A task of the lane finished: let its next waiting jobs in, and forget the lane once it is idle. */
+  #release(userId: string): void {
+    const lane = this.#lanes.get(userId);
+    if (lane === undefined) return;
+    lane.running -= 1;
+    const { waiting } = lane;
+    while (lane.running < this.#options.perUserConcurrency && lane.head < waiting.length) {
+      const next = waiting[lane.head]!;
+      waiting[lane.head] = undefined;
+      lane.head += 1;
+      // Cancelled while waiting in the lane: it never enters the global queue.
+      if (!next.done) this.#start(lane, next);
+    }
+    if (lane.head === waiting.length) {
+      waiting.length = 0;
+      lane.head = 0;
+    } else if (lane.head > 1024 && lane.head * 2 > waiting.length) {
+      lane.waiting = waiting.slice(lane.head);
+      lane.head = 0;
+    }
+    if (lane.running === 0 && lane.waiting.length === 0) this.#lanes.delete(userId);
   }
 
   #becameIdle(): void {
@@ -156,7 +228,7 @@ export class WriteQueue {
     this.#closed = true;
     if (!rejectWaiting) return;
     for (const job of [...this.#waiting]) {
-      job.cancel(new ClientClosedError("The client closed before this write started (close({ drain: false }))"));
+      this.#cancel(job, new ClientClosedError("The client closed before this write started (close({ drain: false }))"));
     }
   }
 }

@@ -221,8 +221,7 @@ export class Writer {
       thrown = error;
     }
     // A token announced before a failure is persisted all the same: it may be the only valid one left.
-    const results = await Promise.all(accepted);
-    if (results.some((r) => r.changed)) progress.tokenRefreshed = true;
+    if (accepted.length > 0 && (await Promise.all(accepted)).some((r) => r.changed)) progress.tokenRefreshed = true;
     if (outcome !== undefined) return outcome;
     throw await this.#failureOfCall(thrown, userId, credentials, source, attempt, progress);
   }
