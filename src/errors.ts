@@ -35,6 +35,7 @@ export type ErrorCode =
   | "STATE_REPLAYED"
   | "STATE_UNKNOWN"
   | "STATE_TAMPERED"
+  | "AUTHORIZATION_START_FAILED"
   | "TOKEN_EXCHANGE_FAILED"
   | "USER_NOT_AUTHORIZED"
   | "REAUTHORIZATION_REQUIRED"
@@ -193,6 +194,23 @@ export class AuthorizationStateError extends DigimeWriteError {
 export class TokenExchangeError extends DigimeWriteError {
   constructor(message: string, retryable: boolean, options?: DigimeWriteErrorOptions) {
     super("TOKEN_EXCHANGE_FAILED", message, retryable, options);
+  }
+}
+
+/**
+ * `beginAuthorization` failed: the SDK could not get an authorization URL
+ * from digi.me, or the pending authorization store failed. `retryable` says
+ * whether starting again later may work; `cause` is a sanitized description
+ * (the SDK's own error may carry the request, tokens included).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof AuthorizationStartError && error.retryable) res.status(503).send("Please try again shortly.");
+ * ```
+ */
+export class AuthorizationStartError extends DigimeWriteError {
+  constructor(message: string, retryable: boolean, options?: DigimeWriteErrorOptions) {
+    super("AUTHORIZATION_START_FAILED", message, retryable, options);
   }
 }
 

@@ -202,7 +202,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    * const { url, sealed } = await client.beginAuthorization({ userId: req.user.id });
    * res.cookie("digime_auth", sealed, { httpOnly: true, secure: true, sameSite: "lax" }).redirect(url);
    * ```
-   * @throws ValidationError (`INVALID_ARGUMENT`) for bad input.
+   * @throws ValidationError (`INVALID_ARGUMENT`) for bad input; AuthorizationStartError when the SDK or the
+   *   pending authorization store fails; TokenStoreError when the token store cannot be read.
    */
   beginAuthorization(input: BeginAuthorizationInput): Promise<BeginAuthorizationResult> {
     return this.#authorizer.begin(input);

@@ -7,12 +7,14 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import {
   AuthorizationDeniedError,
+  AuthorizationStartError,
   AuthorizationStateError,
   DigimeWriteError,
   TokenExchangeError,
   ValidationError,
 } from "../errors.js";
 import type { EmitEvent } from "../events.js";
+import { sanitizeError } from "../internal/redact.js";
 import { sleep } from "../internal/sleep.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
@@ -155,7 +157,16 @@ export class Authorizer {
     const { port, keeper, sealer, pending, now, contractId } = this.#deps;
     const state = randomBytes(32).toString("base64url");
     const existing = await keeper.linkableToken(parsed.userId);
-    const { url, codeVerifier } = await port.getAuthorizeUrl({ state, serviceId: parsed.serviceId, userAccessToken: existing });
+    let authorizeUrl: { url: string; codeVerifier: string };
+    try {
+      authorizeUrl = await port.getAuthorizeUrl({ state, serviceId: parsed.serviceId, userAccessToken: existing });
+    } catch (error) {
+      if (error instanceof DigimeWriteError) throw error;
+      // The SDK's error may carry the request: the linked user's token among it. Keep a sanitized description only.
+      const info = describeSdkFailure(error, existing === undefined ? [] : [existing.accessToken.value, existing.refreshToken.value], now());
+      throw new AuthorizationStartError(`Getting the authorization URL failed: ${info.message}`, decide(info) === "retry", { cause: new SdkCallError(info) });
+    }
+    const { url, codeVerifier } = authorizeUrl;
     const expiresAt = now() + (parsed.ttlMs ?? this.#deps.ttlMs);
     const bundle: AuthorizationBundle = {
       state,
@@ -165,7 +176,12 @@ export class Authorizer {
       expiresAt,
       ...(parsed.context === undefined ? {} : { context: JSON.parse(JSON.stringify(parsed.context)) as unknown }),
     };
-    await pending.save(bundle);
+    try {
+      await pending.save(bundle);
+    } catch (error) {
+      const cause = sanitizeError(error, [codeVerifier, state]);
+      throw new AuthorizationStartError(`Saving the pending authorization failed: ${cause.message}`, true, { cause });
+    }
     const sealed = await sealer.seal(bundle);
     return { url, state, sealed, expiresAt };
   }
@@ -181,7 +197,8 @@ export class Authorizer {
       if (bundle === undefined) throw new AuthorizationStateError("STATE_UNKNOWN", "The callback's state matches no pending authorization");
       return await this.#finish(bundle, callback);
     } catch (error) {
-      const typed = error instanceof DigimeWriteError ? error : new TokenExchangeError("Authorization failed unexpectedly", false, { cause: error });
+      // A foreign error (from a custom pending store, say) is described, never passed on with whatever it references.
+      const typed = error instanceof DigimeWriteError ? error : new TokenExchangeError("Authorization failed unexpectedly", false, { cause: sanitizeError(error) });
       this.#deps.emit("authorization:failed", { userId, error: typed });
       throw typed;
     }
