@@ -8,7 +8,15 @@ import { ValidationError } from "../errors.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import type { FileDescriptor, SdkFileMeta } from "../sdk/types.js";
 
-/** A function that opens a new stream of the file's bytes; called once per attempt. */
+/**
+ * A function that opens a new stream of the file's bytes; called once per attempt.
+ *
+ * @example
+ * ```ts
+ * const fileData: ReadableFactory = () => fs.createReadStream("/exports/statement.pdf");
+ * await client.write("alice", { fileData, fileName: "statement.pdf", fileDescriptor });
+ * ```
+ */
 export type ReadableFactory = () => Readable;
 
 /**
@@ -27,8 +35,11 @@ export type ReadableFactory = () => Readable;
  * ```
  */
 export interface WriteFileMeta {
+  /** The bytes: a Buffer or Uint8Array, a factory of streams (retryable), or one Readable (one attempt). */
   fileData: Buffer | Uint8Array | Readable | ReadableFactory;
+  /** The file's name, 1 to 1024 characters without control characters. */
   fileName: string;
+  /** What the file is (`mimeType`) and which of your accounts it belongs to. */
   fileDescriptor: FileDescriptor;
 }
 

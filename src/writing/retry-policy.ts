@@ -31,7 +31,14 @@ export interface RetryOptions {
 /** {@link RetryOptions} with every default filled in. */
 export type ResolvedRetryOptions = Required<RetryOptions>;
 
-/** The defaults of {@link RetryOptions}. */
+/**
+ * The defaults of {@link RetryOptions}.
+ *
+ * @example
+ * ```ts
+ * new WriteClient({ ...options, retry: { retries: DEFAULT_RETRY_OPTIONS.retries * 2 } });
+ * ```
+ */
 export const DEFAULT_RETRY_OPTIONS: ResolvedRetryOptions = {
   retries: 5,
   minDelayMs: 200,

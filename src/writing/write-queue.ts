@@ -9,7 +9,14 @@
 import PQueue from "p-queue";
 import { ClientClosedError, QueueFullError, WriteAbortedError } from "../errors.js";
 
-/** Queue settings of a {@link WriteClient}. */
+/**
+ * Queue settings of a {@link WriteClient}.
+ *
+ * @example
+ * ```ts
+ * new WriteClient({ ...options, queue: { concurrency: 16, maxQueued: 50_000 } });
+ * ```
+ */
 export interface QueueOptions {
   /** Writes in flight at once, across all users. Default 8. */
   concurrency?: number;
@@ -25,7 +32,14 @@ export interface QueueOptions {
 /** {@link QueueOptions} with every default filled in. */
 export type ResolvedQueueOptions = Required<QueueOptions>;
 
-/** The defaults of {@link QueueOptions}. */
+/**
+ * The defaults of {@link QueueOptions}.
+ *
+ * @example
+ * ```ts
+ * const lanes = Math.min(users.length, DEFAULT_QUEUE_OPTIONS.concurrency); // users writing at once
+ * ```
+ */
 export const DEFAULT_QUEUE_OPTIONS: ResolvedQueueOptions = { concurrency: 8, perUserConcurrency: 1, maxQueued: 10_000 };
 
 /** One accepted write. Plain data: the queue's private methods act on it, so a write costs no closures of its own. */
