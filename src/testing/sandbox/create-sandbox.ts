@@ -11,6 +11,8 @@ import { resetCounters } from "./counters.js";
 import { createGenerationA } from "./fakes/generation-a.js";
 import { createGenerationB } from "./fakes/generation-b.js";
 import { createGenerationC, type SandboxSdkV16 } from "./fakes/generation-c.js";
+import { createHttpFrontEnd } from "./http/front-end.js";
+import type { SandboxHandlersOptions, SandboxListenOptions, SandboxRequestHandler, SandboxServer } from "./http/types.js";
 import { exportSnapshot, type SandboxSnapshot } from "./snapshot.js";
 import { createSandboxState, type SandboxState } from "./state.js";
 import type {
@@ -113,6 +115,45 @@ export interface Sandbox {
    * token values: store it like a secret.
    */
   exportState(): SandboxSnapshot;
+  /**
+   * The API root to give the real SDK's `init({ baseUrl })`: the loopback
+   * server's while {@link Sandbox.listen} runs, else the virtual host
+   * (`https://sandbox.digi.me.invalid/v1.7/`) that {@link Sandbox.handlers}
+   * answers by default.
+   */
+  readonly baseUrl: string;
+  /** The consent UI root to give the real SDK's `init({ onboardUrl })`; as {@link Sandbox.baseUrl}. */
+  readonly onboardUrl: string;
+  /**
+   * msw request handlers that speak digi.me's wire protocol over this
+   * sandbox's state: JWKS, `oauth/authorize`, `oauth/token`,
+   * `permission-access/postbox/:id`, `permission-access/import`, and the
+   * consent page. Needs the optional peer dependency `msw`.
+   *
+   * @example
+   * ```ts
+   * import { setupServer } from "msw/node";
+   * const server = setupServer(...sandbox.handlers());
+   * server.listen({ onUnhandledFrame: "error" }); // msw 2: onUnhandledRequest
+   * const sdk = init({ applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl, onboardUrl: sandbox.onboardUrl });
+   * ```
+   */
+  handlers(options?: SandboxHandlersOptions): SandboxRequestHandler[];
+  /**
+   * Serve the same endpoints from a real HTTP server on loopback (for other
+   * processes, browsers, or an SDK you would rather not intercept). One
+   * server per sandbox; rejects while one is running.
+   *
+   * @example
+   * ```ts
+   * const server = await sandbox.listen({ port: 0 });
+   * const sdk = init({ applicationId: sandbox.applicationId, baseUrl: server.baseUrl, onboardUrl: server.onboardUrl });
+   * await sandbox.close();
+   * ```
+   */
+  listen(options?: SandboxListenOptions): Promise<SandboxServer>;
+  /** Stop the loopback server, if one runs. Idempotent. */
+  close(): Promise<void>;
 }
 
 const states = new WeakMap<Sandbox, SandboxState>();
@@ -161,6 +202,7 @@ function tokenOf(state: SandboxState, libraryId: string, contractId: string): Us
 export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const state = createSandboxState(options);
   const fakes = new Map<SandboxSdkVersion, DigimeSdk>();
+  const httpFrontEnd = createHttpFrontEnd(state);
   const makers: Record<SandboxSdkVersion, () => DigimeSdk> = {
     v8: () => createGenerationA(state),
     v10: () => createGenerationB(state),
@@ -216,6 +258,15 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     counters: state.counters,
     resetCounters: () => resetCounters(state.counters),
     exportState: () => exportSnapshot(state),
+    get baseUrl() {
+      return httpFrontEnd.baseUrl;
+    },
+    get onboardUrl() {
+      return httpFrontEnd.onboardUrl;
+    },
+    handlers: (handlerOptions) => httpFrontEnd.handlers(handlerOptions),
+    listen: (listenOptions) => httpFrontEnd.listen(listenOptions),
+    close: () => httpFrontEnd.close(),
   };
   // Tests print and serialise sandboxes; show counts, never keys or tokens.
   Object.defineProperties(sandbox, {

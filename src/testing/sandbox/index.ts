@@ -1,7 +1,8 @@
 /**
  * The sandbox: a simulated digi.me, in process, for this library's tests and
- * its users' tests. One core state; front ends over it (in-process fakes of
- * SDK 8.x, 10.x and 16.x).
+ * its users' tests. One core state; front ends over it: in-process fakes of
+ * SDK 8.x, 10.x and 16.x, and digi.me's wire protocol over HTTP (msw
+ * handlers, or a loopback server) for the real SDK.
  *
  * @example
  * ```ts
@@ -14,6 +15,7 @@
 export { createSandbox, type Sandbox, type SandboxFaults } from "./create-sandbox.js";
 export type { SandboxSdkV16 } from "./fakes/generation-c.js";
 export type { SandboxSnapshot, SnapshotContract, SnapshotLibrary, SnapshotTokenPair } from "./snapshot.js";
+export type { SandboxHandlersOptions, SandboxListenOptions, SandboxRequestHandler, SandboxServer } from "./http/types.js";
 export type {
   ConsentOptions,
   DeliveredFile,
@@ -23,6 +25,7 @@ export type {
   NetworkErrorCode,
   SandboxContract,
   SandboxCounters,
+  SandboxEndpoint,
   SandboxGeneration,
   SandboxLibrary,
   SandboxOptions,
