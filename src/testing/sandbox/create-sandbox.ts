@@ -39,7 +39,8 @@ export interface SandboxFaults {
   /**
    * Add a rule. At the start of each server operation (after the pause gate),
    * rules are checked in the order added: a rule matches by operation
-   * (default `"write"`) and `libraryId`, is drawn against `probability` with
+   * (default `"write"`, or any when it names an `endpoint`), `endpoint` and
+   * `libraryId`, is drawn against `probability` with
    * the seeded PRNG, and on a hit counts one of its `times`. Latency of all
    * hit rules adds up; the first hit rule with a failure decides the failure
    * (later failing rules are not drawn). Throws RangeError on an invalid rule.
