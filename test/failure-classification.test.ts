@@ -32,6 +32,7 @@ describe("what the pipeline does with each SDK failure", () => {
     ["ECONNREFUSED", requestError("ECONNREFUSED"), "retry"],
     ["EAI_AGAIN", requestError("EAI_AGAIN"), "retry"],
     ["ENOTFOUND", requestError("ENOTFOUND"), "reject"],
+    ["got's code-less request error", requestError("ERR_GOT_REQUEST_ERROR"), "retry"],
     ["a got TimeoutError", named("TimeoutError", {}), "retry"],
     ["an unknown error", new Error("what"), "reject"],
   ])("%s → %s", (_name, thrown, expected) => {

@@ -17,13 +17,15 @@ const RETRYABLE_NETWORK_CODES = new Set([
   "EHOSTUNREACH",
   "UND_ERR_SOCKET",
   "UND_ERR_CONNECT_TIMEOUT",
+  // got's code for a request error without a system code (a socket that vanished, say).
+  "ERR_GOT_REQUEST_ERROR",
 ]);
 
 /** digi.me error codes that name a passing condition (server trouble, throttling). */
 const TRANSIENT_CODE = /internal|unavailable|timeout|toomany|ratelimit|throttl|busy|temporar|gateway/i;
 
 /** Codes after which the request may already have been processed by digi.me. */
-const MAYBE_PROCESSED_NETWORK_CODES = new Set(["ECONNRESET", "ETIMEDOUT", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET"]);
+const MAYBE_PROCESSED_NETWORK_CODES = new Set(["ECONNRESET", "ETIMEDOUT", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "ERR_GOT_REQUEST_ERROR"]);
 
 /** What kind of failure the SDK reported. */
 export type SdkFailureKind = "validation" | "sdk-invalid" | "http" | "network" | "unknown";
