@@ -93,9 +93,9 @@ export interface ResolvedOptions {
 }
 
 const MIN_SECRET_LENGTH = 32;
-const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" });
+const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" }).max(2048, "must be at most 2048 characters");
 const fn = (name: string) => z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", `must have a ${name}() method`);
-const secret = z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`);
+const secret = z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`).max(4096, "must be at most 4096 characters");
 
 const optionsSchema = z.object({
   sdk: z.custom<DigimeSdk>(
@@ -103,13 +103,16 @@ const optionsSchema = z.object({
     "must be an SDK instance (init() of @digime/digime-sdk-nodejs >= 5) with getAuthorizeUrl, exchangeCodeForToken and write or pushData",
   ),
   contractDetails: z.object({
-    contractId: z.string().min(1, "must not be empty"),
-    privateKey: z.string().refine((pem) => /-----BEGIN (RSA )?PRIVATE KEY-----/.test(pem), "must be a PEM private key"),
+    contractId: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters"),
+    privateKey: z
+      .string()
+      .max(32_768, "must be at most 32768 characters")
+      .refine((pem) => /-----BEGIN (RSA )?PRIVATE KEY-----/.test(pem), "must be a PEM private key"),
   }),
   redirectUri: absoluteUrl,
   errorRedirectUri: absoluteUrl.optional(),
   tokenStore: z.object({ get: fn("get"), set: fn("set"), delete: fn("delete"), listByUser: fn("listByUser") }, { error: "is required: pass a TokenStore such as new MemoryTokenStore()" }),
-  stateSecret: z.union([secret, z.array(secret).min(1, "must list at least one secret")]).optional(),
+  stateSecret: z.union([secret, z.array(secret).min(1, "must list at least one secret").max(16, "must list at most 16 secrets")]).optional(),
   pendingAuthorizations: z.object({ save: fn("save"), consume: fn("consume") }).optional(),
   authorizationTtlMs: z.number().int().min(10_000).max(24 * 60 * 60 * 1000).optional(),
   queue: z

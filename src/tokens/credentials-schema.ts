@@ -11,8 +11,16 @@ import { z } from "zod";
 import { ValidationError, type ValidationIssue } from "../errors.js";
 import type { Credentials, CredentialsKey, SetOptions, StoredCredentials, TokenStore } from "./token-store.js";
 
-const nonEmptyString = (): z.ZodString =>
-  z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" });
+const nonEmptyString = (max: number): z.ZodString =>
+  z
+    .string({ error: "must be a non-empty string" })
+    .min(1, { error: "must be a non-empty string" })
+    .max(max, { error: `must be at most ${max} characters` });
+
+/** Longest user or contract id a store accepts. */
+const MAX_ID_LENGTH = 1024;
+/** Longest token value a store accepts: generous for any JWT, small enough to refuse garbage. */
+const MAX_TOKEN_LENGTH = 65_536;
 
 /**
  * Fields the SDK may add to a token in the future are kept (as JSON values)
@@ -23,7 +31,7 @@ const extraJsonFields = z.json().optional();
 const sdkTokenSchema = z
   .object(
     {
-      value: nonEmptyString(),
+      value: nonEmptyString(MAX_TOKEN_LENGTH),
       // zod 4 rejects NaN and ±Infinity for z.number().
       expiry: z.number({ error: "must be a finite number (Unix epoch seconds)" }),
     },
@@ -70,8 +78,8 @@ export const userAccessTokenSchema = z
  */
 export const credentialsKeySchema = z.object(
   {
-    userId: nonEmptyString(),
-    contractId: nonEmptyString(),
+    userId: nonEmptyString(MAX_ID_LENGTH),
+    contractId: nonEmptyString(MAX_ID_LENGTH),
   },
   { error: "must be an object with userId and contractId" },
 );
@@ -89,8 +97,8 @@ export const credentialsKeySchema = z.object(
 export const credentialsSchema = z.object(
   {
     userAccessToken: userAccessTokenSchema,
-    postboxId: nonEmptyString().optional(),
-    publicKey: nonEmptyString().optional(),
+    postboxId: nonEmptyString(MAX_ID_LENGTH).optional(),
+    publicKey: nonEmptyString(MAX_TOKEN_LENGTH).optional(),
   },
   { error: "must be an object with a userAccessToken" },
 );
@@ -188,7 +196,7 @@ export function parseCredentialsKey(key: unknown): CredentialsKey {
  * ```
  */
 export function parseUserId(userId: unknown): string {
-  return parseOrThrow(nonEmptyString(), userId, "userId");
+  return parseOrThrow(nonEmptyString(MAX_ID_LENGTH), userId, "userId");
 }
 
 /**

@@ -67,7 +67,11 @@ export interface FileTokenStoreOptions {
 
 const fileOptionsSchema = z.object(
   {
-    path: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
+    path: z
+      .string({ error: "must be a non-empty string" })
+      .min(1, { error: "must be a non-empty string" })
+      .max(4096, { error: "must be at most 4096 characters" })
+      .refine((path) => !path.includes("\u0000"), { error: "must not contain NUL characters" }),
     now: z.custom<() => number>((value) => typeof value === "function", { error: "must be a function" }).optional(),
     fileMode: z
       .number({ error: "must be an integer between 0 and 0o777" })
