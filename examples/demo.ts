@@ -37,8 +37,12 @@ const DATA_DIR = path.resolve(process.env.DEMO_DATA_DIR || ".demo-data");
 const TOKENS_PATH = path.join(DATA_DIR, "tokens.json");
 const SANDBOX_PATH = path.join(DATA_DIR, "sandbox-state.json");
 const SUMMARY_PATH = path.join(DATA_DIR, "last-run.json");
-/** Access tokens live 3 s, so each user's token expires several times during the run. */
-const ACCESS_TOKEN_LIFETIME_SECONDS = 3;
+/**
+ * Access tokens live 4 s, so each user's token expires several times during the run. The client
+ * refreshes a token 2 s before it expires (`refreshWindowMs`), single-flight per user, and stores
+ * the new one before the write that needed it goes out.
+ */
+const ACCESS_TOKEN_LIFETIME_SECONDS = 4;
 
 interface PlannedFile {
   userId: (typeof USERS)[number];
@@ -81,7 +85,7 @@ async function main(): Promise<number> {
     redirectUri: "http://127.0.0.1:3000/digime/callback",
     tokenStore,
     stateSecret: randomBytes(32).toString("base64url"),
-    refreshWindowMs: 1000,
+    refreshWindowMs: 2000,
     queue: { concurrency: 6 },
     retry: { retries: 8, minDelayMs: 100, maxDelayMs: 2000 },
   });

@@ -30,14 +30,13 @@ const log = (event: string, fields: Record<string, unknown> = {}): void => {
 };
 
 // --- set-up: a simulated digi.me with slow, sometimes failing uploads ---
-const sandbox = createSandbox({ accessTokenLifetimeSeconds: 2 });
+const sandbox = createSandbox();
 const tokenStore = new MemoryTokenStore();
 const client = new WriteClient({
   sdk: sandbox.sdk("v16"),
   contractDetails: sandbox.contractDetails,
   redirectUri: "http://127.0.0.1:3000/digime/callback",
   tokenStore,
-  refreshWindowMs: 500,
   retry: { minDelayMs: 50, maxDelayMs: 500 },
 });
 for (const userId of USERS) {
