@@ -85,7 +85,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     now: clock,
     // Proactive refresh (SDKs with refreshToken) once half the lifetime is left.
     refreshWindowMs: (config.accessTokenLifetimeSeconds * 1000) / 2,
-    retry: { minDelayMs: 0, maxDelayMs: 2, maxRetryAfterMs: config.retryAfterCapMs },
+    retry: { minDelayMs: 0, maxDelayMs: 2, maxRetryAfterMs: config.retryAfterCapMs, jitter: false },
     queue: { concurrency: config.concurrency, maxQueued: config.writes },
   });
   const retrying: WriteRetryingEvent[] = [];
