@@ -140,7 +140,7 @@ async function assertNothingLost(run: SoakRun): Promise<Figures> {
   return figures;
 }
 
-function report(version: SandboxSdkVersion, figures: Figures): void {
+function report(version: string, figures: Figures): void {
   const failed = Object.entries(figures.failed).map(([code, n]) => `${code}=${n}`).join(" ") || "none";
   console.log(
     `soak ${version}${LONG ? " (long)" : ""} seed=${SEED}: writes=${figures.writes} delivered=${figures.delivered} failed: ${failed}; ` +
@@ -168,6 +168,25 @@ describe("fault soak: nothing lost under faults", () => {
       // Every user's token expired several times and was rotated each time.
       expect(figures.refreshes).toBeGreaterThanOrEqual(run.config.users * 5);
       expect(figures.delivered).toBeGreaterThan(run.writes.length * 0.99);
+    },
+    timeout,
+  );
+
+  it(
+    "SDK 16.x with tokens revoked early by digi.me: the SDK refreshes inside writes, the library keeps every token it announces",
+    async () => {
+      // No clock steps: proactive refresh cannot see a revocation, so every refresh happens inside pushData.
+      const run = await runSoak({ ...configFor("v16"), clockSteps: 0, revocations: 5 });
+      const figures = await assertNothingLost(run);
+      report("v16 revoked", figures);
+      expect(figures.refreshes).toBeGreaterThanOrEqual(run.config.users);
+      expect(Object.keys(figures.failed).filter((code) => code !== "DELIVERY_RETRIES_EXHAUSTED" && code !== "REAUTHORIZATION_REQUIRED")).toEqual([]);
+      const dropped = new Set(run.recorder.drops.map((d) => d.libraryId));
+      for (const write of run.writes) {
+        if (write.outcome?.kind === "failed" && write.outcome.error instanceof ReauthorizationRequiredError) {
+          expect(dropped.has(run.libraries[write.user]!), write.fileName).toBe(true);
+        }
+      }
     },
     timeout,
   );

@@ -29,6 +29,8 @@ export interface SoakConfig {
   /** The clock moves by this much every `writes / clockSteps` settled writes. */
   clockStepMs: number;
   clockSteps: number;
+  /** digi.me revokes every access token this many times during the run, spread evenly (0: never). */
+  revocations?: number;
   /** Latency of a spike, ms (real timers). */
   latencySpikeMs: number;
   latencySpikeProbability: number;
@@ -135,6 +137,9 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
   let settled = 0;
   let clockAdvancedMs = 0;
   const stepEvery = Math.max(1, Math.floor(config.writes / (config.clockSteps + 1)));
+  const revocations = config.revocations ?? 0;
+  const revokeEvery = Math.max(1, Math.floor(config.writes / (revocations + 1)));
+  let revoked = 0;
   const started = performance.now();
   await Promise.all(
     writes.map(async (write) => {
@@ -149,7 +154,11 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
         write.outcome = { kind: "failed", error };
       }
       settled += 1;
-      if (settled % stepEvery === 0 && clockAdvancedMs < config.clockStepMs * config.clockSteps) {
+      if (revoked < revocations && settled % revokeEvery === 0) {
+        sandbox.expireAccessTokens();
+        revoked += 1;
+      }
+      if (config.clockSteps > 0 && settled % stepEvery === 0 && clockAdvancedMs < config.clockStepMs * config.clockSteps) {
         now += config.clockStepMs;
         clockAdvancedMs += config.clockStepMs;
       }
