@@ -6,9 +6,13 @@
  * an access token, refresh token, code verifier, authorization code, the
  * contract's private key or a state secret.
  */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import nodePath from "node:path";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
+  FileTokenStore,
   MemoryPendingAuthorizationStore,
   MemoryTokenStore,
   type AuthorizationBundle,
@@ -287,6 +291,25 @@ describe.each<SandboxSdkVersion>(["v16", "v8", "v10"])("no secret leaks anywhere
     await seen.settle("close", () => client.close());
     seen.add("client", client);
     seen.add("store", store.inner);
+    // The file store too: its inspect output, and its errors about a file full of tokens that it cannot read.
+    const directory = await mkdtemp(nodePath.join(tmpdir(), "digime-no-leaks-"));
+    try {
+      const path = nodePath.join(directory, "tokens.json");
+      const fileStore = new FileTokenStore({ path });
+      for (const u of users) {
+        const record = await store.inner.get({ userId: u, contractId: sandbox.contractDetails.contractId });
+        if (record !== undefined) await fileStore.set(record, record, { expectedVersion: null });
+      }
+      await fileStore.listByUser("alice");
+      seen.add("file store", fileStore);
+      const contents = await readFile(path, "utf8");
+      await writeFile(path, contents.slice(0, contents.length / 2)); // cut mid-token: not JSON
+      await seen.settle("file store, truncated file", () => new FileTokenStore({ path }).get({ userId: "alice", contractId: sandbox.contractDetails.contractId }));
+      await writeFile(path, contents.replace(/"version": \d+/g, '"version": "one"')); // JSON, but not a token store
+      await seen.settle("file store, bad records", () => new FileTokenStore({ path }).listByUser("alice"));
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
     pollTokens();
     for (const u of [...users, "grace"]) {
       const record = await store.inner.get({ userId: u, contractId: sandbox.contractDetails.contractId });
@@ -306,6 +329,7 @@ describe.each<SandboxSdkVersion>(["v16", "v8", "v10"])("no secret leaks anywhere
       "TOKEN_STORE_FAILED",
       "REAUTHORIZATION_REQUIRED",
       "USER_NOT_AUTHORIZED",
+      "TOKEN_STORE_CORRUPT",
       "write:retrying",
       // 10.x never shows a refreshed token, and says so once.
       version === "v10" ? "sdk:limitation" : "token:refreshed",
