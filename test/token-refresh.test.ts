@@ -163,3 +163,28 @@ describe("a failing token store", () => {
     expect(h.events.filter((e) => e.name === "token:persist-failed").at(-1)?.payload).toMatchObject({ willRetry: false });
   });
 });
+
+describe("after digi.me rejects a user's refresh token", () => {
+  it("fails the user's queued writes fast, without more SDK calls, and tells the app once", async () => {
+    const h = setup("v8", { queue: { concurrency: 4 } });
+    const libraryId = await h.authorize("alice");
+    h.sandbox.expireRefreshTokens({ libraryId });
+    h.sandbox.expireAccessTokens({ libraryId });
+    h.sandbox.resetCounters();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => h.client.write("alice", jsonFile(i))));
+    expect(results.every((r) => r.status === "rejected" && (r.reason as { code: string }).code === "REAUTHORIZATION_REQUIRED")).toBe(true);
+    // One doomed call learns the refresh token is dead; the other 19 writes never reach the SDK.
+    expect(h.sandbox.counters.writeAttempts).toBe(1);
+    expect(h.events.filter((e) => e.name === "reauthorization:required")).toHaveLength(1);
+  });
+
+  it("a new authorization clears it", async () => {
+    const h = setup("v16");
+    const libraryId = await h.authorize("alice", "lib-a");
+    h.sandbox.expireRefreshTokens({ libraryId });
+    h.sandbox.expireAccessTokens({ libraryId });
+    await expect(h.client.write("alice", jsonFile(1))).rejects.toMatchObject({ code: "REAUTHORIZATION_REQUIRED" });
+    await h.authorize("alice", "lib-a");
+    await expect(h.client.write("alice", jsonFile(2))).resolves.toMatchObject({ status: "delivered" });
+  });
+});

@@ -77,6 +77,8 @@ interface UserState {
   refreshing: Promise<Credentials> | undefined;
   backgroundActive: boolean;
   failedPersists: number;
+  /** Refresh token digi.me refused: writes holding it fail fast instead of making doomed SDK calls. */
+  rejectedRefreshToken: string | undefined;
 }
 
 /** Just the credential fields of `basis` (it may be a stored record with version and key), with a new token. */
@@ -120,6 +122,7 @@ export class TokenKeeper {
         refreshing: undefined,
         backgroundActive: false,
         failedPersists: 0,
+        rejectedRefreshToken: undefined,
       };
       this.#users.set(userId, state);
     }
@@ -182,6 +185,9 @@ export class TokenKeeper {
     const credentials = await this.current(userId);
     const now = this.#options.now();
     const token = credentials.userAccessToken;
+    if (this.#users.get(userId)?.rejectedRefreshToken === token.refreshToken.value) {
+      throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
+    }
     if (expiryMs(token.refreshToken.expiry) <= now) {
       this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-token-expired" });
       throw new ReauthorizationRequiredError(userId, "the refresh token has expired");
@@ -207,7 +213,7 @@ export class TokenKeeper {
         const info = describeSdkFailure(error, tokenSecrets(basis), this.#options.now());
         const cause = new SdkCallError(info);
         if (decide(info) === "invalid-token") {
-          this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-rejected" });
+          this.markRejected(userId, basis.userAccessToken);
           throw new ReauthorizationRequiredError(userId, "digi.me rejected the refresh token", { cause });
         }
         throw cause;
@@ -219,6 +225,18 @@ export class TokenKeeper {
       state.refreshing = undefined;
     });
     return state.refreshing;
+  }
+
+  /**
+   * Remember that digi.me refused `token`'s refresh token, and tell the app
+   * once. Later writes holding the same token fail without an SDK call; a new
+   * authorization (or a newer token in the store) clears it.
+   */
+  markRejected(userId: string, token: UserAccessToken): void {
+    const state = this.#state(userId);
+    if (state.rejectedRefreshToken === token.refreshToken.value) return;
+    state.rejectedRefreshToken = token.refreshToken.value;
+    this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-rejected" });
   }
 
   /**

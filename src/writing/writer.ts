@@ -92,6 +92,15 @@ function withPossibleDelivery(error: DigimeWriteError): DigimeWriteError {
   return error;
 }
 
+/**
+ * A random UUID as one flat string. `randomUUID()` joins 13 pieces into a rope
+ * of some 450 bytes, and every queued write keeps its id; `toLowerCase()`
+ * (a UUID is lower case already) hands back the same text, flat, in 57.
+ */
+function newWriteId(): string {
+  return randomUUID().toLowerCase();
+}
+
 /** @internal */
 export class Writer {
   readonly #deps: WriterDeps;
@@ -113,7 +122,7 @@ export class Writer {
       return Promise.reject(error);
     }
     const { emit, queue, now } = this.#deps;
-    const id = parsedOptions?.id ?? randomUUID();
+    const id = parsedOptions?.id ?? newWriteId();
     const priority = parsedOptions?.priority ?? 0;
     const signal = parsedOptions?.signal;
     const startedAt = now();
@@ -270,7 +279,7 @@ export class Writer {
       if (latest !== undefined && !sameToken(latest.userAccessToken, token) && source.retryable) {
         return new AttemptFailedError({ retryable: true, error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", "The access token was rotated elsewhere during the write", details, { cause }) });
       }
-      this.#deps.emit("reauthorization:required", { userId, contractId: this.#contractId(), reason: "refresh-rejected" });
+      this.#deps.keeper.markRejected(userId, token);
       return new AttemptFailedError({
         retryable: false,
         error: new ReauthorizationRequiredError(userId, "digi.me rejected the token and the SDK could not refresh it", { cause }),
@@ -290,9 +299,5 @@ export class Writer {
       retryAfterMs: info.retryAfterMs,
       error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", `Delivery failed after ${attempt} attempt(s): ${cause.message}`, details, { cause }),
     });
-  }
-
-  #contractId(): string {
-    return this.#deps.keeper.contractId;
   }
 }
