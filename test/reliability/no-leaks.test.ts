@@ -28,25 +28,11 @@ import {
   type WriteClientEvents,
 } from "../../src/index.js";
 import { createSandbox, type Sandbox, type SandboxSdkVersion } from "../../src/testing/index.js";
-import { jsonFile, REDIRECT_URI } from "../support/setup.js";
+import { EVENT_NAMES, jsonFile, REDIRECT_URI } from "../support/setup.js";
 import { recordingSdk } from "./support/recording-sdk.js";
 
 const SECRETS = ["no-leaks-state-secret-NEW-0123456789abcdef", "no-leaks-state-secret-OLD-0123456789abcdef"];
 const T0 = Date.UTC(2030, 0, 1);
-const EVENT_NAMES: Array<keyof WriteClientEvents> = [
-  "authorization:completed",
-  "authorization:failed",
-  "write:queued",
-  "write:started",
-  "write:retrying",
-  "write:succeeded",
-  "write:failed",
-  "token:refreshed",
-  "token:persist-failed",
-  "reauthorization:required",
-  "sdk:limitation",
-  "queue:idle",
-];
 
 /** Everything the library showed the outside world, as text. */
 class Recorder {

@@ -32,21 +32,7 @@ export function setup(
     ...overrides,
   });
   const events: Harness["events"] = [];
-  const names: Array<keyof WriteClientEvents> = [
-    "authorization:completed",
-    "authorization:failed",
-    "write:queued",
-    "write:started",
-    "write:retrying",
-    "write:succeeded",
-    "write:failed",
-    "token:refreshed",
-    "token:persist-failed",
-    "reauthorization:required",
-    "sdk:limitation",
-    "queue:idle",
-  ];
-  for (const name of names) client.on(name, (payload: unknown) => events.push({ name, payload }));
+  for (const name of EVENT_NAMES) client.on(name, (payload: unknown) => events.push({ name, payload }));
   let counter = 0;
   return {
     sandbox,
@@ -61,6 +47,22 @@ export function setup(
     },
   };
 }
+
+/** Every event of the client, for recorders. */
+export const EVENT_NAMES: Array<keyof WriteClientEvents> = [
+    "authorization:completed",
+    "authorization:failed",
+    "write:queued",
+    "write:started",
+    "write:retrying",
+    "write:succeeded",
+    "write:failed",
+    "token:refreshed",
+    "token:persist-failed",
+    "reauthorization:required",
+    "sdk:limitation",
+    "queue:idle",
+];
 
 /** A small JSON file to write. */
 export function jsonFile(n: number, accountId = "acc-1") {

@@ -13,6 +13,7 @@ import {
 } from "../../../src/index.js";
 import { createSandbox, type FaultHandle, type Sandbox, type SandboxSdkVersion } from "../../../src/testing/index.js";
 import { recordingSdk, type SdkRecorder } from "./recording-sdk.js";
+import { mulberry32 } from "../../../src/testing/sandbox/random.js";
 
 export const REDIRECT_URI = "https://app.example/digime/callback";
 export const STATE_SECRET = "soak-state-secret-0123456789-abcdefghijkl";
@@ -60,17 +61,8 @@ export interface SoakRun {
   clockAdvancedMs: number;
 }
 
-/** The seeded PRNG the sandbox uses too (mulberry32). */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG the sandbox uses too. */
+export const prng = mulberry32;
 
 export async function runSoak(config: SoakConfig): Promise<SoakRun> {
   let now = Date.UTC(2030, 0, 1);
