@@ -12,12 +12,11 @@
  * @module
  */
 import type { SdkGenerationB, SdkWriteOptionsB, UserAccessToken } from "../../../sdk/types.js";
-import { importFile } from "../server.js";
 import type { SandboxState } from "../state.js";
 import { HTTPError, TypeValidationError } from "../sdk-errors.js";
-import { contractOf, exchangeCodeFor, getAuthorizeUrlFor, refreshFor } from "./authorization.js";
-import { gotErrorOf, handleServerResponse } from "./client-errors.js";
-import { bodySourceOf } from "./file-data.js";
+import { exchangeCodeFor, getAuthorizeUrlFor, refreshFor } from "./authorization.js";
+import { handleServerResponse } from "./client-errors.js";
+import { importAttempt } from "./import-attempt.js";
 import { isContractDetails, isFileMeta, isRecord, isUserAccessToken } from "./validation.js";
 
 async function write(state: SandboxState, options: SdkWriteOptionsB): Promise<void> {
@@ -27,19 +26,12 @@ async function write(state: SandboxState, options: SdkWriteOptionsB): Promise<vo
   if (!isFileMeta(data, "B")) {
     throw new TypeValidationError("Data object failed type validation. Is fileData, fileName, fileDescriptor set correctly?");
   }
-  const body = bodySourceOf(data.fileData, state.keepFileBytes);
+  const upload = importAttempt(state, "B", contractDetails, data);
+  // 10.x turns a JSON error body into a ServerError before its refresh step sees it.
   const attempt = async (token: UserAccessToken): Promise<void> => {
     try {
-      await importFile(state, {
-        contract: contractOf(contractDetails),
-        accessToken: token.accessToken.value,
-        fileName: data.fileName,
-        fileDescriptor: data.fileDescriptor,
-        generation: "B",
-        body,
-      });
-    } catch (error) {
-      const gotError = gotErrorOf(error);
+      await upload(token);
+    } catch (gotError) {
       handleServerResponse(gotError, "v10");
       throw gotError;
     }

@@ -12,12 +12,11 @@
  * @module
  */
 import type { SdkGenerationC, SdkPushDataOptions, SdkRefreshTokenOptions, UserAccessToken } from "../../../sdk/types.js";
-import { importFile } from "../server.js";
 import type { SandboxState } from "../state.js";
 import { DigiMeSDKError, TypeValidationError } from "../sdk-errors.js";
-import { contractOf, exchangeCodeFor, getAuthorizeUrlFor, refreshFor } from "./authorization.js";
-import { gotErrorOf, shouldThrowError } from "./client-errors.js";
-import { bodySourceOf } from "./file-data.js";
+import { exchangeCodeFor, getAuthorizeUrlFor, refreshFor } from "./authorization.js";
+import { shouldThrowError } from "./client-errors.js";
+import { importAttempt } from "./import-attempt.js";
 import { isContractDetails, isFileMeta, isRecord, isUserAccessToken } from "./validation.js";
 
 /**
@@ -39,20 +38,9 @@ async function pushToLibrary(state: SandboxState, options: SdkPushDataOptions): 
   if (!isFileMeta(data, "C")) {
     throw new TypeValidationError("Data object failed type validation. Is fileData, fileName, fileDescriptor set correctly?");
   }
-  const body = bodySourceOf(data.fileData, state.keepFileBytes);
+  const upload = importAttempt(state, "C", contractDetails, data);
   const attempt = async (token: UserAccessToken): Promise<UserAccessToken> => {
-    try {
-      await importFile(state, {
-        contract: contractOf(contractDetails),
-        accessToken: token.accessToken.value,
-        fileName: data.fileName,
-        fileDescriptor: data.fileDescriptor,
-        generation: "C",
-        body,
-      });
-    } catch (error) {
-      throw gotErrorOf(error);
-    }
+    await upload(token);
     return token;
   };
 
