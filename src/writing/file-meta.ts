@@ -165,10 +165,30 @@ export function toFileSource(input: unknown): FileSource {
   }
   // The SDK checks Buffer.isBuffer; a Uint8Array view is wrapped without copying.
   const buffer = Buffer.isBuffer(fileData) ? fileData : Buffer.from(fileData.buffer, fileData.byteOffset, fileData.byteLength);
-  return {
-    fileName,
-    retryable: true,
-    size: buffer.byteLength,
-    open: () => ({ fileData: buffer, fileName, fileDescriptor }),
-  };
+  return new BufferSource(fileName, buffer, fileDescriptor);
+}
+
+/** Bytes in memory: sent as they are on every attempt. A class, not a closure: a queued write holds one of these. */
+class BufferSource implements FileSource {
+  readonly fileName: string;
+  readonly #buffer: Buffer;
+  readonly #fileDescriptor: FileDescriptor;
+
+  constructor(fileName: string, buffer: Buffer, fileDescriptor: FileDescriptor) {
+    this.fileName = fileName;
+    this.#buffer = buffer;
+    this.#fileDescriptor = fileDescriptor;
+  }
+
+  get retryable(): boolean {
+    return true;
+  }
+
+  get size(): number {
+    return this.#buffer.byteLength;
+  }
+
+  open(): SdkFileMeta {
+    return { fileData: this.#buffer, fileName: this.fileName, fileDescriptor: this.#fileDescriptor };
+  }
 }

@@ -42,14 +42,30 @@ export type ResolvedQueueOptions = Required<QueueOptions>;
  */
 export const DEFAULT_QUEUE_OPTIONS: ResolvedQueueOptions = { concurrency: 8, perUserConcurrency: 1, maxQueued: 10_000 };
 
+/**
+ * What the queue runs and settles. Plain methods rather than a promise and
+ * callbacks, so a queued write costs an object, not a chain of closures.
+ */
+export interface QueuedWork<T> {
+  // None of these may throw: they run inside the queue.
+  /** The work was accepted; called before it can start. */
+  accepted(): void;
+  /** Do the work; runs once, when the user's lane and the global queue have a slot. */
+  run(): Promise<T>;
+  /** `run` fulfilled. */
+  resolve(value: T): void;
+  /** `run` rejected, or the work was cancelled before it started. */
+  reject(error: unknown): void;
+}
+
 /** One accepted write. Plain data: the queue's private methods act on it, so a write costs no closures of its own. */
 interface Job {
   readonly userId: string;
   readonly priority: number;
-  readonly task: () => Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
+  readonly work: QueuedWork<unknown>;
   readonly signal: AbortSignal | undefined;
+  /** Acceptance order, so close({ drain: false }) rejects in the order writes came. */
+  readonly seq: number;
   onAbort: (() => void) | undefined;
   started: boolean;
   /** Settled (delivered, failed or cancelled). */
@@ -87,8 +103,12 @@ export class WriteQueue {
   readonly #global: PQueue;
   readonly #lanes = new Map<string, Lane>();
   readonly #options: ResolvedQueueOptions;
-  /** Jobs accepted and not yet started, so close({ drain: false }) can reject them. */
-  readonly #waiting = new Set<Job>();
+  /**
+   * Jobs handed to the global queue and not started yet (at most one per lane
+   * slot). With the lanes' waiting lists, these are the writes
+   * close({ drain: false }) rejects.
+   */
+  readonly #inGlobal = new Set<Job>();
   #accepted = 0;
   #settled = 0;
   #closed = false;
@@ -122,26 +142,31 @@ export class WriteQueue {
     task: () => Promise<T>,
     onAccepted?: () => void,
   ): Promise<T> {
-    if (this.#closed) return Promise.reject(new ClientClosedError());
-    if (this.size >= this.#options.maxQueued) return Promise.reject(new QueueFullError(this.#options.maxQueued));
-    if (signal?.aborted) return Promise.reject(new WriteAbortedError(signal.reason));
-    this.#accepted += 1;
-    // Told before scheduling: p-queue may start the task synchronously.
-    onAccepted?.();
-
-    let resolve!: (value: T) => void;
-    let reject!: (error: unknown) => void;
-    const promise = new Promise<T>((onResolve, onReject) => {
-      resolve = onResolve;
-      reject = onReject;
+    return new Promise<T>((resolve, reject) => {
+      const refused = this.enqueue(userId, priority, signal, { accepted: () => onAccepted?.(), run: task, resolve, reject });
+      if (refused !== undefined) reject(refused);
     });
+  }
+
+  /**
+   * Enqueue `work` for `userId`, or return why not (`QUEUE_FULL`,
+   * `CLIENT_CLOSED`, `WRITE_ABORTED` for a signal aborted already) without
+   * calling any of its methods. A signal that aborts before the work starts
+   * rejects it with `WRITE_ABORTED`.
+   */
+  enqueue<T>(userId: string, priority: number, signal: AbortSignal | undefined, work: QueuedWork<T>): Error | undefined {
+    if (this.#closed) return new ClientClosedError();
+    if (this.size >= this.#options.maxQueued) return new QueueFullError(this.#options.maxQueued);
+    if (signal?.aborted) return new WriteAbortedError(signal.reason);
+    this.#accepted += 1;
+    // Told before scheduling: the global queue may start the work synchronously.
+    work.accepted();
     const job: Job = {
       userId,
       priority,
-      task,
-      resolve: resolve as (value: unknown) => void,
-      reject,
+      work: work as QueuedWork<unknown>,
       signal,
+      seq: this.#accepted,
       onAbort: undefined,
       started: false,
       done: false,
@@ -150,7 +175,6 @@ export class WriteQueue {
       job.onAbort = () => this.#cancel(job, new WriteAbortedError(signal.reason));
       signal.addEventListener("abort", job.onAbort, { once: true });
     }
-    this.#waiting.add(job);
 
     let lane = this.#lanes.get(userId);
     if (lane === undefined) {
@@ -160,36 +184,41 @@ export class WriteQueue {
     // The lane holds its slot until the global queue has run the task: that is what bounds a user's parallelism.
     if (lane.running < this.#options.perUserConcurrency) this.#start(lane, job);
     else insertByPriority(lane, job);
-    return promise;
+    return undefined;
   }
 
   #start(lane: Lane, job: Job): void {
     lane.running += 1;
+    this.#inGlobal.add(job);
     void this.#global.add(() => this.#run(job), { priority: job.priority });
   }
 
-  /** Runs in the global queue, then frees the lane's slot. */
+  /** Runs in the global queue, then frees the lane's slot. `work.resolve` and `work.reject` must not throw. */
   async #run(job: Job): Promise<void> {
-    // Cancelled while waiting for a global slot: skip without touching the SDK.
-    if (!job.done) {
+    this.#inGlobal.delete(job);
+    try {
+      // Cancelled while waiting for a global slot: skip without touching the SDK.
+      if (job.done) return;
       job.started = true;
-      this.#waiting.delete(job);
+      let value: unknown;
       try {
-        const value = await job.task();
-        this.#finish(job);
-        job.resolve(value);
+        value = await job.work.run();
       } catch (error) {
         this.#finish(job);
-        job.reject(error);
+        job.work.reject(error);
+        return;
       }
+      this.#finish(job);
+      job.work.resolve(value);
+    } finally {
+      this.#release(job.userId);
     }
-    this.#release(job.userId);
   }
 
   #finish(job: Job): void {
     if (job.done) return;
     job.done = true;
-    this.#waiting.delete(job);
+    this.#inGlobal.delete(job);
     if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
     this.#settled += 1;
     if (this.size === 0) this.#becameIdle();
@@ -198,7 +227,7 @@ export class WriteQueue {
   #cancel(job: Job, error: Error): void {
     if (job.started || job.done) return;
     this.#finish(job);
-    job.reject(error);
+    job.work.reject(error);
   }
 
   /** A task of the lane finished: let its next waiting jobs in, and forget the lane once it is idle. */
@@ -241,7 +270,15 @@ export class WriteQueue {
   close(rejectWaiting: boolean): void {
     this.#closed = true;
     if (!rejectWaiting) return;
-    for (const job of [...this.#waiting]) {
+    const waiting = [...this.#inGlobal];
+    for (const lane of this.#lanes.values()) {
+      for (let i = lane.head; i < lane.waiting.length; i += 1) {
+        const job = lane.waiting[i]!;
+        if (!job.done) waiting.push(job);
+      }
+    }
+    waiting.sort((a, b) => a.seq - b.seq);
+    for (const job of waiting) {
       this.#cancel(job, new ClientClosedError("The client closed before this write started (close({ drain: false }))"));
     }
   }

@@ -23,7 +23,7 @@ import { sameToken } from "../tokens/token-comparison.js";
 import type { Credentials } from "../tokens/token-store.js";
 import { toFileSource, type FileSource } from "./file-meta.js";
 import { AttemptFailedError, runWithRetries, type ResolvedRetryOptions } from "./retry-policy.js";
-import type { WriteQueue } from "./write-queue.js";
+import type { QueuedWork, WriteQueue } from "./write-queue.js";
 
 /**
  * Per-write options.
@@ -101,6 +101,77 @@ function newWriteId(): string {
   return randomUUID().toLowerCase();
 }
 
+/**
+ * One write from acceptance to its receipt or error: everything a queued
+ * write holds, in one object the queue runs and settles (see
+ * {@link QueuedWork}), rather than closures and promise chains.
+ * @internal
+ */
+export class PendingWrite implements QueuedWork<PortWriteResult>, DeliveryProgress {
+  readonly #writer: Writer;
+  readonly id: string;
+  readonly userId: string;
+  readonly source: FileSource;
+  readonly signal: AbortSignal | undefined;
+  readonly priority: number;
+  readonly startedAt: number;
+  attempts = 0;
+  tokenRefreshed = false;
+  possibleDuplicate = false;
+  outcome: PortWriteResult | undefined = undefined;
+  #resolve: ((receipt: WriteReceipt) => void) | undefined = undefined;
+  #reject: ((error: unknown) => void) | undefined = undefined;
+
+  constructor(writer: Writer, id: string, userId: string, source: FileSource, signal: AbortSignal | undefined, priority: number, startedAt: number) {
+    this.#writer = writer;
+    this.id = id;
+    this.userId = userId;
+    this.source = source;
+    this.signal = signal;
+    this.priority = priority;
+    this.startedAt = startedAt;
+  }
+
+  /** The fields every `write:*` event carries. */
+  base(): { id: string; userId: string; fileName: string } {
+    return { id: this.id, userId: this.userId, fileName: this.source.fileName };
+  }
+
+  settleWith(resolve: (receipt: WriteReceipt) => void, reject: (error: unknown) => void): void {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  accepted(): void {
+    this.#writer.queued(this);
+  }
+
+  run(): Promise<PortWriteResult> {
+    return this.#writer.deliver(this);
+  }
+
+  resolve(outcome: PortWriteResult): void {
+    let receipt: WriteReceipt;
+    try {
+      receipt = this.#writer.succeeded(this, outcome);
+    } catch (error) {
+      this.#reject?.(error);
+      return;
+    }
+    this.#resolve?.(receipt);
+  }
+
+  reject(thrown: unknown): void {
+    let error: unknown;
+    try {
+      error = this.#writer.failed(this, thrown);
+    } catch (unexpected) {
+      error = unexpected;
+    }
+    this.#reject?.(error);
+  }
+}
+
 /** @internal */
 export class Writer {
   readonly #deps: WriterDeps;
@@ -121,55 +192,55 @@ export class Writer {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { emit, queue, now } = this.#deps;
-    const id = parsedOptions?.id ?? newWriteId();
+    const { queue, now } = this.#deps;
     const priority = parsedOptions?.priority ?? 0;
     const signal = parsedOptions?.signal;
-    const startedAt = now();
-    const progress: DeliveryProgress = { attempts: 0, tokenRefreshed: false, possibleDuplicate: false, outcome: undefined };
-    const base = { id, userId: user, fileName: source.fileName };
-
-    const queued = queue.add(
-      user,
-      priority,
-      signal,
-      () => this.#deliver(base, source, progress, signal),
-      () => emit("write:queued", { ...base, priority, queued: queue.size }),
-    );
-    return queued.then(
-      (outcome) => {
-        const receipt: WriteReceipt = Object.freeze({
-          id,
-          userId: user,
-          status: outcome.status,
-          attempts: progress.attempts,
-          durationMs: now() - startedAt,
-          tokenRefreshed: progress.tokenRefreshed,
-          possibleDuplicate: progress.possibleDuplicate,
-        });
-        emit("write:succeeded", { ...base, receipt });
-        return receipt;
-      },
-      (thrown: unknown) => {
-        let error =
-          thrown instanceof DigimeWriteError
-            ? thrown
-            : new DeliveryError("DELIVERY_REJECTED", "The write failed unexpectedly", { attempts: progress.attempts }, { cause: sanitizeError(thrown) });
-        // The last attempt decides the code, but any attempt may have stored the file.
-        if (progress.possibleDuplicate) error = withPossibleDelivery(error);
-        emit("write:failed", { ...base, attempts: progress.attempts, possiblyDelivered: progress.possibleDuplicate, error });
-        throw error;
-      },
-    );
+    const write = new PendingWrite(this, parsedOptions?.id ?? newWriteId(), user, source, signal, priority, now());
+    return new Promise<WriteReceipt>((resolve, reject) => {
+      write.settleWith(resolve, reject);
+      const refused = queue.enqueue(user, priority, signal, write);
+      if (refused !== undefined) write.reject(refused);
+    });
   }
 
-  async #deliver(
-    base: { id: string; userId: string; fileName: string },
-    source: FileSource,
-    progress: DeliveryProgress,
-    signal: AbortSignal | undefined,
-  ): Promise<PortWriteResult> {
+  /** @internal `write:queued`, when the queue accepted `write`. */
+  queued(write: PendingWrite): void {
+    this.#deps.emit("write:queued", { ...write.base(), priority: write.priority, queued: this.#deps.queue.size });
+  }
+
+  /** @internal The receipt of a delivered write; emits `write:succeeded`. */
+  succeeded(write: PendingWrite, outcome: PortWriteResult): WriteReceipt {
+    const receipt: WriteReceipt = Object.freeze({
+      id: write.id,
+      userId: write.userId,
+      status: outcome.status,
+      attempts: write.attempts,
+      durationMs: this.#deps.now() - write.startedAt,
+      tokenRefreshed: write.tokenRefreshed,
+      possibleDuplicate: write.possibleDuplicate,
+    });
+    this.#deps.emit("write:succeeded", { ...write.base(), receipt });
+    return receipt;
+  }
+
+  /** @internal The typed error a failed write settles with; emits `write:failed`. */
+  failed(write: PendingWrite, thrown: unknown): DigimeWriteError {
+    let error =
+      thrown instanceof DigimeWriteError
+        ? thrown
+        : new DeliveryError("DELIVERY_REJECTED", "The write failed unexpectedly", { attempts: write.attempts }, { cause: sanitizeError(thrown) });
+    // The last attempt decides the code, but any attempt may have stored the file.
+    if (write.possibleDuplicate) error = withPossibleDelivery(error);
+    this.#deps.emit("write:failed", { ...write.base(), attempts: write.attempts, possiblyDelivered: write.possibleDuplicate, error });
+    return error;
+  }
+
+  /** @internal Deliver `write`: attempts under the retry policy. */
+  async deliver(write: PendingWrite): Promise<PortWriteResult> {
     const { emit, retry } = this.#deps;
+    const { source, signal } = write;
+    const base = write.base();
+    const progress: DeliveryProgress = write;
     try {
       return await runWithRetries(
         async (attempt) => {
