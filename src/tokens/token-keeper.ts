@@ -11,6 +11,7 @@ import {
   TokenStoreError,
 } from "../errors.js";
 import type { EmitEvent } from "../events.js";
+import { CallDeadlines } from "../internal/call-deadlines.js";
 import { sanitizeError } from "../internal/redact.js";
 import { sleep } from "../internal/sleep.js";
 import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
@@ -95,6 +96,7 @@ function tokenSecrets(credentials: Credentials | undefined): string[] {
 export class TokenKeeper {
   readonly #options: TokenKeeperOptions;
   readonly #users = new Map<string, UserState>();
+  #deadlines: CallDeadlines | undefined;
   #closed = false;
   readonly #stopBackground = new AbortController();
 
@@ -136,13 +138,13 @@ export class TokenKeeper {
    * version is stale by then or it carries the token we wanted stored anyway.
    */
   #store<T>(operation: string, call: (store: TokenStore) => Promise<T>): Promise<T> {
-    const ms = this.#options.storeTimeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TokenStoreError(`Token store ${operation} did not answer within ${ms} ms`)), ms);
-    });
-    const answered = new Promise<T>((resolve) => resolve(call(this.#options.store)));
-    return Promise.race([answered, timedOut]).finally(() => clearTimeout(timer));
+    // One shared timer for every pending call, not one armed and cleared per call: this runs on every write.
+    this.#deadlines ??= new CallDeadlines(
+      this.#options.storeTimeoutMs,
+      (label) => new TokenStoreError(`Token store ${label} did not answer within ${this.#options.storeTimeoutMs} ms`),
+    );
+    const store = this.#options.store;
+    return this.#deadlines.run(operation, () => call(store));
   }
 
   /** Wrap a store failure so that no foreign object, and no token, rides along. */

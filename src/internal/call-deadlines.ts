@@ -1,0 +1,96 @@
+/**
+ * Time limits for many concurrent calls with one timer. Every call gets the
+ * same limit, so calls reach their deadlines in the order they started: a
+ * list in start order and one timer for its oldest entry do what a timer per
+ * call would, without arming and clearing a timer on every call (the token
+ * keeper reads the store on every write).
+ */
+
+interface Entry {
+  readonly deadline: number;
+  readonly label: string;
+  readonly reject: (error: unknown) => void;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+}
+
+/** Node fires a timer up to a millisecond early by the clock used here. */
+const EARLY_MS = 1;
+
+/** @internal */
+export class CallDeadlines {
+  readonly #ms: number;
+  readonly #timeoutError: (label: string) => Error;
+  #head: Entry | undefined;
+  #tail: Entry | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** `timeoutError(label)` is what a call that runs past `ms` rejects with. */
+  constructor(ms: number, timeoutError: (label: string) => Error) {
+    this.#ms = ms;
+    this.#timeoutError = timeoutError;
+  }
+
+  /**
+   * What `call()` settles with, or a rejection with `timeoutError(label)`
+   * once `ms` have passed. A synchronous throw becomes a rejection. A call
+   * given up on keeps running; its late answer is ignored.
+   */
+  run<T>(label: string, call: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Entry = { deadline: performance.now() + this.#ms, label, reject, prev: this.#tail, next: undefined };
+      if (this.#tail === undefined) this.#head = entry;
+      else this.#tail.next = entry;
+      this.#tail = entry;
+      this.#arm();
+      let answer: Promise<T>;
+      try {
+        answer = Promise.resolve(call());
+      } catch (error) {
+        this.#remove(entry);
+        reject(error);
+        return;
+      }
+      answer.then(
+        (value) => {
+          if (this.#remove(entry)) resolve(value);
+        },
+        (error: unknown) => {
+          if (this.#remove(entry)) reject(error);
+        },
+      );
+    });
+  }
+
+  /** Unlink `entry`; false when it was gone already (timed out). */
+  #remove(entry: Entry): boolean {
+    const { prev, next } = entry;
+    if (prev === undefined && this.#head !== entry) return false;
+    if (prev === undefined) this.#head = next;
+    else prev.next = next;
+    if (next === undefined) this.#tail = prev;
+    else next.prev = prev;
+    entry.prev = undefined;
+    entry.next = undefined;
+    // Nothing pending: the timer may stay armed, but must not keep the process alive.
+    if (this.#head === undefined) this.#timer?.unref();
+    return true;
+  }
+
+  #arm(): void {
+    if (this.#timer === undefined) this.#timer = setTimeout(() => this.#expire(), this.#ms);
+    else this.#timer.ref();
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    let entry = this.#head;
+    while (entry !== undefined && entry.deadline - now <= EARLY_MS) {
+      this.#remove(entry);
+      entry.reject(this.#timeoutError(entry.label));
+      entry = this.#head;
+    }
+    if (entry !== undefined) this.#timer = setTimeout(() => this.#expire(), Math.max(1, Math.ceil(entry.deadline - now)));
+  }
+}
