@@ -163,7 +163,15 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       ttlMs: resolved.authorizationTtlMs,
     });
     this.#queue = new WriteQueue(resolved.queue, (settled) => emit("queue:idle", { settled }));
-    this.#writer = new Writer({ queue: this.#queue, keeper: this.#keeper, port: this.#port, emit, now: resolved.now, retry: resolved.retry });
+    this.#writer = new Writer({
+      queue: this.#queue,
+      keeper: this.#keeper,
+      port: this.#port,
+      emit,
+      now: resolved.now,
+      retry: resolved.retry,
+      listening: (name) => this.listenerCount(name) > 0,
+    });
   }
 
   /** A listener that throws must not break the pipeline; its error surfaces on its own tick. */

@@ -183,7 +183,16 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, subject: string):
  * ```
  */
 export function parseCredentialsKey(key: unknown): CredentialsKey {
+  // Every store call passes here: the valid case skips zod's walk; zod names what is wrong otherwise.
+  if (typeof key === "object" && key !== null && !Array.isArray(key)) {
+    const { userId, contractId } = key as Record<string, unknown>;
+    if (isId(userId) && isId(contractId)) return { userId, contractId };
+  }
   return parseOrThrow(credentialsKeySchema, key, "key");
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === "string" && value.length >= 1 && value.length <= MAX_ID_LENGTH;
 }
 
 /**

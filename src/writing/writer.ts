@@ -12,7 +12,7 @@ import {
   ValidationError,
   WriteAbortedError,
 } from "../errors.js";
-import type { EmitEvent, WriteReceipt } from "../events.js";
+import type { EmitEvent, WriteClientEventName, WriteReceipt } from "../events.js";
 import { sanitizeError } from "../internal/redact.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "../sdk/sdk-failure.js";
@@ -65,6 +65,8 @@ export interface WriterDeps {
   emit: EmitEvent;
   now: () => number;
   retry: ResolvedRetryOptions;
+  /** Whether anyone listens to an event; payloads nobody would see are not built. Default: always. */
+  listening?: (name: WriteClientEventName) => boolean;
 }
 
 interface DeliveryProgress {
@@ -186,7 +188,7 @@ export class Writer {
     let parsedOptions: z.output<typeof writeOptionsSchema>;
     let user: string;
     try {
-      user = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
+      user = typeof userId === "string" && userId.length >= 1 && userId.length <= 256 ? userId : parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
       source = toFileSource(fileMeta);
       parsedOptions = parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
     } catch (error) {
@@ -205,6 +207,7 @@ export class Writer {
 
   /** @internal `write:queued`, when the queue accepted `write`. */
   queued(write: PendingWrite): void {
+    if (this.#deps.listening?.("write:queued") === false) return;
     this.#deps.emit("write:queued", { ...write.base(), priority: write.priority, queued: this.#deps.queue.size });
   }
 
@@ -219,7 +222,7 @@ export class Writer {
       tokenRefreshed: write.tokenRefreshed,
       possibleDuplicate: write.possibleDuplicate,
     });
-    this.#deps.emit("write:succeeded", { ...write.base(), receipt });
+    if (this.#deps.listening?.("write:succeeded") !== false) this.#deps.emit("write:succeeded", { ...write.base(), receipt });
     return receipt;
   }
 
@@ -245,7 +248,7 @@ export class Writer {
       return await runWithRetries(
         async (attempt) => {
           progress.attempts = attempt;
-          emit("write:started", { ...base, attempt });
+          if (this.#deps.listening?.("write:started") !== false) emit("write:started", { ...base, attempt });
           const outcome = await this.#attempt(base.userId, source, attempt, progress);
           progress.outcome = outcome;
           return outcome;
