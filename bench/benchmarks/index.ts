@@ -1,0 +1,11 @@
+/** Every benchmark, in table order. */
+import type { Benchmark } from "../lib/report.js";
+import { cpu } from "./cpu.js";
+import { fairness } from "./fairness.js";
+import { growth } from "./growth.js";
+import { memory } from "./memory.js";
+import { refreshStorm } from "./storm.js";
+import { streaming } from "./streaming.js";
+import { throughput } from "./throughput.js";
+
+export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness];

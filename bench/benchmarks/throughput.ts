@@ -1,0 +1,66 @@
+/**
+ * 1. Throughput with 2 ms simulated SDK latency: 20,000 writes over 100 users,
+ * concurrency 16, all submitted at once. Rounds alternate client and baseline;
+ * the figure is the median of each side.
+ */
+import { performance } from "node:perf_hooks";
+import type { Benchmark } from "../lib/report.js";
+import { collect, median } from "../lib/stats.js";
+import { burst, createWorld, SMALL_FILE } from "../lib/world.js";
+
+const CONCURRENCY = 16;
+const USERS = 100;
+const LATENCY_MS = 2;
+
+type Arm = "client" | "baseline";
+
+async function round(arm: Arm, writes: number): Promise<number> {
+  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
+  const { users } = world;
+  const baseline = world.baseline();
+  const submit =
+    arm === "client"
+      ? (i: number) => world.client.write(users[i % USERS]!, SMALL_FILE)
+      : (i: number) => baseline.write(users[i % USERS]!);
+  await collect();
+  const started = performance.now();
+  const failed = await burst(writes, submit);
+  const seconds = (performance.now() - started) / 1000;
+  await world.client.close();
+  if (failed !== 0) throw new Error(`throughput (${arm}): ${failed} of ${writes} writes failed`);
+  if (world.sandbox.counters.deliveries !== writes) throw new Error(`throughput (${arm}): ${world.sandbox.counters.deliveries} deliveries for ${writes} writes`);
+  return writes / seconds;
+}
+
+export const throughput: Benchmark = {
+  name: "throughput",
+  async run({ quick }) {
+    const writes = quick ? 2_000 : 20_000;
+    const rounds = quick ? 3 : 5;
+    await round("client", 2_000);
+    await round("baseline", 2_000);
+    const perArm: Record<Arm, number[]> = { client: [], baseline: [] };
+    for (let r = 0; r < rounds; r += 1) {
+      const order: Arm[] = r % 2 === 0 ? ["baseline", "client"] : ["client", "baseline"];
+      for (const arm of order) perArm[arm].push(await round(arm, writes));
+    }
+    const client = median(perArm.client);
+    const baseline = median(perArm.baseline);
+    const ratio = client / baseline;
+    return {
+      rows: [
+        {
+          id: "1",
+          figure: `throughput, ${LATENCY_MS} ms SDK latency, concurrency ${CONCURRENCY}, ${writes.toLocaleString("en-US")} writes over ${USERS} users`,
+          unit: "writes/s",
+          client,
+          baseline,
+          ratio,
+          goal: "ratio ≥ 0.95",
+          met: ratio >= 0.95,
+        },
+      ],
+      details: { writes, users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, rounds: perArm },
+    };
+  },
+};

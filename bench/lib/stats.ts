@@ -1,0 +1,37 @@
+/** Small statistics helpers for the benchmarks. */
+
+/** The median of `values` (mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Nearest-rank percentile `p` (0–100) of `values`. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+/** p50, p95 and p99 of `values`. */
+export function spread(values: readonly number[]): { p50: number; p95: number; p99: number } {
+  return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
+}
+
+/** Wait until the event loop has turned `times` times (lets queued promise chains settle). */
+export async function turns(times = 3): Promise<void> {
+  for (let i = 0; i < times; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Run `global.gc` (node --expose-gc) a few times so the heap is as small as it gets. */
+export async function collect(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("This benchmark needs node --expose-gc (bench/run.ts starts its children with it)");
+  for (let i = 0; i < 3; i += 1) {
+    gc();
+    await turns(1);
+  }
+}

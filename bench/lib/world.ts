@@ -1,0 +1,157 @@
+/**
+ * The benchmark world: a fresh sandbox, its SDK 16.x fake, a WriteClient on
+ * it with authorized users, and the bare baseline (the same fake called
+ * through a p-queue of the same concurrency: no store, no events, no retries).
+ */
+import PQueue from "p-queue";
+import { MemoryTokenStore, WriteClient, type UserAccessToken, type WriteClientOptions, type WriteFileMeta } from "../../src/index.js";
+import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkV16 } from "../../src/testing/index.js";
+
+export const REDIRECT_URI = "https://app.example/digime/callback";
+export const STATE_SECRET = "bench-state-secret-0123456789-abcdefghijkl";
+
+/** The small payload every write of the small-write benchmarks shares. */
+export const SMALL_FILE: WriteFileMeta = Object.freeze({
+  fileData: Buffer.from(JSON.stringify({ type: "order", id: 1042, total: 19.99, currency: "EUR" })),
+  fileName: "order.json",
+  fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "shop" }] },
+});
+
+/** The same file in the shape `pushData` takes. */
+export const SMALL_SDK_FILE = { fileData: SMALL_FILE.fileData as Buffer, fileName: SMALL_FILE.fileName, fileDescriptor: SMALL_FILE.fileDescriptor };
+
+export interface WorldOptions {
+  /** How many users to authorize (ids `user-0`…). */
+  users: number;
+  /** Global concurrency of both the client and the baseline. */
+  concurrency: number;
+  /** Simulated latency of every SDK write (a sandbox fault rule), in ms. Default 0. */
+  latencyMs?: number;
+  /** Extra WriteClient options. */
+  client?: Partial<WriteClientOptions>;
+  /** Extra sandbox options. */
+  sandbox?: SandboxOptions;
+}
+
+export interface World {
+  sandbox: Sandbox;
+  sdk: SandboxSdkV16;
+  client: WriteClient;
+  store: MemoryTokenStore;
+  users: string[];
+  /** The token each user holds after authorization: the baseline starts from the very same one. */
+  tokens: Map<string, UserAccessToken>;
+  /** Move the shared sandbox/client clock forward. */
+  advanceClock(ms: number): void;
+  baseline(): Baseline;
+}
+
+/** The bare baseline: what a user writes without this library. */
+export interface Baseline {
+  /** Calls `pushData` through the p-queue; a new token announced by the SDK replaces the user's token in memory. */
+  write(userId: string, data?: typeof SMALL_SDK_FILE | { fileData: Buffer | NodeJS.ReadableStream; fileName: string; fileDescriptor: WriteFileMeta["fileDescriptor"] }): Promise<void>;
+  onIdle(): Promise<void>;
+  readonly queue: PQueue;
+}
+
+/** A fresh sandbox with `users` authorized users and a client on the sandbox's SDK 16.x fake. */
+export async function createWorld(options: WorldOptions): Promise<World> {
+  let offset = 0;
+  const sandbox = createSandbox({ keepFileBytes: false, ...options.sandbox, now: () => Date.now() + offset });
+  const sdk = sandbox.sdk("v16");
+  const store = new MemoryTokenStore();
+  const client = new WriteClient({
+    sdk,
+    contractDetails: sandbox.contractDetails,
+    redirectUri: REDIRECT_URI,
+    tokenStore: store,
+    stateSecret: STATE_SECRET,
+    now: sandbox.now,
+    ...options.client,
+    queue: { concurrency: options.concurrency, maxQueued: 1_000_000, ...options.client?.queue },
+  });
+  const users: string[] = [];
+  const tokens = new Map<string, UserAccessToken>();
+  for (let i = 0; i < options.users; i += 1) {
+    const userId = `user-${i}`;
+    const { url, sealed } = await client.beginAuthorization({ userId });
+    const callback = await sandbox.consent(url, { libraryId: `library-${i}` });
+    await client.completeAuthorization(callback, { sealed });
+    const stored = await store.get({ userId, contractId: sandbox.contractDetails.contractId });
+    if (stored === undefined) throw new Error(`authorizing ${userId} stored nothing`);
+    users.push(userId);
+    tokens.set(userId, stored.userAccessToken);
+  }
+  if ((options.latencyMs ?? 0) > 0) sandbox.faults.add({ operation: "write", latencyMs: options.latencyMs! });
+  sandbox.resetCounters();
+
+  return {
+    sandbox,
+    sdk,
+    client,
+    store,
+    users,
+    tokens,
+    advanceClock(ms) {
+      offset += ms;
+    },
+    baseline: () => createBaseline(sdk, sandbox.contractDetails, new Map(tokens), options.concurrency),
+  };
+}
+
+function createBaseline(sdk: SandboxSdkV16, contractDetails: { contractId: string; privateKey: string }, tokens: Map<string, UserAccessToken>, concurrency: number): Baseline {
+  const queue = new PQueue({ concurrency });
+  return {
+    queue,
+    write(userId, data = SMALL_SDK_FILE) {
+      return queue.add(() =>
+        sdk.pushData({
+          type: "library",
+          contractDetails,
+          userAccessToken: tokens.get(userId)!,
+          data: data as typeof SMALL_SDK_FILE,
+          onAccessTokenChange: (token) => tokens.set(userId, token),
+        }),
+      );
+    },
+    onIdle: () => queue.onIdle(),
+  };
+}
+
+/**
+ * Submit `count` writes with at most `window` outstanding (a service with
+ * backpressure); resolves with the number that failed.
+ */
+export function drive(count: number, window: number, submit: (index: number) => Promise<unknown>): Promise<number> {
+  return new Promise((resolve) => {
+    let next = 0;
+    let active = 0;
+    let failed = 0;
+    const settle = (): void => {
+      active -= 1;
+      launch();
+    };
+    const fail = (): void => {
+      failed += 1;
+      settle();
+    };
+    const launch = (): void => {
+      while (active < window && next < count) {
+        active += 1;
+        submit(next++).then(settle, fail);
+      }
+      if (active === 0 && next >= count) resolve(failed);
+    };
+    launch();
+  });
+}
+
+/** Submit `count` writes at once; resolves with the number that failed. */
+export async function burst(count: number, submit: (index: number) => Promise<unknown>): Promise<number> {
+  const all: Array<Promise<unknown>> = new Array(count);
+  for (let i = 0; i < count; i += 1) all[i] = submit(i);
+  const results = await Promise.allSettled(all);
+  let failed = 0;
+  for (const r of results) if (r.status === "rejected") failed += 1;
+  return failed;
+}
