@@ -228,8 +228,12 @@ export interface WriteReceipt {
   readonly id: string;
   /** The user the file was written for. */
   readonly userId: string;
-  /** `delivered`: digi.me accepted the file; `pending` (generation A only): accepted for later processing. */
-  readonly status: "delivered" | "pending";
+  /**
+   * Always `delivered`: digi.me accepted the file. (A postbox answer of
+   * `pending` after the SDK's own refresh means the file was not taken; the
+   * write is retried, never reported as done.)
+   */
+  readonly status: "delivered";
   /** SDK calls made, including the successful one. */
   readonly attempts: number;
   /** From `write()` to settlement, including time queued. */

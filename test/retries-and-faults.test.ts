@@ -111,3 +111,38 @@ describe("a file factory that fails", () => {
     expect(h.sandbox.counters.writeAttempts).toBe(0);
   });
 });
+
+describe("a postbox that answers pending (generation A)", () => {
+  it("is retried, never reported as delivered before the file is taken, and flagged as a possible duplicate", async () => {
+    const h = setup("v8");
+    const libraryId = await h.authorize("alice");
+    const { WriteClient } = await import("../src/index.js");
+    const real = h.sandbox.sdk("v8");
+    let pendingAnswers = 1;
+    const sdk: typeof real = {
+      getAuthorizeUrl: (o) => real.getAuthorizeUrl(o),
+      exchangeCodeForToken: (o) => real.exchangeCodeForToken(o),
+      write: async (o) => {
+        if (pendingAnswers > 0) {
+          pendingAnswers -= 1;
+          return { status: "pending", expires: 0, userAccessToken: o.userAccessToken };
+        }
+        return real.write(o);
+      },
+    };
+    const client = new WriteClient({
+      sdk,
+      contractDetails: h.sandbox.contractDetails,
+      redirectUri: "https://app.example/digime/callback",
+      tokenStore: h.store,
+      retry: { minDelayMs: 1, maxDelayMs: 2 },
+    });
+    const receipt = await client.write("alice", jsonFile(1));
+    expect(receipt).toMatchObject({ status: "delivered", attempts: 2, possibleDuplicate: true });
+    expect(h.sandbox.library(libraryId)?.files).toHaveLength(1);
+
+    pendingAnswers = 100;
+    const error = await client.write("alice", jsonFile(2)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "DELIVERY_RETRIES_EXHAUSTED", possiblyDelivered: true });
+  });
+});

@@ -216,7 +216,7 @@ export class Writer {
     const receipt: WriteReceipt = Object.freeze({
       id: write.id,
       userId: write.userId,
-      status: outcome.status,
+      status: "delivered",
       attempts: write.attempts,
       durationMs: this.#deps.now() - write.startedAt,
       tokenRefreshed: write.tokenRefreshed,
@@ -305,8 +305,24 @@ export class Writer {
     }
     // A token announced before a failure is persisted all the same: it may be the only valid one left.
     if (accepted.length > 0 && (await Promise.all(accepted)).some((r) => r.changed)) progress.tokenRefreshed = true;
-    if (outcome !== undefined) return outcome;
+    if (outcome?.status === "delivered") return outcome;
+    if (outcome?.status === "pending") throw this.#stillPending(source, attempt, progress);
     throw await this.#failureOfCall(thrown, userId, credentials, source, attempt, progress);
+  }
+
+  /**
+   * Generation A answered `pending` even after the SDK refreshed: the postbox
+   * did not take the file with this token. Retry (the new token is stored by
+   * now); flag a possible duplicate, since digi.me may still hold it for later.
+   */
+  #stillPending(source: FileSource, attempt: number, progress: DeliveryProgress): AttemptFailedError {
+    progress.possibleDuplicate = true;
+    const error = new DeliveryError(
+      source.retryable ? "DELIVERY_RETRIES_EXHAUSTED" : "STREAM_NOT_RETRYABLE",
+      `digi.me's postbox answered "pending" after ${attempt} attempt(s): the file was not accepted`,
+      { attempts: attempt, possiblyDelivered: true },
+    );
+    return new AttemptFailedError({ retryable: source.retryable, error });
   }
 
   /** Failures while preparing credentials: store trouble is transient, the rest is terminal. */
