@@ -1,11 +1,17 @@
 /**
- * The write queue: a global concurrency limit (p-queue) fed by per-user lanes.
- * A lane lets only `perUserConcurrency` of its writes into the global queue
- * at a time, which both serialises a user's token refreshes and keeps one
- * busy user from crowding out the rest. A lane is a plain priority list, not
- * a second p-queue: it only orders and counts, and a p-queue task costs
- * several microseconds that every write would pay twice.
+ * The write queue: per-user lanes under a global concurrency limit.
+ *
+ * A lane holds one user's waiting writes (highest priority first, then in
+ * arrival order) and lets only `perUserConcurrency` of them run at a time,
+ * which serialises a user's token refreshes. Lanes with a write they may
+ * start wait in a ready list: highest priority first, then the lane that has
+ * waited longest, so users take turns and one busy user cannot crowd out the
+ * rest. p-queue runs up to `concurrency` delivery workers; a worker takes the
+ * next write from the ready list, runs it, and takes the next, so a p-queue
+ * task (several microseconds of bookkeeping) is paid per worker, not per
+ * write. Each write runs in the async context of its `write()` call.
  */
+import { AsyncResource } from "node:async_hooks";
 import PQueue from "p-queue";
 import { ClientClosedError, QueueFullError, WriteAbortedError } from "../errors.js";
 
@@ -60,24 +66,39 @@ export interface QueuedWork<T> {
 
 /** One accepted write. Plain data: the queue's private methods act on it, so a write costs no closures of its own. */
 interface Job {
-  readonly userId: string;
+  readonly lane: Lane;
   readonly priority: number;
   readonly work: QueuedWork<unknown>;
   readonly signal: AbortSignal | undefined;
   /** Acceptance order, so close({ drain: false }) rejects in the order writes came. */
   readonly seq: number;
+  /** The async context of the `write()` call, which the write runs in. */
+  readonly context: AsyncResource;
   onAbort: (() => void) | undefined;
   started: boolean;
   /** Settled (delivered, failed or cancelled). */
   done: boolean;
 }
 
-/** One user's writes that wait for a slot: highest priority first, FIFO within a priority. */
+/** One user's writes that wait: highest priority first, FIFO within a priority. */
 interface Lane {
+  readonly userId: string;
   running: number;
   /** Live entries are `waiting[head…]`; taken ones before `head` are `undefined` until compaction. */
   waiting: Array<Job | undefined>;
   head: number;
+  /** Whether the lane is in the ready list. */
+  ready: boolean;
+  /** Bumped whenever the lane's place in the ready list changes; older entries are stale. */
+  version: number;
+}
+
+/** A lane's place in the ready list. */
+interface ReadyEntry {
+  readonly lane: Lane;
+  readonly priority: number;
+  readonly seq: number;
+  readonly version: number;
 }
 
 /** Put `job` after every waiting job of the same or a higher priority (the order p-queue keeps). */
@@ -98,17 +119,49 @@ function insertByPriority(lane: Lane, job: Job): void {
   waiting.splice(low, 0, job);
 }
 
+/** The first waiting job of `lane` that is still wanted (cancelled ones are dropped), or undefined. */
+function headOf(lane: Lane): Job | undefined {
+  const { waiting } = lane;
+  while (lane.head < waiting.length) {
+    const job = waiting[lane.head]!;
+    if (!job.done) return job;
+    waiting[lane.head] = undefined;
+    lane.head += 1;
+  }
+  waiting.length = 0;
+  lane.head = 0;
+  return undefined;
+}
+
+/** Take the head job off `lane` (after {@link headOf} returned it). */
+function takeHead(lane: Lane): void {
+  const { waiting } = lane;
+  waiting[lane.head] = undefined;
+  lane.head += 1;
+  if (lane.head === waiting.length) {
+    waiting.length = 0;
+    lane.head = 0;
+  } else if (lane.head > 1024 && lane.head * 2 > waiting.length) {
+    lane.waiting = waiting.slice(lane.head);
+    lane.head = 0;
+  }
+}
+
+/** Whether `a` goes before `b`: higher priority, then earlier. */
+function before(a: ReadyEntry, b: ReadyEntry): boolean {
+  return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
+}
+
 /** @internal */
 export class WriteQueue {
   readonly #global: PQueue;
   readonly #lanes = new Map<string, Lane>();
   readonly #options: ResolvedQueueOptions;
-  /**
-   * Jobs handed to the global queue and not started yet (at most one per lane
-   * slot). With the lanes' waiting lists, these are the writes
-   * close({ drain: false }) rejects.
-   */
-  readonly #inGlobal = new Set<Job>();
+  /** Lanes with a write they may start, as a binary heap (see {@link before}); stale entries are skipped. */
+  #ready: ReadyEntry[] = [];
+  #readySeq = 0;
+  #workers = 0;
+  #active = 0;
   #accepted = 0;
   #settled = 0;
   #closed = false;
@@ -128,7 +181,7 @@ export class WriteQueue {
 
   /** Writes currently calling the SDK or waiting between attempts. */
   get running(): number {
-    return this.#global.pending;
+    return this.#active;
   }
 
   /**
@@ -159,14 +212,20 @@ export class WriteQueue {
     if (this.size >= this.#options.maxQueued) return new QueueFullError(this.#options.maxQueued);
     if (signal?.aborted) return new WriteAbortedError(signal.reason);
     this.#accepted += 1;
-    // Told before scheduling: the global queue may start the work synchronously.
+    // Told before scheduling: a worker may start the work synchronously.
     work.accepted();
+    let lane = this.#lanes.get(userId);
+    if (lane === undefined) {
+      lane = { userId, running: 0, waiting: [], head: 0, ready: false, version: 0 };
+      this.#lanes.set(userId, lane);
+    }
     const job: Job = {
-      userId,
+      lane,
       priority,
       work: work as QueuedWork<unknown>,
       signal,
       seq: this.#accepted,
+      context: new AsyncResource("digime-write"),
       onAbort: undefined,
       started: false,
       done: false,
@@ -175,50 +234,92 @@ export class WriteQueue {
       job.onAbort = () => this.#cancel(job, new WriteAbortedError(signal.reason));
       signal.addEventListener("abort", job.onAbort, { once: true });
     }
-
-    let lane = this.#lanes.get(userId);
-    if (lane === undefined) {
-      lane = { running: 0, waiting: [], head: 0 };
-      this.#lanes.set(userId, lane);
+    const wasHead = headOf(lane);
+    insertByPriority(lane, job);
+    if (lane.running < this.#options.perUserConcurrency) {
+      // A lane that was not ready needs a worker; a ready one whose new head outranks the old moves up the list.
+      if (!lane.ready) this.#markReady(lane, true);
+      else if (wasHead !== undefined && job.priority > wasHead.priority) this.#markReady(lane, false);
     }
-    // The lane holds its slot until the global queue has run the task: that is what bounds a user's parallelism.
-    if (lane.running < this.#options.perUserConcurrency) this.#start(lane, job);
-    else insertByPriority(lane, job);
     return undefined;
   }
 
-  #start(lane: Lane, job: Job): void {
-    lane.running += 1;
-    this.#inGlobal.add(job);
-    void this.#global.add(() => this.#run(job), { priority: job.priority });
+  /** Put `lane` in the ready list (again, if its head changed); with `spawn`, start a worker for it when one is free. */
+  #markReady(lane: Lane, spawn: boolean): void {
+    const head = headOf(lane);
+    if (head === undefined) return;
+    lane.ready = true;
+    lane.version += 1;
+    this.#push({ lane, priority: head.priority, seq: (this.#readySeq += 1), version: lane.version });
+    if (spawn && this.#workers < this.#options.concurrency) {
+      this.#workers += 1;
+      void this.#global.add(() => this.#work());
+    }
   }
 
-  /** Runs in the global queue, then frees the lane's slot. `work.resolve` and `work.reject` must not throw. */
-  async #run(job: Job): Promise<void> {
-    this.#inGlobal.delete(job);
-    try {
-      // Cancelled while waiting for a global slot: skip without touching the SDK.
-      if (job.done) return;
-      job.started = true;
-      let value: unknown;
-      try {
-        value = await job.work.run();
-      } catch (error) {
-        this.#finish(job);
-        job.work.reject(error);
-        return;
+  /** The best ready lane, or undefined. */
+  #popReady(): Lane | undefined {
+    for (;;) {
+      const entry = this.#pop();
+      if (entry === undefined) return undefined;
+      const { lane } = entry;
+      if (lane.ready && entry.version === lane.version) {
+        lane.ready = false;
+        return lane;
       }
-      this.#finish(job);
-      job.work.resolve(value);
-    } finally {
-      this.#release(job.userId);
     }
+  }
+
+  /** A delivery worker: runs ready writes, one after another, until none is left. */
+  async #work(): Promise<void> {
+    try {
+      for (let lane = this.#popReady(); lane !== undefined; lane = this.#popReady()) {
+        const job = headOf(lane);
+        if (job === undefined) {
+          // Everything it held was cancelled while it waited.
+          this.#forgetIfIdle(lane);
+          continue;
+        }
+        takeHead(lane);
+        lane.running += 1;
+        // The lane may start more at once: another worker can take its next write.
+        if (lane.running < this.#options.perUserConcurrency) this.#markReady(lane, true);
+        await job.context.runInAsyncScope(this.#run, this, job);
+        lane.running -= 1;
+        // This worker goes on; the lane's next write waits its turn behind the lanes ready before it.
+        if (!lane.ready) this.#markReady(lane, false);
+        this.#forgetIfIdle(lane);
+      }
+    } finally {
+      this.#workers -= 1;
+    }
+  }
+
+  #forgetIfIdle(lane: Lane): void {
+    if (lane.running === 0 && !lane.ready && lane.waiting.length === 0 && this.#lanes.get(lane.userId) === lane) this.#lanes.delete(lane.userId);
+  }
+
+  /** Run one job and settle it. `work.resolve` and `work.reject` must not throw. */
+  async #run(job: Job): Promise<void> {
+    job.started = true;
+    this.#active += 1;
+    let value: unknown;
+    try {
+      value = await job.work.run();
+    } catch (error) {
+      this.#active -= 1;
+      this.#finish(job);
+      job.work.reject(error);
+      return;
+    }
+    this.#active -= 1;
+    this.#finish(job);
+    job.work.resolve(value);
   }
 
   #finish(job: Job): void {
     if (job.done) return;
     job.done = true;
-    this.#inGlobal.delete(job);
     if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
     this.#settled += 1;
     if (this.size === 0) this.#becameIdle();
@@ -230,27 +331,36 @@ export class WriteQueue {
     job.work.reject(error);
   }
 
-  /** A task of the lane finished: let its next waiting jobs in, and forget the lane once it is idle. */
-  #release(userId: string): void {
-    const lane = this.#lanes.get(userId);
-    if (lane === undefined) return;
-    lane.running -= 1;
-    const { waiting } = lane;
-    while (lane.running < this.#options.perUserConcurrency && lane.head < waiting.length) {
-      const next = waiting[lane.head]!;
-      waiting[lane.head] = undefined;
-      lane.head += 1;
-      // Cancelled while waiting in the lane: it never enters the global queue.
-      if (!next.done) this.#start(lane, next);
+  #push(entry: ReadyEntry): void {
+    const heap = this.#ready;
+    let i = heap.length;
+    heap.push(entry);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(entry, heap[parent]!)) break;
+      heap[i] = heap[parent]!;
+      i = parent;
     }
-    if (lane.head === waiting.length) {
-      waiting.length = 0;
-      lane.head = 0;
-    } else if (lane.head > 1024 && lane.head * 2 > waiting.length) {
-      lane.waiting = waiting.slice(lane.head);
-      lane.head = 0;
+    heap[i] = entry;
+  }
+
+  #pop(): ReadyEntry | undefined {
+    const heap = this.#ready;
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child = right < heap.length && before(heap[right]!, heap[left]!) ? right : left;
+      if (!before(heap[child]!, last)) break;
+      heap[i] = heap[child]!;
+      i = child;
     }
-    if (lane.running === 0 && lane.waiting.length === 0) this.#lanes.delete(userId);
+    heap[i] = last;
+    return top;
   }
 
   #becameIdle(): void {
@@ -270,7 +380,7 @@ export class WriteQueue {
   close(rejectWaiting: boolean): void {
     this.#closed = true;
     if (!rejectWaiting) return;
-    const waiting = [...this.#inGlobal];
+    const waiting: Job[] = [];
     for (const lane of this.#lanes.values()) {
       for (let i = lane.head; i < lane.waiting.length; i += 1) {
         const job = lane.waiting[i]!;
