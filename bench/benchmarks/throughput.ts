@@ -35,8 +35,8 @@ async function round(arm: Arm, writes: number): Promise<number> {
 export const throughput: Benchmark = {
   name: "throughput",
   async run({ quick }) {
-    const writes = quick ? 2_000 : 20_000;
-    const rounds = quick ? 3 : 5;
+    const writes = quick ? 5_000 : 20_000;
+    const rounds = quick ? 3 : 7;
     await round("client", 2_000);
     await round("baseline", 2_000);
     const perArm: Record<Arm, number[]> = { client: [], baseline: [] };

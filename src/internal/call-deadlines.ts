@@ -24,6 +24,7 @@ export class CallDeadlines {
   #head: Entry | undefined;
   #tail: Entry | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopWhenIdle = false;
 
   /** `timeoutError(label)` is what a call that runs past `ms` rejects with. */
   constructor(ms: number, timeoutError: (label: string) => Error) {
@@ -73,8 +74,26 @@ export class CallDeadlines {
     entry.prev = undefined;
     entry.next = undefined;
     // Nothing pending: the timer may stay armed, but must not keep the process alive.
-    if (this.#head === undefined) this.#timer?.unref();
+    if (this.#head === undefined) {
+      if (this.#stopWhenIdle) this.#clearTimer();
+      else this.#timer?.unref();
+    }
     return true;
+  }
+
+  /**
+   * The owner is done: once nothing is pending, drop the timer (which holds
+   * on to the owner until it fires). Calls made later still get their limit.
+   */
+  stopWhenIdle(): void {
+    this.#stopWhenIdle = true;
+    if (this.#head === undefined) this.#clearTimer();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
   #arm(): void {

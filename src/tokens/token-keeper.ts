@@ -413,6 +413,7 @@ export class TokenKeeper {
       const ok = await this.#persistInline(userId, state, false);
       if (!ok) failed.push(userId);
     }
+    this.#deadlines?.stopWhenIdle();
     return failed;
   }
 }
