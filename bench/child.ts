@@ -1,7 +1,9 @@
 /**
  * Runs one benchmark in this process and sends its outcome to the parent
  * (bench/run.ts) over IPC. Started with --expose-gc.
- *   node --expose-gc --import tsx bench/child.ts <name> [--quick] [--arm <arm>]
+ *   node --expose-gc bench/results/build/child.mjs <name> [--quick] [--arm <arm>]
+ * BENCH_THROW=<name> makes that benchmark throw, to check that the runner
+ * (and CI) fails loudly.
  */
 import { BENCHMARKS } from "./benchmarks/index.js";
 
@@ -18,6 +20,7 @@ if (benchmark === undefined) {
 }
 
 try {
+  if (process.env.BENCH_THROW === name) throw new Error(`BENCH_THROW=${name}: thrown on purpose`);
   const outcome = await benchmark.run({ quick, arm });
   if (process.send === undefined) {
     console.log(JSON.stringify(outcome, null, 2));

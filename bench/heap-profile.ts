@@ -3,6 +3,7 @@
  * takes a heap snapshot, and lists the objects by constructor, with their
  * count and shallow size per queued write.
  *   npx tsx bench/build-only.ts && npx node --expose-gc bench/results/build/heap-profile.mjs client 20000
+ * SHOW_STRINGS=1 also groups strings by their first 60 characters.
  */
 import { readFileSync, rmSync } from "node:fs";
 import { writeHeapSnapshot } from "node:v8";
