@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fileMetaSchema, isValidFileMeta } from "../src/writing/file-meta.js";
+import { fileMetaSchema, isValidFileMeta, toFileSource } from "../src/writing/file-meta.js";
 
 const strings = fc.oneof(
   fc.constantFrom("", "a", "x".repeat(255), "x".repeat(256), "x".repeat(1024), "x".repeat(1025), "tab\there", "new\nline", "ünïcødé 🚀", "application/json", "text/plain; charset=utf-8", "bad mime", "a/b/c", "/json"),
@@ -43,5 +43,21 @@ describe("file meta validation", () => {
     expect(isValidFileMeta({ ...good, fileDescriptor: { ...good.fileDescriptor, mimeType: "json" } })).toBe(false);
     expect(isValidFileMeta({ ...good, fileDescriptor: { ...good.fileDescriptor, accounts: [{ accountId: "" }] } })).toBe(false);
     expect(isValidFileMeta({ ...good, fileDescriptor: { ...good.fileDescriptor, reference: [""] } })).toBe(false);
+  });
+
+  it("writes of one unchanged descriptor share one frozen copy; a changed descriptor gets a new copy and old writes keep theirs", () => {
+    const descriptor = { mimeType: "application/json", accounts: [{ accountId: "acc" }], tags: ["a"] };
+    const file = { fileData: Buffer.from("{}"), fileName: "a.json", fileDescriptor: descriptor };
+    const first = toFileSource(file).open().fileDescriptor;
+    const second = toFileSource(file).open().fileDescriptor;
+    expect(second).toBe(first);
+    expect(first).not.toBe(descriptor);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.accounts) && Object.isFrozen(first.accounts[0]) && Object.isFrozen(first.tags)).toBe(true);
+    descriptor.accounts[0]!.accountId = "other";
+    descriptor.tags.push("b");
+    const third = toFileSource(file).open().fileDescriptor;
+    expect(third).not.toBe(first);
+    expect(third).toEqual({ mimeType: "application/json", accounts: [{ accountId: "other" }], tags: ["a", "b"] });
+    expect(first).toEqual({ mimeType: "application/json", accounts: [{ accountId: "acc" }], tags: ["a"] });
   });
 });

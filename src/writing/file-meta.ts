@@ -122,16 +122,49 @@ export function isValidFileMeta(input: unknown): input is ParsedFileMeta {
   return true;
 }
 
+type ParsedDescriptor = ParsedFileMeta["fileDescriptor"];
+
+/**
+ * The last copy made of each caller's descriptor object. Apps tend to pass
+ * one descriptor for many files; while its contents are unchanged, its
+ * writes share one frozen copy instead of making their own.
+ */
+const descriptorCopies = new WeakMap<object, Readonly<FileDescriptor>>();
+
+function sameList(copy: readonly string[] | undefined, list: readonly string[] | undefined): boolean {
+  if (copy === undefined || list === undefined) return copy === list;
+  if (copy.length !== list.length) return false;
+  for (let i = 0; i < copy.length; i += 1) if (copy[i] !== list[i]) return false;
+  return true;
+}
+
+function sameDescriptor(copy: Readonly<FileDescriptor>, descriptor: ParsedDescriptor): boolean {
+  if (copy.mimeType !== descriptor.mimeType || copy.accounts.length !== descriptor.accounts.length) return false;
+  for (let i = 0; i < copy.accounts.length; i += 1) if (copy.accounts[i]!.accountId !== descriptor.accounts[i]!.accountId) return false;
+  return sameList(copy.reference, descriptor.reference || undefined) && sameList(copy.tags, descriptor.tags || undefined);
+}
+
+/** A frozen copy of `descriptor` holding only the fields the SDK knows. */
+function copyDescriptor(descriptor: ParsedDescriptor): FileDescriptor {
+  const known = descriptorCopies.get(descriptor);
+  if (known !== undefined && sameDescriptor(known, descriptor)) return known as FileDescriptor;
+  const copy: FileDescriptor = {
+    mimeType: descriptor.mimeType,
+    accounts: descriptor.accounts.map((a) => Object.freeze({ accountId: a.accountId })),
+    ...(descriptor.reference ? { reference: Object.freeze([...descriptor.reference]) as string[] } : {}),
+    ...(descriptor.tags ? { tags: Object.freeze([...descriptor.tags]) as string[] } : {}),
+  };
+  Object.freeze(copy.accounts);
+  Object.freeze(copy);
+  descriptorCopies.set(descriptor, copy);
+  return copy;
+}
+
 /** Validate `input` as a {@link WriteFileMeta}; throws `ValidationError` naming the field. */
 export function toFileSource(input: unknown): FileSource {
   const meta = isValidFileMeta(input) ? input : parseOrThrow(fileMetaSchema, input, "INVALID_ARGUMENT", "fileMeta");
   // Copy the descriptor: later changes by the caller must not alter a queued write.
-  const fileDescriptor: FileDescriptor = {
-    mimeType: meta.fileDescriptor.mimeType,
-    accounts: meta.fileDescriptor.accounts.map((a) => ({ accountId: a.accountId })),
-    ...(meta.fileDescriptor.reference ? { reference: [...meta.fileDescriptor.reference] } : {}),
-    ...(meta.fileDescriptor.tags ? { tags: [...meta.fileDescriptor.tags] } : {}),
-  };
+  const fileDescriptor = copyDescriptor(meta.fileDescriptor);
   const { fileData, fileName } = meta;
 
   if (fileData instanceof Readable) {
