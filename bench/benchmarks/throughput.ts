@@ -36,7 +36,7 @@ export const throughput: Benchmark = {
   name: "throughput",
   async run({ quick }) {
     const writes = quick ? 5_000 : 20_000;
-    const rounds = quick ? 3 : 7;
+    const rounds = quick ? 3 : 9;
     await round("client", 2_000);
     await round("baseline", 2_000);
     const perArm: Record<Arm, number[]> = { client: [], baseline: [] };
