@@ -7,22 +7,15 @@
  */
 import type { Benchmark } from "../lib/report.js";
 import { collect, median } from "../lib/stats.js";
-import { createWorld, drive, SMALL_FILE } from "../lib/world.js";
+import { alternateRounds, createWorld, drive, submitter, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
 const WINDOW = 1_000;
 
-type Arm = "client" | "baseline";
-
 async function round(arm: Arm, writes: number): Promise<number> {
   const world = await createWorld({ users: USERS, concurrency: CONCURRENCY });
-  const { users } = world;
-  const baseline = world.baseline();
-  const submit =
-    arm === "client"
-      ? (i: number) => world.client.write(users[i % USERS]!, SMALL_FILE)
-      : (i: number) => baseline.write(users[i % USERS]!);
+  const submit = submitter(world, arm);
   await collect();
   const before = process.cpuUsage();
   const failed = await drive(writes, WINDOW, submit);
@@ -39,11 +32,7 @@ export const cpu: Benchmark = {
     const rounds = quick ? 3 : 5;
     await round("client", 10_000);
     await round("baseline", 10_000);
-    const perArm: Record<Arm, number[]> = { client: [], baseline: [] };
-    for (let r = 0; r < rounds; r += 1) {
-      const order: Arm[] = r % 2 === 0 ? ["baseline", "client"] : ["client", "baseline"];
-      for (const arm of order) perArm[arm].push(await round(arm, writes));
-    }
+    const perArm = await alternateRounds(rounds, (arm) => round(arm, writes));
     const client = median(perArm.client);
     const baseline = median(perArm.baseline);
     const above = client - baseline;

@@ -10,24 +10,17 @@
 import { performance } from "node:perf_hooks";
 import type { Benchmark, Row } from "../lib/report.js";
 import { collect, median } from "../lib/stats.js";
-import { createWorld, drive, SMALL_FILE } from "../lib/world.js";
+import { alternateRounds, createWorld, drive, submitter, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
 const WINDOW = 1_000;
 
-type Arm = "client" | "baseline";
-
 async function perWrite(arm: Arm, writes: number): Promise<number> {
   const world = await createWorld({ users: USERS, concurrency: CONCURRENCY });
-  const { users } = world;
-  const baseline = world.baseline();
-  const submit =
-    arm === "client"
-      ? (i: number) => world.client.write(users[i % USERS]!, SMALL_FILE)
-      : (i: number) => baseline.write(users[i % USERS]!);
+  const submit = submitter(world, arm);
   // One write per user first: what a user's first write sets up once is not what grows with a run.
-  await Promise.all(users.map((user) => (arm === "client" ? world.client.write(user, SMALL_FILE) : baseline.write(user))));
+  await Promise.all(world.users.map((_, i) => submit(i)));
   await collect();
   const started = performance.now();
   const failed = await drive(writes, WINDOW, submit);
@@ -46,12 +39,7 @@ export const growth: Benchmark = {
     await perWrite("baseline", 10_000);
     const perSize: Record<string, Record<Arm, number[]>> = {};
     for (const size of sizes) {
-      const rounds: Record<Arm, number[]> = { client: [], baseline: [] };
-      for (let r = 0; r < (quick ? Math.min(3, repeats(size)) : repeats(size)); r += 1) {
-        const order: Arm[] = r % 2 === 0 ? ["baseline", "client"] : ["client", "baseline"];
-        for (const arm of order) rounds[arm].push(await perWrite(arm, size));
-      }
-      perSize[size] = rounds;
+      perSize[size] = await alternateRounds(quick ? Math.min(3, repeats(size)) : repeats(size), (arm) => perWrite(arm, size));
     }
     const figure = (size: number, arm: Arm) => median(perSize[size]![arm]);
     const smallest = sizes[0]!;

@@ -6,22 +6,15 @@
 import { performance } from "node:perf_hooks";
 import type { Benchmark } from "../lib/report.js";
 import { collect, median } from "../lib/stats.js";
-import { burst, createWorld, SMALL_FILE } from "../lib/world.js";
+import { alternateRounds, burst, createWorld, submitter, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
 const LATENCY_MS = 2;
 
-type Arm = "client" | "baseline";
-
 async function round(arm: Arm, writes: number): Promise<number> {
   const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
-  const { users } = world;
-  const baseline = world.baseline();
-  const submit =
-    arm === "client"
-      ? (i: number) => world.client.write(users[i % USERS]!, SMALL_FILE)
-      : (i: number) => baseline.write(users[i % USERS]!);
+  const submit = submitter(world, arm);
   await collect();
   const started = performance.now();
   const failed = await burst(writes, submit);
@@ -39,11 +32,7 @@ export const throughput: Benchmark = {
     const rounds = quick ? 3 : 9;
     await round("client", 2_000);
     await round("baseline", 2_000);
-    const perArm: Record<Arm, number[]> = { client: [], baseline: [] };
-    for (let r = 0; r < rounds; r += 1) {
-      const order: Arm[] = r % 2 === 0 ? ["baseline", "client"] : ["client", "baseline"];
-      for (const arm of order) perArm[arm].push(await round(arm, writes));
-    }
+    const perArm = await alternateRounds(rounds, (arm) => round(arm, writes));
     const client = median(perArm.client);
     const baseline = median(perArm.baseline);
     const ratio = client / baseline;

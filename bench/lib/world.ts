@@ -155,3 +155,27 @@ export async function burst(count: number, submit: (index: number) => Promise<un
   for (const r of results) if (r.status === "rejected") failed += 1;
   return failed;
 }
+
+/** Which side of a comparison a round measures. */
+export type Arm = "client" | "baseline";
+
+/** Submits write `i` for user `i % users` through the client or the bare baseline. */
+export function submitter(world: World, arm: Arm): (i: number) => Promise<unknown> {
+  const { users } = world;
+  if (arm === "client") return (i) => world.client.write(users[i % users.length]!, SMALL_FILE);
+  const baseline = world.baseline();
+  return (i) => baseline.write(users[i % users.length]!);
+}
+
+/**
+ * Run `rounds` pairs of rounds, alternating which side goes first so drift
+ * in the machine's load falls on both, and collect each side's figures.
+ */
+export async function alternateRounds(rounds: number, round: (arm: Arm) => Promise<number>): Promise<Record<Arm, number[]>> {
+  const perArm: Record<Arm, number[]> = { client: [], baseline: [] };
+  for (let r = 0; r < rounds; r += 1) {
+    const order: Arm[] = r % 2 === 0 ? ["baseline", "client"] : ["client", "baseline"];
+    for (const arm of order) perArm[arm].push(await round(arm));
+  }
+  return perArm;
+}
