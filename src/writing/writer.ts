@@ -152,10 +152,10 @@ export class PendingWrite implements QueuedWork<PortWriteResult>, DeliveryProgre
     return this.#writer.deliver(this);
   }
 
-  resolve(outcome: PortWriteResult): void {
+  resolve(): void {
     let receipt: WriteReceipt;
     try {
-      receipt = this.#writer.succeeded(this, outcome);
+      receipt = this.#writer.succeeded(this);
     } catch (error) {
       this.#reject?.(error);
       return;
@@ -212,7 +212,7 @@ export class Writer {
   }
 
   /** @internal The receipt of a delivered write; emits `write:succeeded`. */
-  succeeded(write: PendingWrite, outcome: PortWriteResult): WriteReceipt {
+  succeeded(write: PendingWrite): WriteReceipt {
     const receipt: WriteReceipt = Object.freeze({
       id: write.id,
       userId: write.userId,

@@ -152,6 +152,17 @@ function report(version: string, figures: Figures): void {
 
 const timeout = LONG ? 30 * 60_000 : 90_000;
 
+
+/** REAUTHORIZATION_REQUIRED only ever follows a token pair the SDK dropped (recorded by the SDK proxy). */
+function expectReauthorizationOnlyAfterDrops(run: Awaited<ReturnType<typeof runSoak>>): void {
+  const dropped = new Set(run.recorder.drops.map((d) => d.libraryId));
+  for (const write of run.writes) {
+    if (write.outcome?.kind === "failed" && write.outcome.error instanceof ReauthorizationRequiredError) {
+      expect(dropped.has(run.libraries[write.user]!), write.fileName).toBe(true);
+    }
+  }
+}
+
 describe("fault soak: nothing lost under faults", () => {
   it(
     "SDK 16.x (generation C): every write delivered or failed with a reason, every user's store holds the newest token issued",
@@ -181,12 +192,7 @@ describe("fault soak: nothing lost under faults", () => {
       report("v16 revoked", figures);
       expect(figures.refreshes).toBeGreaterThanOrEqual(run.config.users);
       expect(Object.keys(figures.failed).filter((code) => code !== "DELIVERY_RETRIES_EXHAUSTED" && code !== "REAUTHORIZATION_REQUIRED")).toEqual([]);
-      const dropped = new Set(run.recorder.drops.map((d) => d.libraryId));
-      for (const write of run.writes) {
-        if (write.outcome?.kind === "failed" && write.outcome.error instanceof ReauthorizationRequiredError) {
-          expect(dropped.has(run.libraries[write.user]!), write.fileName).toBe(true);
-        }
-      }
+      expectReauthorizationOnlyAfterDrops(run);
     },
     timeout,
   );
@@ -200,13 +206,7 @@ describe("fault soak: nothing lost under faults", () => {
       expect(figures.refreshes).toBeGreaterThanOrEqual(run.config.users);
       // Failures are transient faults that outlasted the retries, or users whose token the SDK dropped.
       expect(Object.keys(figures.failed).filter((code) => code !== "DELIVERY_RETRIES_EXHAUSTED" && code !== "REAUTHORIZATION_REQUIRED")).toEqual([]);
-      const dropped = new Set(run.recorder.drops.map((d) => d.libraryId));
-      for (const write of run.writes) {
-        if (write.outcome?.kind === "failed" && write.outcome.error instanceof ReauthorizationRequiredError) {
-          // REAUTHORIZATION_REQUIRED only ever follows a pair the SDK dropped.
-          expect(dropped.has(run.libraries[write.user]!), write.fileName).toBe(true);
-        }
-      }
+      expectReauthorizationOnlyAfterDrops(run);
     },
     timeout,
   );
@@ -221,12 +221,7 @@ describe("fault soak: nothing lost under faults", () => {
       expect(figures.failed.REAUTHORIZATION_REQUIRED ?? 0).toBeGreaterThan(0);
       // Every refresh happened inside the SDK, which kept the pair to itself.
       expect(figures.droppedBySdk).toBe(figures.refreshes);
-      const dropped = new Set(run.recorder.drops.map((d) => d.libraryId));
-      for (const write of run.writes) {
-        if (write.outcome?.kind === "failed" && write.outcome.error instanceof ReauthorizationRequiredError) {
-          expect(dropped.has(run.libraries[write.user]!), write.fileName).toBe(true);
-        }
-      }
+      expectReauthorizationOnlyAfterDrops(run);
     },
     timeout,
   );
