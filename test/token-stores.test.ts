@@ -75,6 +75,31 @@ describe("tokenStoreContract", () => {
     await expect(staleCase!.run()).rejects.toThrow(/expected status "conflict", got "stored"/);
   });
 
+  it("fails with a clear message against a store whose refresh lease can be taken twice", async () => {
+    class LeaseAlwaysGranted extends MemoryTokenStore {
+      override async acquireRefreshLease(): Promise<boolean> {
+        return true;
+      }
+    }
+    const once = tokenStoreContract(() => new LeaseAlwaysGranted(), { leases: true }).find((c) => c.name.startsWith("a refresh lease is taken once"));
+    await expect(once!.run()).rejects.toThrow(/a held lease must refuse another owner/);
+    const race = tokenStoreContract(() => new LeaseAlwaysGranted(), { leases: true }).find((c) => c.name.includes("concurrent acquires"));
+    await expect(race!.run()).rejects.toThrow(/exactly one concurrent acquire must win, 10 did/);
+  });
+
+  it("refuses a store declared to offer leases that has none, or has only one of the two methods", async () => {
+    const plain: TokenStore = {
+      get: async () => undefined,
+      set: async () => ({ status: "conflict", current: undefined }),
+      delete: async () => false,
+      listByUser: async () => [],
+    };
+    const declared = tokenStoreContract(() => plain, { leases: true }).find((c) => c.name.startsWith("offers both refresh-lease methods"));
+    await expect(declared!.run()).rejects.toThrow(/declared to offer leases/);
+    const half = tokenStoreContract(() => ({ ...plain, acquireRefreshLease: async () => true })).find((c) => c.name.startsWith("offers both refresh-lease methods"));
+    await expect(half!.run()).rejects.toThrow(/come together/);
+  });
+
   it("checks updatedAt against the given clock", async () => {
     const updatedAtCase = tokenStoreContract(() => new MemoryTokenStore({ now: () => 5 }), { now: () => 1_000 }).find(
       (c) => c.name.startsWith("set with expectedVersion null creates"),
@@ -84,7 +109,7 @@ describe("tokenStoreContract", () => {
 });
 
 describe("MemoryTokenStore passes the TokenStore contract", () => {
-  for (const c of tokenStoreContract(() => new MemoryTokenStore())) it(c.name, c.run);
+  for (const c of tokenStoreContract(() => new MemoryTokenStore(), { leases: true })) it(c.name, c.run);
 });
 
 describe("MemoryTokenStore passes the TokenStore contract with a controlled clock", () => {

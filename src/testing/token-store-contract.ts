@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { UserAccessToken } from "../sdk/types.js";
-import type { Credentials, CredentialsKey, SetResult, StoredCredentials, TokenStore } from "../tokens/token-store.js";
+import type { Credentials, CredentialsKey, RefreshLeases, SetResult, StoredCredentials, TokenStore } from "../tokens/token-store.js";
 
 /**
  * One case of the contract suite: a name for your test runner and a `run`
@@ -39,6 +39,9 @@ export interface TokenStoreContractCase {
  *   clock's readings just before and just after the `set`. Leave it out when
  *   the store uses a clock the test cannot read (a database server's): then
  *   `updatedAt` need only be a finite number that never goes backwards.
+ *   `leases`: `true` when the store offers refresh leases
+ *   ({@link RefreshLeases}), as a store shared by several processes should;
+ *   the lease rules are then checked too (they wait out a lease of 150 ms).
  * @returns The cases, in a stable order with unique names.
  * @example
  * ```ts
@@ -53,11 +56,14 @@ export interface TokenStoreContractCase {
  * let clock = 1_700_000_000_000;
  * const now = () => clock++;
  * for (const c of tokenStoreContract(() => new MemoryTokenStore({ now }), { now })) it(c.name, c.run);
+ *
+ * // A store shared by several processes also proves its refresh leases:
+ * for (const c of tokenStoreContract(() => new MyRedisStore(), { leases: true })) it(c.name, c.run);
  * ```
  */
 export function tokenStoreContract(
   createStore: () => TokenStore | Promise<TokenStore>,
-  options: { readonly now?: (() => number) | undefined } = {},
+  options: { readonly now?: (() => number) | undefined; readonly leases?: boolean | undefined } = {},
 ): TokenStoreContractCase[] {
   const clock = options.now;
 
@@ -348,12 +354,112 @@ export function tokenStoreContract(
     ],
   ];
 
+  cases.push([
+    "offers both refresh-lease methods or neither",
+    async (store) => {
+      const methods = [typeof store.acquireRefreshLease, typeof store.releaseRefreshLease];
+      assert.ok(
+        methods.every((kind) => kind === "function") || methods.every((kind) => kind === "undefined"),
+        "acquireRefreshLease and releaseRefreshLease come together: the library uses neither unless both exist",
+      );
+      if (options.leases === true) assert.equal(methods[0], "function", "the store was declared to offer leases ({ leases: true }) but has no acquireRefreshLease");
+    },
+  ]);
+  if (options.leases === true) cases.push(...leaseCases());
+
   return cases.map(([name, body]) => ({
     name,
     async run() {
       await body(await createStore());
     },
   }));
+}
+
+/** The lease rules of {@link RefreshLeases}. */
+function leaseCases(): Array<[string, (store: TokenStore) => Promise<void>]> {
+  const leases = (store: TokenStore): RefreshLeases => store as TokenStore & RefreshLeases;
+  const LONG = 60_000;
+  return [
+    [
+      "a refresh lease is taken once: a second owner is refused until the holder releases it",
+      async (store) => {
+        const l = leases(store);
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "owner-a", ttlMs: LONG }), true, "the first acquire of a free lease must succeed");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "owner-b", ttlMs: LONG }), false, "a held lease must refuse another owner");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "owner-a", ttlMs: LONG }), false, "a held lease must refuse even its holder (a holder that asks again has lost track)");
+        await l.releaseRefreshLease(KEY, "owner-a");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "owner-b", ttlMs: LONG }), true, "after its holder released it, the lease must be free");
+      },
+    ],
+    [
+      "only the holder can release a refresh lease",
+      async (store) => {
+        const l = leases(store);
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "holder", ttlMs: LONG }), true, "acquire");
+        await l.releaseRefreshLease(KEY, "someone-else");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "third", ttlMs: LONG }), false, "a release by another owner must not free the lease");
+        await l.releaseRefreshLease({ userId: "nobody", contractId: "none" }, "holder");
+        await l.releaseRefreshLease(KEY, "holder");
+        await l.releaseRefreshLease(KEY, "holder");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "third", ttlMs: LONG }), true, "releasing twice, or a free key, must be harmless");
+      },
+    ],
+    [
+      "a refresh lease frees itself after its ttl, and a late release cannot free the next holder's",
+      async (store) => {
+        const l = leases(store);
+        const ttlMs = 150;
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "dies", ttlMs }), true, "acquire with a short ttl");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "waits", ttlMs: LONG }), false, "the lease must be held right after it was taken");
+        // The holder "dies": nobody releases. The lease must come free by itself.
+        const deadline = Date.now() + ttlMs + 5_000;
+        let taken = false;
+        while (!taken && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          taken = await l.acquireRefreshLease(KEY, { owner: "waits", ttlMs: LONG });
+        }
+        assert.equal(taken, true, `an unreleased lease must come free within its ttl (${ttlMs} ms) plus 5 s`);
+        await l.releaseRefreshLease(KEY, "dies");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "third", ttlMs: LONG }), false, "the expired holder's late release must not free the new holder's lease");
+      },
+    ],
+    [
+      "refresh leases are per user and per contract",
+      async (store) => {
+        const l = leases(store);
+        const others: CredentialsKey[] = [
+          { userId: "bob", contractId: KEY.contractId },
+          { userId: KEY.userId, contractId: "contract-2" },
+          { userId: "a:b", contractId: "c" },
+          { userId: "a", contractId: "b:c" },
+        ];
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "o", ttlMs: LONG }), true, "acquire alice/contract-1");
+        for (const key of others) {
+          assert.equal(await l.acquireRefreshLease(key, { owner: "o", ttlMs: LONG }), true, `the lease of ${describeKey(key)} must be independent`);
+        }
+      },
+    ],
+    [
+      "of 10 concurrent acquires of one refresh lease exactly one wins",
+      async (store) => {
+        const l = leases(store);
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => l.acquireRefreshLease(KEY, { owner: `racer-${i}`, ttlMs: LONG })));
+        assert.equal(results.filter(Boolean).length, 1, `exactly one concurrent acquire must win, ${results.filter(Boolean).length} did`);
+      },
+    ],
+    [
+      "records can be read and compare-and-set while a refresh lease is held",
+      async (store) => {
+        const l = leases(store);
+        const created = expectStored(await store.set(KEY, { userAccessToken: token("a1") }, { expectedVersion: null }), "create");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "o", ttlMs: LONG }), true, "acquire");
+        assert.deepEqual(await store.get(KEY), created, "get while leased");
+        const next = expectStored(await store.set(KEY, { userAccessToken: token("a2") }, { expectedVersion: 1 }), "set while leased");
+        assert.equal(next.version, 2, "set while leased must store version 2");
+        assert.equal(await store.delete(KEY), true, "delete while leased");
+      },
+    ],
+  ];
 }
 
 const KEY: CredentialsKey = { userId: "alice", contractId: "contract-1" };

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { ValidationError, type ValidationIssue } from "../errors.js";
-import type { Credentials, CredentialsKey, SetOptions, StoredCredentials, TokenStore } from "./token-store.js";
+import type { Credentials, CredentialsKey, RefreshLeaseOptions, SetOptions, StoredCredentials, TokenStore } from "./token-store.js";
 
 const nonEmptyString = (max: number): z.ZodString =>
   z
@@ -236,6 +236,44 @@ export function parseCredentials(credentials: unknown): Credentials {
  */
 export function parseSetOptions(options: unknown): SetOptions {
   return parseOrThrow(setOptionsSchema, options, "options");
+}
+
+const leaseOptionsSchema = z.object(
+  {
+    owner: nonEmptyString(256),
+    ttlMs: z
+      .number({ error: "must be an integer number of milliseconds between 1 and 3600000" })
+      .int({ error: "must be an integer number of milliseconds between 1 and 3600000" })
+      .min(1, { error: "must be an integer number of milliseconds between 1 and 3600000" })
+      .max(3_600_000, { error: "must be an integer number of milliseconds between 1 and 3600000" }),
+  },
+  { error: "must be an object with owner and ttlMs" },
+);
+
+/**
+ * Checks the options of `acquireRefreshLease`.
+ *
+ * @throws {@link ValidationError} `INVALID_ARGUMENT` naming `options.owner` or `options.ttlMs`.
+ * @example
+ * ```ts
+ * const { owner, ttlMs } = parseLeaseOptions(options);
+ * ```
+ */
+export function parseLeaseOptions(options: unknown): RefreshLeaseOptions {
+  return parseOrThrow(leaseOptionsSchema, options, "options");
+}
+
+/**
+ * Checks the owner passed to `releaseRefreshLease`.
+ *
+ * @throws {@link ValidationError} `INVALID_ARGUMENT` naming `owner`.
+ * @example
+ * ```ts
+ * const owner = parseLeaseOwner(value);
+ * ```
+ */
+export function parseLeaseOwner(owner: unknown): string {
+  return parseOrThrow(nonEmptyString(256), owner, "owner");
 }
 
 /**

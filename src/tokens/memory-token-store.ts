@@ -9,12 +9,24 @@ import {
   buildStoredCredentials,
   parseCredentials,
   parseCredentialsKey,
+  parseLeaseOptions,
+  parseLeaseOwner,
   parseSetOptions,
   parseUserId,
   toValidationIssues,
 } from "./credentials-schema.js";
+import { LeaseTable } from "./lease-table.js";
 import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
-import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "./token-store.js";
+import type {
+  Credentials,
+  CredentialsKey,
+  RefreshLeaseOptions,
+  RefreshLeases,
+  SetOptions,
+  SetResult,
+  StoredCredentials,
+  TokenStore,
+} from "./token-store.js";
 
 /**
  * Options of {@link MemoryTokenStore}.
@@ -36,7 +48,8 @@ const memoryOptionsSchema = z.object({
 /**
  * A {@link TokenStore} kept in process memory. Compare-and-set is atomic
  * because every operation runs without awaiting in between; records handed
- * out are copies, so callers cannot change what is stored.
+ * out are copies, so callers cannot change what is stored. Refresh leases
+ * ({@link RefreshLeases}) coordinate every client sharing the instance.
  *
  * @example
  * ```ts
@@ -48,11 +61,12 @@ const memoryOptionsSchema = z.object({
  * }
  * ```
  */
-export class MemoryTokenStore implements TokenStore {
+export class MemoryTokenStore implements TokenStore, RefreshLeases {
   // userId → contractId → frozen record. Nested Maps: no joined string key
   // can collide, and ids like "__proto__" are ordinary keys.
   readonly #records = new Map<string, Map<string, StoredCredentials>>();
   readonly #now: () => number;
+  readonly #leases: LeaseTable;
 
   constructor(options: MemoryTokenStoreOptions = {}) {
     const parsed = memoryOptionsSchema.safeParse(options);
@@ -60,6 +74,7 @@ export class MemoryTokenStore implements TokenStore {
       throw new ValidationError("INVALID_OPTIONS", "MemoryTokenStore options", toValidationIssues("options", parsed.error.issues));
     }
     this.#now = parsed.data.now ?? Date.now;
+    this.#leases = new LeaseTable(this.#now);
   }
 
   /**
@@ -133,6 +148,33 @@ export class MemoryTokenStore implements TokenStore {
   async listByUser(userId: string): Promise<StoredCredentials[]> {
     const id = parseUserId(userId);
     return [...(this.#records.get(id)?.values() ?? [])].map((record) => structuredClone(record));
+  }
+
+  /**
+   * Takes the refresh lease of `key` for `options.ttlMs` (by the store's
+   * clock); `false` while another unexpired lease is held.
+   *
+   * @example
+   * ```ts
+   * if (await store.acquireRefreshLease(key, { owner: "worker-1", ttlMs: 10_000 })) console.log("mine");
+   * ```
+   */
+  async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const parsedKey = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    return this.#leases.acquire(parsedKey, owner, ttlMs);
+  }
+
+  /**
+   * Releases the refresh lease of `key` if `owner` holds it.
+   *
+   * @example
+   * ```ts
+   * await store.releaseRefreshLease(key, "worker-1");
+   * ```
+   */
+  async releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void> {
+    this.#leases.release(parseCredentialsKey(key), parseLeaseOwner(owner));
   }
 
   /** Shows counts only: `util.inspect` and `console.log` must never print a token. */

@@ -95,12 +95,62 @@ export type SetResult =
     };
 
 /**
+ * Options of {@link RefreshLeases.acquireRefreshLease}.
+ *
+ * @example
+ * ```ts
+ * const taken = await store.acquireRefreshLease?.(key, { owner: randomUUID(), ttlMs: 10_000 } satisfies RefreshLeaseOptions);
+ * ```
+ */
+export interface RefreshLeaseOptions {
+  /** Who takes the lease: an opaque, unique value. Only this owner can release it. */
+  readonly owner: string;
+  /** The lease frees itself this many ms after it was taken, so a holder that dies cannot block refreshes for long. */
+  readonly ttlMs: number;
+}
+
+/**
+ * Refresh coordination: a short, owner-checked lease per user and contract.
+ * A store shared by several processes offers it so that only one of them
+ * spends a user's single-use refresh token at a time; the others wait and
+ * read the token it stored. Compare-and-set on `version` stays the fence: a
+ * holder whose lease ran out can never overwrite a newer token.
+ *
+ * Rules (checked by `tokenStoreContract(..., { leases: true })`):
+ * - `acquireRefreshLease` resolves `true` only when no unexpired lease exists
+ *   for the key (whoever holds it), atomically: of many concurrent callers,
+ *   one wins.
+ * - A lease frees itself after `ttlMs`.
+ * - `releaseRefreshLease` removes the lease only while `owner` holds it.
+ * - Leases are independent of records: `get` and `set` work while one is held.
+ *
+ * @example
+ * ```ts
+ * const owner = randomUUID();
+ * if (await store.acquireRefreshLease(key, { owner, ttlMs: 10_000 })) {
+ *   try {
+ *     // re-read, refresh, compare-and-set
+ *   } finally {
+ *     await store.releaseRefreshLease(key, owner);
+ *   }
+ * }
+ * ```
+ */
+export interface RefreshLeases {
+  /** Take the refresh lease for `key`; `false` when an unexpired lease is held (by anyone). */
+  acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean>;
+  /** Release the lease for `key` if `owner` still holds it; otherwise do nothing. */
+  releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void>;
+}
+
+/**
  * A pluggable, versioned home for user credentials. Implement it over your
  * database to share tokens between processes; check your implementation with
  * `tokenStoreContract` from `digime-write-pipeline/testing`.
  *
  * Rules: `set` must be atomic with respect to its version check; a failure
- * must throw (the library retries), never silently drop the write.
+ * must throw (the library retries), never silently drop the write. A store
+ * that several processes share should also offer {@link RefreshLeases}.
  *
  * @example
  * ```ts
@@ -118,4 +168,12 @@ export interface TokenStore {
   delete(key: CredentialsKey): Promise<boolean>;
   /** Every stored credential of `userId`, under any contract (used to link libraries). */
   listByUser(userId: string): Promise<StoredCredentials[]>;
+  /**
+   * Optional ({@link RefreshLeases}): take the refresh lease of `key`. Stores
+   * shared by several processes implement it (with `releaseRefreshLease`) so
+   * that a user's token is refreshed by one process at a time.
+   */
+  acquireRefreshLease?(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean>;
+  /** Optional ({@link RefreshLeases}): release the refresh lease of `key` if `owner` holds it. */
+  releaseRefreshLease?(key: CredentialsKey, owner: string): Promise<void>;
 }
