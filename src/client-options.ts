@@ -7,7 +7,7 @@ import type { PendingAuthorizationStore } from "./authorization/pending-store.js
 import { parseOrThrow } from "./internal/zod-issues.js";
 import { isSupportedSdk } from "./sdk/sdk-port.js";
 import type { DigimeSdk, SdkGeneration } from "./sdk/types.js";
-import type { PersistRetryOptions } from "./tokens/token-keeper.js";
+import type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 import type { TokenStore } from "./tokens/token-store.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions, type ResolvedQueueOptions } from "./writing/write-queue.js";
 import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions, type RetryOptions } from "./writing/retry-policy.js";
@@ -57,8 +57,26 @@ export interface WriteClientOptions {
   queue?: QueueOptions;
   /** Retry settings. */
   retry?: RetryOptions;
-  /** Refresh proactively (SDKs with `refreshToken`) when the access token expires within this many ms. Default 60,000. */
+  /**
+   * Refresh proactively (SDKs with `refreshToken`) when the access token
+   * expires within this many ms. Capped at half the token's lifetime, so a
+   * window longer than the tokens live never makes every write refresh.
+   * Default 60,000.
+   */
   refreshWindowMs?: number;
+  /**
+   * How refreshes are coordinated with other processes that share the token
+   * store (stores with refresh leases: `MemoryTokenStore`, `FileTokenStore`,
+   * `RedisTokenStore`, `PostgresTokenStore`). Defaults: `leaseMs` 10,000,
+   * `holderWaitMs` 15,000, `newerTokenWaitMs` 3,000.
+   */
+  refreshCoordination?: Partial<RefreshCoordinationOptions>;
+  /**
+   * A user's in-memory state (a cached token and version) is released after
+   * this many ms without a write, so memory follows active users rather than
+   * every user ever written to. Default 60,000.
+   */
+  idleUserMs?: number;
   /** How a failing token store is retried. */
   persistRetry?: Partial<PersistRetryOptions>;
   /**
@@ -86,6 +104,8 @@ export interface ResolvedOptions {
   queue: ResolvedQueueOptions;
   retry: ResolvedRetryOptions;
   refreshWindowMs: number;
+  refreshCoordination: RefreshCoordinationOptions;
+  idleUserMs: number;
   persistRetry: PersistRetryOptions;
   storeTimeoutMs: number;
   sdkGeneration: SdkGeneration | undefined;
@@ -133,6 +153,14 @@ const optionsSchema = z.object({
     })
     .optional(),
   refreshWindowMs: z.number().int().min(0).max(24 * 60 * 60 * 1000).optional(),
+  refreshCoordination: z
+    .object({
+      leaseMs: z.number().int().min(100).max(600_000).optional(),
+      holderWaitMs: z.number().int().min(0).max(600_000).optional(),
+      newerTokenWaitMs: z.number().int().min(0).max(600_000).optional(),
+    })
+    .optional(),
+  idleUserMs: z.number().int().min(10).max(24 * 60 * 60 * 1000).optional(),
   persistRetry: z
     .object({
       inlineAttempts: z.number().int().min(1).max(20).optional(),
@@ -161,6 +189,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     queue: { ...DEFAULT_QUEUE_OPTIONS, ...stripUndefined(o.queue) },
     retry: { ...DEFAULT_RETRY_OPTIONS, ...stripUndefined(o.retry) },
     refreshWindowMs: o.refreshWindowMs ?? 60_000,
+    refreshCoordination: { leaseMs: 10_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000, ...stripUndefined(o.refreshCoordination) },
+    idleUserMs: o.idleUserMs ?? 60_000,
     persistRetry: { inlineAttempts: 3, minDelayMs: 50, maxDelayMs: 30_000, ...stripUndefined(o.persistRetry) },
     storeTimeoutMs: o.storeTimeoutMs ?? 10_000,
     sdkGeneration: o.sdkGeneration,

@@ -29,7 +29,7 @@ export {
 export type { TokenStore, Credentials, CredentialsKey, StoredCredentials, SetOptions, SetResult, RefreshLeases, RefreshLeaseOptions } from "./tokens/token-store.js";
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./tokens/memory-token-store.js";
 export { FileTokenStore, type FileTokenStoreOptions } from "./tokens/file-token-store.js";
-export type { PersistRetryOptions } from "./tokens/token-keeper.js";
+export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 export type { WriteFileMeta, ReadableFactory } from "./writing/file-meta.js";
 export type { WriteOptions } from "./writing/writer.js";
 export { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./writing/write-queue.js";

@@ -151,6 +151,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       refreshWindowMs: resolved.refreshWindowMs,
       persistRetry: resolved.persistRetry,
       storeTimeoutMs: resolved.storeTimeoutMs,
+      coordination: resolved.refreshCoordination,
+      idleUserMs: resolved.idleUserMs,
     });
     this.#authorizer = new Authorizer({
       port: this.#port,

@@ -121,7 +121,7 @@ describe("MemoryTokenStore passes the TokenStore contract with a controlled cloc
 describe("FileTokenStore passes the TokenStore contract", () => {
   let clock = 1_700_000_000_000;
   const now = (): number => clock++;
-  for (const c of tokenStoreContract(() => new FileTokenStore({ path: freshFilePath(), now }), { now })) {
+  for (const c of tokenStoreContract(() => new FileTokenStore({ path: freshFilePath(), now }), { now, leases: true })) {
     it(c.name, c.run);
   }
 });

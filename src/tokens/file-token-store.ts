@@ -6,6 +6,9 @@
  * - Writes are serialised in process (one queue per path, shared by every
  *   instance) and across processes (a lock file beside the data file), so a
  *   compare-and-set is atomic even when several processes share the file.
+ * - Refresh leases ({@link RefreshLeases}) are files in `<path>.leases/`,
+ *   created exclusively and expiring by the wall clock, so processes on the
+ *   machine refresh a user's token one at a time.
  * - A file that cannot be read as a token store is reported as
  *   {@link TokenStoreCorruptError} by every operation and is never
  *   overwritten: a broken file must not turn into an empty store.
@@ -23,14 +26,26 @@ import {
   formatPath,
   parseCredentials,
   parseCredentialsKey,
+  parseLeaseOptions,
+  parseLeaseOwner,
   parseSetOptions,
   parseUserId,
   storedCredentialsSchema,
   toValidationIssues,
 } from "./credentials-schema.js";
 import { sleep } from "../internal/sleep.js";
+import { FileLeases } from "./file-lease.js";
 import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
-import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "./token-store.js";
+import type {
+  Credentials,
+  CredentialsKey,
+  RefreshLeaseOptions,
+  RefreshLeases,
+  SetOptions,
+  SetResult,
+  StoredCredentials,
+  TokenStore,
+} from "./token-store.js";
 
 /** The `format` marker written into every token store file. */
 const FORMAT = "digime-write-pipeline/token-store";
@@ -107,12 +122,13 @@ interface Cache {
  * const client = new WriteClient({ ...options, tokenStore: store });
  * ```
  */
-export class FileTokenStore implements TokenStore {
+export class FileTokenStore implements TokenStore, RefreshLeases {
   readonly #path: string;
   readonly #lockPath: string;
   readonly #now: () => number;
   readonly #fileMode: number;
   readonly #lockTimeoutMs: number;
+  readonly #leases: FileLeases;
   #cache: Cache | undefined;
 
   constructor(options: FileTokenStoreOptions) {
@@ -126,6 +142,7 @@ export class FileTokenStore implements TokenStore {
     this.#now = parsed.data.now ?? Date.now;
     this.#fileMode = parsed.data.fileMode ?? 0o600;
     this.#lockTimeoutMs = parsed.data.lockTimeoutMs ?? 10_000;
+    this.#leases = new FileLeases(this.#path);
   }
 
   /**
@@ -237,6 +254,34 @@ export class FileTokenStore implements TokenStore {
     return this.#serial(async () =>
       [...((await this.#load()).get(id)?.values() ?? [])].map((record) => structuredClone(record)),
     );
+  }
+
+  /**
+   * Takes the refresh lease of `key` for `options.ttlMs` (wall clock), shared
+   * by every process using this file; `false` while another is held.
+   *
+   * @throws {@link TokenStoreError} when the lease folder cannot be written.
+   * @example
+   * ```ts
+   * if (await store.acquireRefreshLease(key, { owner: "worker-1", ttlMs: 10_000 })) console.log("mine");
+   * ```
+   */
+  async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const parsedKey = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    return this.#leases.acquire(parsedKey, owner, ttlMs);
+  }
+
+  /**
+   * Releases the refresh lease of `key` if `owner` holds it.
+   *
+   * @example
+   * ```ts
+   * await store.releaseRefreshLease(key, "worker-1");
+   * ```
+   */
+  async releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void> {
+    await this.#leases.release(parseCredentialsKey(key), parseLeaseOwner(owner));
   }
 
   /** Shows the path and a record count only: `util.inspect` must never print a token. */

@@ -1,42 +1,25 @@
 /**
- * The token keeper: the one place that reads credentials for a write, takes
- * every new token the SDK produces, persists it with compare-and-set before
- * the write settles, keeps it in memory when the store fails, and refreshes
- * proactively, one refresh per user at a time.
+ * The token keeper: the one place that reads credentials for a write and
+ * takes every new token the SDK produces. It keeps a small state per user
+ * while that user is active, and hands the work to its parts: the
+ * {@link GuardedStore} (bounded store calls), the {@link TokenPersister}
+ * (compare-and-set before a write settles, background tries) and the
+ * {@link TokenRefresher} (one refresh at a time, across processes under the
+ * store's lease).
  */
-import {
-  DigimeWriteError,
-  NotAuthorizedError,
-  ReauthorizationRequiredError,
-  TokenStoreError,
-} from "../errors.js";
+import { NotAuthorizedError, ReauthorizationRequiredError } from "../errors.js";
 import type { EmitEvent } from "../events.js";
-import { CallDeadlines } from "../internal/call-deadlines.js";
-import { sanitizeError } from "../internal/redact.js";
-import { sleep } from "../internal/sleep.js";
-import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
 import type { UserAccessToken } from "../sdk/types.js";
-import { expiryMs, isAtLeastAsNew, sameToken } from "./token-comparison.js";
+import { tokenSecrets, withToken } from "./credentials.js";
+import { GuardedStore } from "./guarded-store.js";
+import { expiryMs, sameToken } from "./token-comparison.js";
+import { TokenPersister, type PersistRetryOptions, type PersistState } from "./token-persister.js";
+import { TokenRefresher, type RefreshCoordinationOptions } from "./token-refresher.js";
 import type { Credentials, CredentialsKey, StoredCredentials, TokenStore } from "./token-store.js";
 
-/**
- * How a failing token store is retried: a few tries before the write settles,
- * then in the background (the newest token stays in memory meanwhile).
- *
- * @example
- * ```ts
- * new WriteClient({ ...options, persistRetry: { inlineAttempts: 5, maxDelayMs: 10_000 } });
- * ```
- */
-export interface PersistRetryOptions {
-  /** Tries made before the write settles. Default 3. */
-  inlineAttempts: number;
-  /** First delay between tries, doubled each time. Default 50 ms. */
-  minDelayMs: number;
-  /** Longest delay between background tries. Default 30 s. */
-  maxDelayMs: number;
-}
+export type { PersistRetryOptions } from "./token-persister.js";
+export type { RefreshCoordinationOptions } from "./token-refresher.js";
 
 /** Everything the keeper needs. */
 export interface TokenKeeperOptions {
@@ -45,11 +28,14 @@ export interface TokenKeeperOptions {
   port: SdkPort;
   emit: EmitEvent;
   now: () => number;
-  /** Refresh proactively when the access token expires within this many ms. */
+  /** Refresh proactively when the access token expires within this many ms (capped at half the token's lifetime). */
   refreshWindowMs: number;
   persistRetry: PersistRetryOptions;
   /** A store call that has not settled after this many ms counts as failed. */
   storeTimeoutMs: number;
+  coordination: RefreshCoordinationOptions;
+  /** A user's in-memory state is released after this many ms without activity (and nothing pending). */
+  idleUserMs: number;
 }
 
 /** What happened to a token handed to {@link TokenKeeper.accept}. */
@@ -66,47 +52,55 @@ export interface UsableCredentials {
   refreshed: boolean;
 }
 
-interface UserState {
-  /** Newest credentials not yet in the store. */
-  unsaved: Credentials | undefined;
-  /** Last credentials seen, for use while the store cannot be read. */
-  lastKnown: Credentials | undefined;
-  /** Store version of what we last read or wrote; `null`: nothing stored. */
-  version: number | null | undefined;
-  /** Serialises persistence for this user. */
-  persistChain: Promise<boolean>;
-  refreshing: Promise<Credentials> | undefined;
-  backgroundActive: boolean;
-  failedPersists: number;
+interface UserState extends PersistState {
   /** Refresh token digi.me refused: writes holding it fail fast instead of making doomed SDK calls. */
   rejectedRefreshToken: string | undefined;
-}
-
-/** Just the credential fields of `basis` (it may be a stored record with version and key), with a new token. */
-function withToken(basis: Credentials, userAccessToken: UserAccessToken): Credentials {
-  return basis.postboxId === undefined ? { userAccessToken } : { userAccessToken, postboxId: basis.postboxId, publicKey: basis.publicKey };
-}
-
-function tokenSecrets(credentials: Credentials | undefined): string[] {
-  if (credentials === undefined) return [];
-  return [credentials.userAccessToken.accessToken.value, credentials.userAccessToken.refreshToken.value];
+  /** The access token last seen, and when it was first seen: the estimate of its lifetime. */
+  seenAccessToken: string | undefined;
+  seenAt: number;
+  /** Monotonic ms of the last use, for releasing idle users. */
+  lastUsedAt: number;
 }
 
 /** @internal Not part of the public surface; used by {@link WriteClient}. */
 export class TokenKeeper {
   readonly #options: TokenKeeperOptions;
   readonly #users = new Map<string, UserState>();
-  #deadlines: CallDeadlines | undefined;
-  #closed = false;
-  readonly #stopBackground = new AbortController();
+  readonly #store: GuardedStore;
+  readonly #persister: TokenPersister;
+  readonly #refresher: TokenRefresher;
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: TokenKeeperOptions) {
     this.#options = options;
+    this.#store = new GuardedStore(options.store, options.storeTimeoutMs);
+    this.#persister = new TokenPersister({ store: this.#store, contractId: options.contractId, emit: options.emit, retry: options.persistRetry });
+    this.#refresher = new TokenRefresher({
+      store: this.#store,
+      port: options.port,
+      contractId: options.contractId,
+      now: options.now,
+      coordination: options.coordination,
+      latest: (userId) => this.#latest(userId),
+      fresh: (userId, credentials) => !this.#refreshDue(this.#state(userId), credentials),
+      accept: (userId, basis, token) => this.accept(userId, basis, token, "proactive"),
+      rejected: (userId, token) => this.markRejected(userId, token),
+    });
   }
 
   /** The contract whose tokens this keeper holds. */
   get contractId(): string {
     return this.#options.contractId;
+  }
+
+  /** Whether the store coordinates refreshes across processes. */
+  get coordinatesAcrossProcesses(): boolean {
+    return this.#store.leases !== undefined;
+  }
+
+  /** Users whose state is held in memory now (active ones, and idle ones not yet released). */
+  get trackedUsers(): number {
+    return this.#users.size;
   }
 
   #key(userId: string): CredentialsKey {
@@ -121,37 +115,61 @@ export class TokenKeeper {
         lastKnown: undefined,
         version: undefined,
         persistChain: Promise.resolve(true),
-        refreshing: undefined,
+        persisting: 0,
         backgroundActive: false,
         failedPersists: 0,
         rejectedRefreshToken: undefined,
+        seenAccessToken: undefined,
+        seenAt: 0,
+        lastUsedAt: 0,
       };
       this.#users.set(userId, state);
+      this.#sweepTimer ??= this.#startSweeping();
     }
+    state.lastUsedAt = performance.now();
     return state;
   }
 
   /**
-   * Call the store, giving up after `storeTimeoutMs`: a store that never
-   * answers must not hold writes (or `close`) up forever. A call given up on
-   * may still land later; compare-and-set makes that harmless, since its
-   * version is stale by then or it carries the token we wanted stored anyway.
+   * Release the state of users idle for `idleUserMs` with nothing pending,
+   * so memory follows active users, not every user ever written to. What is
+   * lost is only a cache: the next write reads the store again.
    */
-  #store<T>(operation: string, call: (store: TokenStore) => Promise<T>): Promise<T> {
-    // One shared timer for every pending call, not one armed and cleared per call: this runs on every write.
-    this.#deadlines ??= new CallDeadlines(
-      this.#options.storeTimeoutMs,
-      (label) => new TokenStoreError(`Token store ${label} did not answer within ${this.#options.storeTimeoutMs} ms`),
-    );
-    const store = this.#options.store;
-    return this.#deadlines.run(operation, () => call(store));
+  #startSweeping(): ReturnType<typeof setInterval> {
+    const every = Math.max(10, Math.floor(this.#options.idleUserMs / 2));
+    const timer = setInterval(() => this.#sweep(), every);
+    timer.unref();
+    return timer;
   }
 
-  /** Wrap a store failure so that no foreign object, and no token, rides along. */
-  #storeError(operation: string, error: unknown, state: UserState | undefined): DigimeWriteError {
-    if (error instanceof DigimeWriteError) return error;
-    const cause = sanitizeError(error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
-    return new TokenStoreError(`Token store ${operation} failed: ${cause.message}`, { cause });
+  #sweep(): void {
+    const idleSince = performance.now() - this.#options.idleUserMs;
+    for (const [userId, state] of this.#users) {
+      if (state.lastUsedAt <= idleSince && state.unsaved === undefined && state.persisting === 0 && !state.backgroundActive) this.#users.delete(userId);
+    }
+    if (this.#users.size === 0) this.#stopSweeping();
+  }
+
+  #stopSweeping(): void {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  /** This process's unsaved token, else the store's, read afresh; `undefined` when none is stored. */
+  async #latest(userId: string): Promise<Credentials | undefined> {
+    const own = this.#users.get(userId)?.unsaved;
+    if (own !== undefined) return own;
+    const record = await this.#store.call("get", (store) => store.get(this.#key(userId)));
+    const unsaved = this.#users.get(userId)?.unsaved;
+    if (unsaved !== undefined) return unsaved;
+    if (record !== undefined) this.#remember(userId, record);
+    return record;
+  }
+
+  #remember(userId: string, record: StoredCredentials): void {
+    const state = this.#state(userId);
+    state.version = record.version;
+    state.lastKnown = record;
   }
 
   /**
@@ -163,19 +181,37 @@ export class TokenKeeper {
     if (state?.unsaved !== undefined) return state.unsaved;
     let record: StoredCredentials | undefined;
     try {
-      record = await this.#store("get", (store) => store.get(this.#key(userId)));
+      record = await this.#store.call("get", (store) => store.get(this.#key(userId)));
     } catch (error) {
       if (state?.lastKnown !== undefined) return state.lastKnown;
-      throw this.#storeError("get", error, state);
+      throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
     }
     // A concurrent accept may have produced a newer token while we read.
     const latest = this.#users.get(userId);
     if (latest?.unsaved !== undefined) return latest.unsaved;
     if (record === undefined) throw new NotAuthorizedError(userId);
-    const fresh = this.#state(userId);
-    fresh.version = record.version;
-    fresh.lastKnown = record;
+    this.#remember(userId, record);
     return record;
+  }
+
+  /**
+   * Whether `token` is due for a proactive refresh: its access token expires
+   * within the refresh window, capped at half the token's lifetime (as far as
+   * this process has seen it) so a window longer than the lifetime cannot make
+   * every write refresh.
+   */
+  #refreshDue(state: UserState, credentials: Credentials): boolean {
+    const now = this.#options.now();
+    const token = credentials.userAccessToken;
+    if (state.seenAccessToken !== token.accessToken.value) {
+      state.seenAccessToken = token.accessToken.value;
+      // A stored record was written when its token was obtained: the better start of its life, when plausible.
+      const storedAt = (credentials as Partial<StoredCredentials>).updatedAt;
+      state.seenAt = typeof storedAt === "number" && storedAt <= now ? storedAt : now;
+    }
+    const expiresAt = expiryMs(token.accessToken.expiry);
+    const window = Math.min(this.#options.refreshWindowMs, Math.max(0, (expiresAt - state.seenAt) / 2));
+    return expiresAt - now <= window;
   }
 
   /**
@@ -185,48 +221,31 @@ export class TokenKeeper {
    */
   async ensureUsable(userId: string): Promise<UsableCredentials> {
     const credentials = await this.current(userId);
-    const now = this.#options.now();
     const token = credentials.userAccessToken;
-    if (this.#users.get(userId)?.rejectedRefreshToken === token.refreshToken.value) {
+    const state = this.#state(userId);
+    if (state.rejectedRefreshToken === token.refreshToken.value) {
       throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
     }
-    if (expiryMs(token.refreshToken.expiry) <= now) {
+    if (expiryMs(token.refreshToken.expiry) <= this.#options.now()) {
       this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-token-expired" });
       throw new ReauthorizationRequiredError(userId, "the refresh token has expired");
     }
-    if (this.#options.port.canRefresh && expiryMs(token.accessToken.expiry) - now <= this.#options.refreshWindowMs) {
-      const state = this.#state(userId);
+    if (this.#options.port.canRefresh && this.#refreshDue(state, credentials)) {
       // Only the caller that starts the refresh reports it; the others share its result.
-      const refreshed = state.refreshing === undefined;
-      return { credentials: await this.#refreshOnce(userId, credentials), refreshed };
+      const refreshed = !this.#refresher.isRefreshing(token);
+      const next = await this.#refresher.refresh(userId, credentials);
+      return { credentials: next, refreshed: refreshed && !sameToken(next.userAccessToken, token) };
     }
     return { credentials, refreshed: false };
   }
 
-  #refreshOnce(userId: string, basis: Credentials): Promise<Credentials> {
-    const state = this.#state(userId);
-    if (state.refreshing !== undefined) return state.refreshing;
-    const run = async (): Promise<Credentials> => {
-      let token: UserAccessToken;
-      try {
-        token = await this.#options.port.refresh(basis.userAccessToken);
-      } catch (error) {
-        if (error instanceof DigimeWriteError) throw error;
-        const info = describeSdkFailure(error, tokenSecrets(basis), this.#options.now());
-        const cause = new SdkCallError(info);
-        if (decide(info) === "invalid-token") {
-          this.markRejected(userId, basis.userAccessToken);
-          throw new ReauthorizationRequiredError(userId, "digi.me rejected the refresh token", { cause });
-        }
-        throw cause;
-      }
-      await this.accept(userId, basis, token, "proactive");
-      return withToken(basis, token);
-    };
-    state.refreshing = run().finally(() => {
-      state.refreshing = undefined;
-    });
-    return state.refreshing;
+  /**
+   * After digi.me refused `refused` inside a write: newer credentials when
+   * another write or process replaced the token (the write should be tried
+   * again with them), or `undefined` once nothing newer appeared in time.
+   */
+  newerThanRefused(userId: string, refused: UserAccessToken): Promise<Credentials | undefined> {
+    return this.#refresher.awaitNewer(userId, refused);
   }
 
   /**
@@ -252,7 +271,10 @@ export class TokenKeeper {
     const next = withToken(basis, token);
     state.unsaved = next;
     state.lastKnown = next;
-    const persisted = await this.#enqueuePersist(userId, state);
+    // Its lifetime starts now: the refresh window is measured from here.
+    state.seenAccessToken = token.accessToken.value;
+    state.seenAt = this.#options.now();
+    const persisted = await this.#persister.enqueue(userId, state, false);
     this.#options.emit("token:refreshed", {
       userId,
       contractId: this.#options.contractId,
@@ -268,9 +290,12 @@ export class TokenKeeper {
     const state = this.#state(userId);
     state.unsaved = credentials;
     state.lastKnown = credentials;
+    state.rejectedRefreshToken = undefined;
+    state.seenAccessToken = credentials.userAccessToken.accessToken.value;
+    state.seenAt = this.#options.now();
     // Authorization is a fresh start: whatever is stored is replaced, not compared.
     state.version = undefined;
-    return this.#enqueuePersist(userId, state, { replace: true });
+    return this.#persister.enqueue(userId, state, true);
   }
 
   /**
@@ -282,116 +307,14 @@ export class TokenKeeper {
     if (own !== undefined) return own.userAccessToken;
     let records: StoredCredentials[];
     try {
-      records = await this.#store("listByUser", (store) => store.listByUser(userId));
+      records = await this.#store.call("listByUser", (store) => store.listByUser(userId));
     } catch (error) {
-      throw this.#storeError("listByUser", error, undefined);
+      throw this.#store.error("listByUser", error, []);
     }
     const now = this.#options.now();
     const usable = records.filter((r) => expiryMs(r.userAccessToken.refreshToken.expiry) > now);
     usable.sort((a, b) => (a.contractId === this.#options.contractId ? -1 : 0) - (b.contractId === this.#options.contractId ? -1 : 0) || b.updatedAt - a.updatedAt);
     return usable[0]?.userAccessToken;
-  }
-
-  #enqueuePersist(userId: string, state: UserState, mode: { replace?: boolean } = {}): Promise<boolean> {
-    const run = state.persistChain.then(() => this.#persistInline(userId, state, mode.replace === true));
-    state.persistChain = run.catch(() => false);
-    return run;
-  }
-
-  /** Persist `state.unsaved` with a few quick tries; past them, hand over to the background loop. */
-  async #persistInline(userId: string, state: UserState, replace: boolean): Promise<boolean> {
-    const { inlineAttempts, minDelayMs } = this.#options.persistRetry;
-    for (let attempt = 1; ; attempt += 1) {
-      if (state.unsaved === undefined) return true;
-      try {
-        await this.#persistOnce(userId, state, replace);
-        state.failedPersists = 0;
-        return true;
-      } catch (error) {
-        state.failedPersists += 1;
-        const wrapped = this.#storeError("set", error, state);
-        const giveUp = attempt >= inlineAttempts;
-        if (giveUp) {
-          this.#options.emit("token:persist-failed", {
-            userId,
-            contractId: this.#options.contractId,
-            attempts: state.failedPersists,
-            willRetry: !this.#closed,
-            error: wrapped,
-          });
-          this.#startBackground(userId, state, replace);
-          return false;
-        }
-        await sleep(minDelayMs * 2 ** (attempt - 1));
-      }
-    }
-  }
-
-  /** One compare-and-set round, resolving conflicts by keeping the newest token. */
-  async #persistOnce(userId: string, state: UserState, replace: boolean): Promise<void> {
-    const key = this.#key(userId);
-    // Conflicts are resolved by reading; bounded so a store that always conflicts cannot spin forever.
-    for (let round = 0; round < 16; round += 1) {
-      const desired = state.unsaved;
-      if (desired === undefined) return;
-      if (state.version === undefined) state.version = (await this.#store("get", (store) => store.get(key)))?.version ?? null;
-      const expectedVersion = state.version;
-      const result = await this.#store("set", (store) => store.set(key, desired, { expectedVersion }));
-      if (result.status === "stored") {
-        state.version = result.record.version;
-        if (state.unsaved === desired) state.unsaved = undefined;
-        return;
-      }
-      const current = result.current;
-      state.version = current?.version ?? null;
-      if (current !== undefined && !replace) {
-        if (sameToken(current.userAccessToken, desired.userAccessToken) || !isAtLeastAsNew(desired.userAccessToken, current.userAccessToken)) {
-          // The store already holds this token or a newer one (another process refreshed): adopt it.
-          if (state.unsaved === desired) state.unsaved = undefined;
-          state.lastKnown = current;
-          return;
-        }
-      }
-    }
-    throw new TokenStoreError("Token store kept reporting conflicts for 16 rounds");
-  }
-
-  #startBackground(userId: string, state: UserState, replace: boolean): void {
-    if (state.backgroundActive || this.#closed) return;
-    state.backgroundActive = true;
-    const { minDelayMs, maxDelayMs } = this.#options.persistRetry;
-    const signal = this.#stopBackground.signal;
-    const loop = async (): Promise<void> => {
-      for (let attempt = 0; state.unsaved !== undefined && !signal.aborted; attempt += 1) {
-        try {
-          await sleep(Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(attempt + 2, 20)), signal);
-        } catch {
-          return;
-        }
-        const ok = await this.#enqueuePersistQuiet(userId, state, replace);
-        if (ok) return;
-      }
-    };
-    void loop().finally(() => {
-      state.backgroundActive = false;
-    });
-  }
-
-  /** A background try: same chain as inline tries, one attempt, no event per failure. */
-  #enqueuePersistQuiet(userId: string, state: UserState, replace: boolean): Promise<boolean> {
-    const run = state.persistChain.then(async () => {
-      if (state.unsaved === undefined) return true;
-      try {
-        await this.#persistOnce(userId, state, replace);
-        state.failedPersists = 0;
-        return true;
-      } catch {
-        state.failedPersists += 1;
-        return false;
-      }
-    });
-    state.persistChain = run.catch(() => false);
-    return run;
   }
 
   /** Users whose newest token is only in memory. */
@@ -401,19 +324,14 @@ export class TokenKeeper {
 
   /**
    * Try once more to persist every unsaved token, then stop background
-   * retries. Resolves with the users whose newest token could not be stored.
+   * retries and release every user's state. Resolves with the users whose
+   * newest token could not be stored.
    */
   async close(): Promise<string[]> {
-    this.#closed = true;
-    this.#stopBackground.abort();
-    const failed: string[] = [];
-    for (const [userId, state] of this.#users) {
-      await state.persistChain;
-      if (state.unsaved === undefined) continue;
-      const ok = await this.#persistInline(userId, state, false);
-      if (!ok) failed.push(userId);
-    }
-    this.#deadlines?.stopWhenIdle();
+    this.#stopSweeping();
+    const failed = await this.#persister.close(this.#users);
+    this.#users.clear();
+    this.#store.stopWhenIdle();
     return failed;
   }
 }

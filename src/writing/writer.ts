@@ -19,7 +19,6 @@ import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "
 import type { PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
 import type { SdkFileMeta, UserAccessToken } from "../sdk/types.js";
 import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
-import { sameToken } from "../tokens/token-comparison.js";
 import type { Credentials } from "../tokens/token-store.js";
 import { toFileSource, type FileSource } from "./file-meta.js";
 import { AttemptFailedError, runWithRetries, type ResolvedRetryOptions } from "./retry-policy.js";
@@ -364,10 +363,13 @@ export class Writer {
     const decision = decide(info);
 
     if (decision === "invalid-token") {
-      // Another process may have rotated the token meanwhile: retry with the stored one if it differs.
-      const latest = await this.#deps.keeper.current(userId).catch(() => undefined);
-      if (latest !== undefined && !sameToken(latest.userAccessToken, token) && source.retryable) {
-        return new AttemptFailedError({ retryable: true, error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", "The access token was rotated elsewhere during the write", details, { cause }) });
+      // Another write or process may have spent the refresh token first and be storing its successor:
+      // retry with that one. Only a refused token with nothing newer anywhere means consent again.
+      if (source.retryable && (await this.#deps.keeper.newerThanRefused(userId, token)) !== undefined) {
+        return new AttemptFailedError({
+          retryable: true,
+          error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", "The access token was rotated elsewhere during the write", details, { cause }),
+        });
       }
       this.#deps.keeper.markRejected(userId, token);
       return new AttemptFailedError({

@@ -1,0 +1,52 @@
+/**
+ * The token store as the keeper calls it: every call bounded in time, every
+ * failure a {@link TokenStoreError} with nothing secret attached.
+ * @module
+ */
+import { DigimeWriteError, TokenStoreError } from "../errors.js";
+import { CallDeadlines } from "../internal/call-deadlines.js";
+import { sanitizeError } from "../internal/redact.js";
+import type { RefreshLeases, TokenStore } from "./token-store.js";
+
+/** @internal */
+export class GuardedStore {
+  readonly store: TokenStore;
+  /** The store's refresh leases, when it offers both methods. */
+  readonly leases: RefreshLeases | undefined;
+  readonly #timeoutMs: number;
+  #deadlines: CallDeadlines | undefined;
+
+  constructor(store: TokenStore, timeoutMs: number) {
+    this.store = store;
+    this.#timeoutMs = timeoutMs;
+    this.leases =
+      typeof store.acquireRefreshLease === "function" && typeof store.releaseRefreshLease === "function"
+        ? (store as TokenStore & RefreshLeases)
+        : undefined;
+  }
+
+  /**
+   * Call the store, giving up after `storeTimeoutMs`: a store that never
+   * answers must not hold writes (or `close`) up forever. A call given up on
+   * may still land later; compare-and-set makes that harmless, since its
+   * version is stale by then or it carries the token we wanted stored anyway.
+   */
+  call<T>(operation: string, call: (store: TokenStore) => Promise<T>): Promise<T> {
+    // One shared timer for every pending call, not one armed and cleared per call: this runs on every write.
+    this.#deadlines ??= new CallDeadlines(this.#timeoutMs, (label) => new TokenStoreError(`Token store ${label} did not answer within ${this.#timeoutMs} ms`));
+    const store = this.store;
+    return this.#deadlines.run(operation, () => call(store));
+  }
+
+  /** Wrap a store failure so that no foreign object, and no token in `secrets`, rides along. */
+  error(operation: string, error: unknown, secrets: readonly string[]): DigimeWriteError {
+    if (error instanceof DigimeWriteError) return error;
+    const cause = sanitizeError(error, [...secrets]);
+    return new TokenStoreError(`Token store ${operation} failed: ${cause.message}`, { cause });
+  }
+
+  /** Let the shared deadline timer go once nothing is pending, so a closed client does not hold the process. */
+  stopWhenIdle(): void {
+    this.#deadlines?.stopWhenIdle();
+  }
+}

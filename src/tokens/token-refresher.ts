@@ -1,0 +1,187 @@
+/**
+ * Refreshing a user's token: once at a time per refresh token in this
+ * process, and, when the store offers refresh leases, once at a time across
+ * every process that shares the store. A refused refresh token is only
+ * reported as a lost authorization when nothing newer turns up anywhere.
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import { DigimeWriteError, ReauthorizationRequiredError, TokenStoreError } from "../errors.js";
+import { sleep } from "../internal/sleep.js";
+import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
+import type { SdkPort } from "../sdk/sdk-port.js";
+import type { UserAccessToken } from "../sdk/types.js";
+import { tokenSecrets, withToken } from "./credentials.js";
+import type { GuardedStore } from "./guarded-store.js";
+import { isAtLeastAsNew, sameToken } from "./token-comparison.js";
+import type { Credentials, CredentialsKey } from "./token-store.js";
+
+/**
+ * How refreshes are coordinated with other processes sharing the token store.
+ *
+ * @example
+ * ```ts
+ * new WriteClient({ ...options, refreshCoordination: { leaseMs: 20_000, newerTokenWaitMs: 5_000 } });
+ * ```
+ */
+export interface RefreshCoordinationOptions {
+  /**
+   * How long a process holds a user's refresh lease (stores with
+   * {@link RefreshLeases}). A holder that dies blocks that user's refreshes
+   * this long at most; keep it above the time one refresh call can take.
+   * Default 10,000 ms.
+   */
+  leaseMs: number;
+  /**
+   * How long a write waits for another process's refresh (the lease holder)
+   * before it fails with a retryable `TOKEN_STORE_FAILED`. Default 15,000 ms.
+   */
+  holderWaitMs: number;
+  /**
+   * After digi.me refuses a refresh token, how long to look for a newer token
+   * another process (or another write in this one) may be storing, before the
+   * user is reported as needing to consent again. Default 3,000 ms.
+   */
+  newerTokenWaitMs: number;
+}
+
+/** Everything the refresher needs from the keeper. */
+export interface TokenRefresherOptions {
+  store: GuardedStore;
+  port: SdkPort;
+  contractId: string;
+  now: () => number;
+  coordination: RefreshCoordinationOptions;
+  /** The newest credentials known now: this process's unsaved token, else the store's (read afresh). */
+  latest(userId: string): Promise<Credentials | undefined>;
+  /** Whether `credentials` are fresh enough that no refresh is due. */
+  fresh(userId: string, credentials: Credentials): boolean;
+  /** Persist a token obtained by a refresh of `basis` (before it is used). */
+  accept(userId: string, basis: Credentials, token: UserAccessToken): Promise<unknown>;
+  /** Remember and announce a refresh token digi.me refused with nothing newer anywhere. */
+  rejected(userId: string, token: UserAccessToken): void;
+}
+
+/** Polling a shared store for another process's result: quick at first, then gentle. */
+const FIRST_POLL_MS = 10;
+const MAX_POLL_MS = 200;
+
+/** Whether `candidate` replaces `token`: a different pair, at least as new. */
+function replaces(candidate: Credentials | undefined, token: UserAccessToken): candidate is Credentials {
+  return candidate !== undefined && !sameToken(candidate.userAccessToken, token) && isAtLeastAsNew(candidate.userAccessToken, token);
+}
+
+/** @internal */
+export class TokenRefresher {
+  readonly #options: TokenRefresherOptions;
+  /** Refreshes in flight in this process, by the refresh token being spent. */
+  readonly #inFlight = new Map<string, Promise<Credentials>>();
+
+  constructor(options: TokenRefresherOptions) {
+    this.#options = options;
+  }
+
+  #key(userId: string): CredentialsKey {
+    return { userId, contractId: this.#options.contractId };
+  }
+
+  /** Whether a refresh of this token is already running here (its caller reports it; the others share it). */
+  isRefreshing(token: UserAccessToken): boolean {
+    return this.#inFlight.has(token.refreshToken.value);
+  }
+
+  /**
+   * Credentials refreshed from `basis`, or newer ones another refresh stored
+   * meanwhile. One refresh per refresh token in this process; with leases,
+   * one per user and contract across processes.
+   *
+   * @throws ReauthorizationRequiredError when digi.me refused the refresh token and nothing newer appeared.
+   */
+  refresh(userId: string, basis: Credentials): Promise<Credentials> {
+    const spent = basis.userAccessToken.refreshToken.value;
+    const running = this.#inFlight.get(spent);
+    if (running !== undefined) return running;
+    const run = (this.#options.store.leases === undefined ? this.#refreshHere(userId, basis) : this.#refreshUnderLease(userId, basis)).finally(() => {
+      this.#inFlight.delete(spent);
+    });
+    this.#inFlight.set(spent, run);
+    return run;
+  }
+
+  /** No shared lease: refresh at once (this process's single flight is the only coordination). */
+  async #refreshHere(userId: string, basis: Credentials): Promise<Credentials> {
+    // A store that cannot be read now must not stop a refresh that is due: the basis is the best we know.
+    const latest = await this.#options.latest(userId).catch(() => undefined);
+    if (replaces(latest, basis.userAccessToken)) return latest;
+    return this.#spend(userId, basis);
+  }
+
+  /**
+   * Take the user's lease, re-read, and refresh only if the token is still
+   * due; while another process holds the lease, wait for the token it stores.
+   */
+  async #refreshUnderLease(userId: string, basis: Credentials): Promise<Credentials> {
+    const { store, coordination } = this.#options;
+    const leases = store.leases!;
+    const key = this.#key(userId);
+    const deadline = performance.now() + coordination.holderWaitMs;
+    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+      const owner = randomUUID();
+      const taken = await store.call("acquireRefreshLease", () => leases.acquireRefreshLease(key, { owner, ttlMs: coordination.leaseMs }));
+      if (taken) {
+        try {
+          // Under the lease, the store is the truth: another process may have refreshed since we read.
+          const latest = (await this.#options.latest(userId).catch(() => undefined)) ?? basis;
+          if (replaces(latest, basis.userAccessToken) && this.#options.fresh(userId, latest)) return latest;
+          return await this.#spend(userId, latest);
+        } finally {
+          // A release that fails only delays the next refresh until the lease expires.
+          await store.call("releaseRefreshLease", () => leases.releaseRefreshLease(key, owner)).catch(() => undefined);
+        }
+      }
+      const latest = await this.#options.latest(userId).catch(() => undefined);
+      if (replaces(latest, basis.userAccessToken)) return latest;
+      if (performance.now() >= deadline) {
+        throw new TokenStoreError(
+          `Another process held this user's refresh lease for more than ${coordination.holderWaitMs} ms without storing a new token`,
+        );
+      }
+      await sleep(pause);
+    }
+  }
+
+  /** Spend `basis`'s refresh token, persist the new pair, and return it. */
+  async #spend(userId: string, basis: Credentials): Promise<Credentials> {
+    let token: UserAccessToken;
+    try {
+      token = await this.#options.port.refresh(basis.userAccessToken);
+    } catch (error) {
+      if (error instanceof DigimeWriteError) throw error;
+      const info = describeSdkFailure(error, tokenSecrets(basis), this.#options.now());
+      const cause = new SdkCallError(info);
+      if (decide(info) !== "invalid-token") throw cause;
+      // Refused: another process (or a write's own in-SDK refresh) may have spent it first.
+      const newer = await this.awaitNewer(userId, basis.userAccessToken);
+      if (newer !== undefined) return newer;
+      this.#options.rejected(userId, basis.userAccessToken);
+      throw new ReauthorizationRequiredError(userId, "digi.me rejected the refresh token", { cause });
+    }
+    await this.#options.accept(userId, basis, token);
+    return withToken(basis, token);
+  }
+
+  /**
+   * Credentials newer than `refused`, when some appear within
+   * `newerTokenWaitMs`: digi.me refused `refused`, and the only question left
+   * is whether someone else already replaced it.
+   */
+  async awaitNewer(userId: string, refused: UserAccessToken): Promise<Credentials | undefined> {
+    const deadline = performance.now() + this.#options.coordination.newerTokenWaitMs;
+    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+      const latest = await this.#options.latest(userId).catch(() => undefined);
+      if (replaces(latest, refused)) return latest;
+      if (performance.now() >= deadline) return undefined;
+      await sleep(pause);
+    }
+  }
+}
