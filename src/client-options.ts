@@ -102,6 +102,8 @@ export interface ResolvedOptions {
   pendingAuthorizations: PendingAuthorizationStore | undefined;
   authorizationTtlMs: number;
   queue: ResolvedQueueOptions;
+  /** Whether the caller chose `queue.perUserConcurrency` (else it follows the SDK's refresh ability). */
+  perUserConcurrencySet: boolean;
   retry: ResolvedRetryOptions;
   refreshWindowMs: number;
   refreshCoordination: RefreshCoordinationOptions;
@@ -187,6 +189,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     pendingAuthorizations: (input as WriteClientOptions).pendingAuthorizations,
     authorizationTtlMs: o.authorizationTtlMs ?? 15 * 60 * 1000,
     queue: { ...DEFAULT_QUEUE_OPTIONS, ...stripUndefined(o.queue) },
+    perUserConcurrencySet: o.queue?.perUserConcurrency !== undefined,
     retry: { ...DEFAULT_RETRY_OPTIONS, ...stripUndefined(o.retry) },
     refreshWindowMs: o.refreshWindowMs ?? 60_000,
     refreshCoordination: { leaseMs: 10_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000, ...stripUndefined(o.refreshCoordination) },

@@ -32,7 +32,7 @@ export { FileTokenStore, type FileTokenStoreOptions } from "./tokens/file-token-
 export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 export type { WriteFileMeta, ReadableFactory } from "./writing/file-meta.js";
 export type { WriteOptions } from "./writing/writer.js";
-export { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./writing/write-queue.js";
+export { DEFAULT_QUEUE_OPTIONS, PROACTIVE_PER_USER_CONCURRENCY, type QueueOptions } from "./writing/write-queue.js";
 export { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./writing/retry-policy.js";
 export * from "./events.js";
 export * from "./errors.js";

@@ -18,7 +18,7 @@ import { expiryMs } from "./tokens/token-comparison.js";
 import { ClientClosedError } from "./errors.js";
 import type { WriteFileMeta } from "./writing/file-meta.js";
 import { userIdSchema, Writer, type WriteOptions } from "./writing/writer.js";
-import { WriteQueue } from "./writing/write-queue.js";
+import { PROACTIVE_PER_USER_CONCURRENCY, WriteQueue } from "./writing/write-queue.js";
 import { z } from "zod";
 
 /**
@@ -164,7 +164,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       contractId: this.#contractId,
       ttlMs: resolved.authorizationTtlMs,
     });
-    this.#queue = new WriteQueue(resolved.queue, (settled) => emit("queue:idle", { settled }));
+    const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
+    this.#queue = new WriteQueue(queue, (settled) => emit("queue:idle", { settled }));
     this.#writer = new Writer({
       queue: this.#queue,
       keeper: this.#keeper,
@@ -200,6 +201,21 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   /** Writes accepted and not yet settled. */
   get queued(): number {
     return this.#queue.size;
+  }
+
+  /**
+   * Users whose state (a cached token and its version) this client holds in
+   * memory: those written to lately. A user's state is released after
+   * `idleUserMs` without a write, so this follows active users, not every
+   * user ever written to.
+   *
+   * @example
+   * ```ts
+   * metrics.gauge("digime.users_in_memory", client.usersInMemory);
+   * ```
+   */
+  get usersInMemory(): number {
+    return this.#keeper.trackedUsers;
   }
 
   /**
@@ -328,6 +344,6 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
 
   /** Shows state, never credentials. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return `WriteClient { contractId: ${JSON.stringify(this.#contractId)}, sdkGeneration: ${this.#port.generation ?? "unknown"}, queued: ${this.#queue.size}, closed: ${this.#closing !== undefined} }`;
+    return `WriteClient { contractId: ${JSON.stringify(this.#contractId)}, sdkGeneration: ${this.#port.generation ?? "unknown"}, queued: ${this.#queue.size}, usersInMemory: ${this.#keeper.trackedUsers}, closed: ${this.#closing !== undefined} }`;
   }
 }

@@ -31,6 +31,13 @@ export interface WorldOptions {
   client?: Partial<WriteClientOptions>;
   /** Extra sandbox options. */
   sandbox?: SandboxOptions;
+  /**
+   * App users to write for, when more than `users`: each is stored with the
+   * token of one of the `users` authorized ones (digi.me is indifferent to
+   * which app user id a token sits under), so 100,000 distinct users cost no
+   * 100,000 authorizations.
+   */
+  distinctUsers?: number;
 }
 
 export interface World {
@@ -81,6 +88,13 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     if (stored === undefined) throw new Error(`authorizing ${userId} stored nothing`);
     users.push(userId);
     tokens.set(userId, stored.userAccessToken);
+  }
+  for (let i = users.length; i < (options.distinctUsers ?? 0); i += 1) {
+    const userId = `user-${i}`;
+    const token = tokens.get(`user-${i % options.users}`)!;
+    await store.set({ userId, contractId: sandbox.contractDetails.contractId }, { userAccessToken: token }, { expectedVersion: null });
+    users.push(userId);
+    tokens.set(userId, token);
   }
   if ((options.latencyMs ?? 0) > 0) sandbox.faults.add({ operation: "write", latencyMs: options.latencyMs! });
   sandbox.resetCounters();
@@ -159,12 +173,26 @@ export async function burst(count: number, submit: (index: number) => Promise<un
 /** Which side of a comparison a round measures. */
 export type Arm = "client" | "baseline";
 
-/** Submits write `i` for user `i % users` through the client or the bare baseline. */
-export function submitter(world: World, arm: Arm): (i: number) => Promise<unknown> {
+/**
+ * Submits write `i` for user `i % users` through the client or the bare
+ * baseline. With `freshPayload`, every write gets a new file object, as
+ * application code makes one per write.
+ */
+export function submitter(world: World, arm: Arm, options: { freshPayload?: boolean } = {}): (i: number) => Promise<unknown> {
   const { users } = world;
-  if (arm === "client") return (i) => world.client.write(users[i % users.length]!, SMALL_FILE);
+  const fresh = options.freshPayload === true;
+  if (arm === "client") return (i) => world.client.write(users[i % users.length]!, fresh ? freshFile(i) : SMALL_FILE);
   const baseline = world.baseline();
-  return (i) => baseline.write(users[i % users.length]!);
+  return (i) => baseline.write(users[i % users.length]!, fresh ? freshFile(i) : undefined);
+}
+
+/** A new small file object, its descriptor too. */
+function freshFile(i: number): typeof SMALL_SDK_FILE {
+  return {
+    fileData: Buffer.from(`{"type":"order","id":${i}}`),
+    fileName: `order-${i}.json`,
+    fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "shop" }] },
+  };
 }
 
 /**

@@ -27,8 +27,13 @@ export interface QueueOptions {
   /** Writes in flight at once, across all users. Default 8. */
   concurrency?: number;
   /**
-   * Writes of one user in flight at once. Default 1: the SDK refreshes tokens
-   * inside a write and refresh tokens are single-use, so more can race.
+   * Writes of one user in flight at once. Default 4 when the library
+   * refreshes tokens before they expire (SDKs with `refreshToken`, generation
+   * C), else 1. Above 1 is safe: refreshes stay single flight, and a write
+   * whose in-SDK refresh lost a race is retried with the winner's token. The
+   * SDK refreshes inside a write only when digi.me revokes an access token
+   * early; without proactive refresh it does so at every expiry, where 1 avoids
+   * the race altogether.
    */
   perUserConcurrency?: number;
   /** Writes accepted but not yet settled; past it `write` rejects with `QUEUE_FULL`. Default 10,000. */
@@ -39,14 +44,27 @@ export interface QueueOptions {
 export type ResolvedQueueOptions = Required<QueueOptions>;
 
 /**
- * The defaults of {@link QueueOptions}.
+ * The defaults of {@link QueueOptions}. `perUserConcurrency` is the default
+ * where the SDK cannot refresh proactively; where it can, it is
+ * {@link PROACTIVE_PER_USER_CONCURRENCY}.
  *
  * @example
  * ```ts
  * const lanes = Math.min(users.length, DEFAULT_QUEUE_OPTIONS.concurrency); // users writing at once
  * ```
  */
-export const DEFAULT_QUEUE_OPTIONS: ResolvedQueueOptions = { concurrency: 8, perUserConcurrency: 1, maxQueued: 10_000 };
+export const DEFAULT_QUEUE_OPTIONS: Readonly<ResolvedQueueOptions> = Object.freeze({ concurrency: 8, perUserConcurrency: 1, maxQueued: 10_000 });
+
+/**
+ * The default `perUserConcurrency` where the library refreshes tokens before
+ * they expire: one user's backlog then moves at several writes at a time.
+ *
+ * @example
+ * ```ts
+ * new WriteClient({ ...options, queue: { perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY * 2 } });
+ * ```
+ */
+export const PROACTIVE_PER_USER_CONCURRENCY = 4;
 
 /**
  * What the queue runs and settles. Plain methods rather than a promise and

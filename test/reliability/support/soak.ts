@@ -80,7 +80,10 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     // Proactive refresh (SDKs with refreshToken) once half the lifetime is left.
     refreshWindowMs: (config.accessTokenLifetimeSeconds * 1000) / 2,
     retry: { minDelayMs: 0, maxDelayMs: 2, maxRetryAfterMs: config.retryAfterCapMs, jitter: false },
-    queue: { concurrency: config.concurrency, maxQueued: config.writes },
+    // One write per user at a time: the soak moves its clock in jumps of many seconds as writes settle, so
+    // with several of a user's writes in flight a jump can expire a token mid-call, which real time never does
+    // within the refresh window. Several at a time is covered by test/refresh-coordination.test.ts.
+    queue: { concurrency: config.concurrency, maxQueued: config.writes, perUserConcurrency: 1 },
   });
   const retrying: WriteRetryingEvent[] = [];
   let persistFailures = 0;

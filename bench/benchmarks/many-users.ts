@@ -1,0 +1,64 @@
+/**
+ * 9. Many users: 10,000 distinct users × 10 writes, a new payload object per
+ * write (as application code makes one), concurrency 16. Throughput at 2 ms
+ * SDK latency, and CPU per write at 0 ms, each against the bare baseline.
+ */
+import { performance } from "node:perf_hooks";
+import type { Benchmark } from "../lib/report.js";
+import { collect, median } from "../lib/stats.js";
+import { alternateRounds, burst, createWorld, drive, submitter, type Arm } from "../lib/world.js";
+
+const CONCURRENCY = 16;
+const AUTHORIZED = 100;
+
+async function throughputRound(arm: Arm, users: number, writes: number): Promise<number> {
+  const world = await createWorld({ users: AUTHORIZED, distinctUsers: users, concurrency: CONCURRENCY, latencyMs: 2 });
+  const submit = submitter(world, arm, { freshPayload: true });
+  await collect();
+  const started = performance.now();
+  const failed = await burst(writes, submit);
+  const seconds = (performance.now() - started) / 1000;
+  await world.client.close();
+  if (failed !== 0) throw new Error(`many-users (${arm}): ${failed} of ${writes} writes failed`);
+  return writes / seconds;
+}
+
+async function cpuRound(arm: Arm, users: number, writes: number): Promise<number> {
+  const world = await createWorld({ users: AUTHORIZED, distinctUsers: users, concurrency: CONCURRENCY });
+  const submit = submitter(world, arm, { freshPayload: true });
+  await collect();
+  const before = process.cpuUsage();
+  const failed = await drive(writes, 1_000, submit);
+  const used = process.cpuUsage(before);
+  await world.client.close();
+  if (failed !== 0) throw new Error(`many-users cpu (${arm}): ${failed} of ${writes} writes failed`);
+  return (used.user + used.system) / writes;
+}
+
+export const manyUsers: Benchmark = {
+  name: "many-users",
+  async run({ quick }) {
+    const users = quick ? 2_000 : 10_000;
+    const writes = users * 10;
+    const rounds = quick ? 3 : 5;
+    await throughputRound("client", 1_000, 5_000);
+    await throughputRound("baseline", 1_000, 5_000);
+    const rates = await alternateRounds(rounds, (arm) => throughputRound(arm, users, writes));
+    const cpu = await alternateRounds(rounds, (arm) => cpuRound(arm, users, writes));
+    const client = median(rates.client);
+    const baseline = median(rates.baseline);
+    const ratio = client / baseline;
+    const cpuClient = median(cpu.client);
+    const cpuBaseline = median(cpu.baseline);
+    const above = cpuClient - cpuBaseline;
+    const label = `${users.toLocaleString("en-US")} users × 10 writes, a new payload per write`;
+    return {
+      rows: [
+        { id: "9a", figure: `many users: ${label}, 2 ms latency`, unit: "writes/s", client, baseline, ratio, goal: "ratio ≥ 0.95", met: ratio >= 0.95 },
+        { id: "9b", figure: `many users — CPU per write, 0 ms latency`, unit: "µs", client: cpuClient, baseline: cpuBaseline, ratio: cpuClient / cpuBaseline },
+        { id: "9c", figure: "many users — CPU per write above the baseline", unit: "µs", client: above, baseline: null, goal: "≤ 10 µs", met: above <= 10 },
+      ],
+      details: { users, writes, concurrency: CONCURRENCY, writesPerSecond: rates, microsecondsPerWrite: cpu },
+    };
+  },
+};
