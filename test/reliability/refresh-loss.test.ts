@@ -12,6 +12,7 @@ import { MemoryTokenStore, ReauthorizationRequiredError, WriteClient } from "../
 import { createSandbox, type SandboxSdkVersion } from "../../src/testing/index.js";
 import { recordingSdk } from "./support/recording-sdk.js";
 import { REDIRECT_URI, STATE_SECRET, prng } from "./support/soak.js";
+import { findSdks, type RealSdk } from "../support/real-sdk.js";
 
 const USERS = 3;
 const WRITES = 500;
@@ -27,12 +28,13 @@ interface TableRow {
   usersBehind: number;
 }
 
-async function run(version: SandboxSdkVersion, withOption: boolean): Promise<TableRow> {
+async function run(version: SandboxSdkVersion, withOption: boolean, real?: RealSdk): Promise<TableRow> {
   let now = Date.UTC(2030, 0, 1);
   const sandbox = createSandbox({ seed: 11, now: () => now, accessTokenLifetimeSeconds: 3 });
   try {
-    if (withOption) await sandbox.listen();
-    const recorder = recordingSdk(sandbox, version);
+    if (withOption || real !== undefined) await sandbox.listen();
+    const sdk = real?.init({ applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl, onboardUrl: sandbox.onboardUrl });
+    const recorder = recordingSdk(sandbox, version, sdk);
     const store = new MemoryTokenStore({ now: () => now });
     const client = new WriteClient({
       sdk: recorder.sdk,
@@ -101,4 +103,26 @@ describe("issue 11's run: 3 users, 500 writes over 30 s, 3 s access tokens, 15 %
     console.log(`refresh-loss v16: ${JSON.stringify(row)}`);
     expect(row).toEqual({ delivered: WRITES, reauthorizationRequired: 0, otherFailures: 0, droppedBySdk: 0, usersBehind: 0 });
   });
+});
+
+// The same run with the real SDK over HTTP, where DIGIME_SDK_PATH names builds (see docs/testing.md).
+const realSdks = process.env.DIGIME_SDK_PATH === undefined ? [] : findSdks().sdks;
+const VERSION_OF = { A: "v8", B: "v10", C: "v16" } as const;
+
+describe.skipIf(realSdks.length === 0)("issue 11's run with the real SDK over HTTP", () => {
+  const cases = realSdks.flatMap((sdk) => (sdk.generation === "C" ? [false] : [false, true]).map((withOption) => ({ sdk, withOption, name: `${sdk.version} ${withOption ? "with" : "without"} digimeApi` })));
+  it.each(cases)(
+    "SDK $name",
+    async ({ sdk, withOption }) => {
+      const row = await run(VERSION_OF[sdk.generation], withOption, sdk);
+      console.log(`refresh-loss real ${sdk.version} ${withOption ? "with" : "without"} digimeApi: ${JSON.stringify(row)}`);
+      expect(row.delivered + row.reauthorizationRequired + row.otherFailures).toBe(WRITES);
+      if (withOption || sdk.generation === "C") {
+        expect(row).toEqual({ delivered: WRITES, reauthorizationRequired: 0, otherFailures: 0, droppedBySdk: 0, usersBehind: 0 });
+      } else {
+        expect(row.reauthorizationRequired).toBeGreaterThan(0);
+      }
+    },
+    60_000,
+  );
 });
