@@ -31,7 +31,7 @@ describe.skipIf(sdk16 === undefined)("the library's refresh request and the real
   it(`carry the same claims and headers (SDK ${sdk16?.version ?? "none"})`, async () => {
     const sandbox = createSandbox();
     const server = setupServer(...sandbox.handlers());
-    server.listen({ onUnhandledRequest: "error" });
+    server.listen({ onUnhandledFrame: "error" });
     const captured: Captured[] = [];
     server.events.on("request:start", async ({ request }) => {
       if (!request.url.endsWith("oauth/token")) return;

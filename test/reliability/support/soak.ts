@@ -36,6 +36,12 @@ export interface SoakConfig {
   latencySpikeMs: number;
   latencySpikeProbability: number;
   retryAfterCapMs: number;
+  /**
+   * Give the client the `digimeApi` option, the sandbox listening over HTTP:
+   * the client then refreshes over the token endpoint itself (SDKs without
+   * `refreshToken`), while the SDK fake writes in process to the same state.
+   */
+  digimeApi?: boolean;
 }
 
 export type Outcome =
@@ -68,6 +74,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
   let now = Date.UTC(2030, 0, 1);
   const clock = () => now;
   const sandbox = createSandbox({ seed: config.seed, now: clock, accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds });
+  if (config.digimeApi === true) await sandbox.listen();
   const recorder = recordingSdk(sandbox, config.version);
   const store = new MemoryTokenStore({ now: clock });
   const client = new WriteClient({
@@ -81,6 +88,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     refreshWindowMs: (config.accessTokenLifetimeSeconds * 1000) / 2,
     retry: { minDelayMs: 0, maxDelayMs: 2, maxRetryAfterMs: config.retryAfterCapMs, jitter: false },
     queue: { concurrency: config.concurrency, maxQueued: config.writes },
+    ...(config.digimeApi === true ? { digimeApi: { applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl } } : {}),
   });
   const retrying: WriteRetryingEvent[] = [];
   let persistFailures = 0;
@@ -157,6 +165,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     }),
   );
   await client.close();
+  await sandbox.close();
   const durationMs = performance.now() - started;
   const refreshFaultHits = refreshFaults.reduce((sum, rule) => sum + rule.hits, 0);
   return { config, sandbox, client, store, recorder, libraries, userIds, writes, retrying, persistFailures, refreshFaultHits, durationMs, clockAdvancedMs };
