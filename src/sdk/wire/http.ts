@@ -15,14 +15,14 @@ import { redact } from "../../internal/redact.js";
  */
 export class WireHttpError extends Error {
   readonly response: { statusCode: number; headers: Record<string, string> };
-  readonly error: { code: string | undefined; message: string | undefined; statusCode: number };
+  /** digi.me's error code; its message is not kept, since a server may echo what it was sent. */
+  readonly error: { code: string | undefined; statusCode: number };
 
-  constructor(what: string, statusCode: number, headers: Record<string, string>, apiError: { code?: string | undefined; message?: string | undefined }) {
-    const detail = apiError.code === undefined ? "" : ` (${apiError.code}${apiError.message === undefined ? "" : `: ${apiError.message}`})`;
-    super(redact(`${what} answered HTTP ${statusCode}${detail}`));
+  constructor(what: string, statusCode: number, headers: Record<string, string>, code: string | undefined) {
+    super(redact(`${what} answered HTTP ${statusCode}${code === undefined ? "" : ` (${code})`}`));
     this.name = "HTTPError";
     this.response = { statusCode, headers };
-    this.error = { code: apiError.code, message: apiError.message, statusCode };
+    this.error = { code, statusCode };
   }
 }
 
@@ -54,14 +54,13 @@ function networkCodeOf(error: unknown): string {
   return "UND_ERR_SOCKET";
 }
 
-function apiErrorOf(json: unknown): { code?: string; message?: string } {
+const ERROR_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/** digi.me's error code from `{ error: { code } }`, when it looks like one (a code, not an echo of the request). */
+function apiErrorCodeOf(json: unknown): string | undefined {
   const error = typeof json === "object" && json !== null ? (json as { error?: unknown }).error : undefined;
-  if (typeof error !== "object" || error === null) return {};
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return {
-    ...(typeof code === "string" ? { code: code.slice(0, 100) } : {}),
-    ...(typeof message === "string" ? { message: message.slice(0, 200) } : {}),
-  };
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" && ERROR_CODE.test(code) ? code : undefined;
 }
 
 /**
@@ -87,7 +86,7 @@ export async function callDigime(what: string, url: string, init: RequestInit, t
     const headers: Record<string, string> = {};
     const retryAfter = response.headers.get("retry-after");
     if (retryAfter !== null) headers["retry-after"] = retryAfter;
-    throw new WireHttpError(what, response.status, headers, apiErrorOf(json));
+    throw new WireHttpError(what, response.status, headers, apiErrorCodeOf(json));
   }
   return { status: response.status, json };
 }
