@@ -3,9 +3,14 @@
  * speaking the wire protocol, driven by a WriteClient against the sandbox
  * over `sandbox.listen()`, as a worker process would use it.
  */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import nodePath from "node:path";
 import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryTokenStore, WriteClient, type UserAccessToken, type WriteClientEvents } from "../src/index.js";
+import { FileTokenStore, MemoryTokenStore, WriteClient, type UserAccessToken, type WriteClientEvents } from "../src/index.js";
 import { createHttpSdk, createSandbox, type Sandbox } from "../src/testing/index.js";
 import { jsonFile, REDIRECT_URI, STATE_SECRET } from "./support/setup.js";
 
@@ -123,4 +128,55 @@ describe("createHttpSdk on its own", () => {
     expect(() => createHttpSdk({ ...valid, applicationId: "" })).toThrow(/applicationId/);
     expect(typeof createHttpSdk(valid).pushData).toBe("function");
   });
+});
+
+describe("createHttpSdk in other processes", () => {
+  const worker = fileURLToPath(new URL("./support/http-sdk-worker.ts", import.meta.url));
+  const cwd = fileURLToPath(new URL("..", import.meta.url));
+
+  /** Run a worker to its end; its one JSON line of outcomes. */
+  function runWorker(config: Record<string, unknown>): Promise<{ delivered: number; failed: string[] }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", worker, JSON.stringify(config)], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once("error", reject);
+      child.once("exit", (code) => {
+        if (code !== 0) return reject(new Error(`worker exited with ${code}: ${stderr}`));
+        resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { delivered: number; failed: string[] });
+      });
+    });
+  }
+
+  it("two workers write for one user authorized by the parent, through one sandbox and one token store", async () => {
+    const directory = await mkdtemp(nodePath.join(tmpdir(), "http-sdk-"));
+    try {
+      const sandbox = createSandbox();
+      opened.push(sandbox);
+      const server = await sandbox.listen();
+      const storePath = nodePath.join(directory, "tokens.json");
+      const parent = new WriteClient({
+        sdk: createHttpSdk({ applicationId: sandbox.applicationId, baseUrl: server.baseUrl, onboardUrl: server.onboardUrl }),
+        contractDetails: sandbox.contractDetails,
+        redirectUri: REDIRECT_URI,
+        tokenStore: new FileTokenStore({ path: storePath }),
+      });
+      const { url, sealed } = await parent.beginAuthorization({ userId: "alice" });
+      await parent.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
+      await parent.close();
+
+      const shared = { applicationId: sandbox.applicationId, baseUrl: server.baseUrl, onboardUrl: server.onboardUrl, contractDetails: sandbox.contractDetails, storePath, userId: "alice", count: 10 };
+      const results = await Promise.all([runWorker({ ...shared, name: "one" }), runWorker({ ...shared, name: "two" })]);
+      expect(results).toEqual([
+        { delivered: 10, failed: [] },
+        { delivered: 10, failed: [] },
+      ]);
+      const bytes = (sandbox.library("lib-alice")?.files ?? []).map((f) => f.bytes.toString()).sort();
+      expect(bytes).toEqual([...Array.from({ length: 10 }, (_, i) => `one-${i}`), ...Array.from({ length: 10 }, (_, i) => `two-${i}`)].sort());
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -23,6 +23,8 @@ import { callDigime, WireHttpError } from "./http.js";
 
 /** How long a fetched key set is reused before it is fetched again. */
 const KEY_SET_TTL_MS = 10 * 60 * 1000;
+/** Key set URLs remembered at once; digi.me uses one, so more means something odd: start over. */
+const MAX_CACHED_KEY_SETS = 8;
 /** Key set fetches are plain GETs: retry transient failures, as the SDK's HTTP client does. */
 const KEY_SET_RETRIES = 2;
 
@@ -84,6 +86,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     });
     const parsed = keySetSchema.safeParse(answer.json);
     if (!parsed.success) throw new TokenResponseInvalidError("the key set named by jku is not a { keys: [{ kid, pem }] } document");
+    if (cache.size >= MAX_CACHED_KEY_SETS && !cache.has(url)) cache.clear();
     cache.set(url, { keys: parsed.data.keys, fetchedAt: Date.now() });
     return parsed.data.keys;
   };
