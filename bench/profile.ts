@@ -1,20 +1,21 @@
 /**
  * A workload to profile: N writes (default 100,000) through the client or the
- * baseline, fed 1,000 at a time, as in the CPU benchmark; optional SDK latency in ms.
+ * baseline, fed 1,000 at a time, as in the CPU benchmark; optional SDK latency
+ * in ms, distinct users (default 100) and `fresh` for a new payload per write.
  *   npx tsx bench/build-only.ts
- *   npx node --cpu-prof --cpu-prof-dir=bench/results/prof bench/results/build/profile.mjs client 100000 [latencyMs]
+ *   npx node --cpu-prof --cpu-prof-dir=bench/results/prof bench/results/build/profile.mjs client 100000 [latencyMs] [users] [fresh]
  *   npx tsx bench/summarize-profile.ts bench/results/prof/<file>.cpuprofile
  */
 import { performance } from "node:perf_hooks";
-import { createWorld, drive, SMALL_FILE } from "./lib/world.js";
+import { createWorld, drive, submitter } from "./lib/world.js";
 
 const arm = process.argv[2] ?? "client";
 const writes = Number(process.argv[3] ?? 100_000);
 const latencyMs = Number(process.argv[4] ?? 0);
-const world = await createWorld({ users: 100, concurrency: 16, latencyMs });
-const baseline = world.baseline();
-const submit =
-  arm === "client" ? (i: number) => world.client.write(world.users[i % 100]!, SMALL_FILE) : (i: number) => baseline.write(world.users[i % 100]!);
+const users = Number(process.argv[5] ?? 100);
+const freshPayload = process.argv[6] === "fresh";
+const world = await createWorld({ users: Math.min(users, 100), distinctUsers: users, concurrency: 16, latencyMs });
+const submit = submitter(world, arm === "client" ? "client" : "baseline", { freshPayload });
 const started = performance.now();
 const before = process.cpuUsage();
 const failed = await drive(writes, 1_000, submit);

@@ -7,6 +7,7 @@ import type { PendingAuthorizationStore } from "./authorization/pending-store.js
 import { parseOrThrow } from "./internal/zod-issues.js";
 import { isSupportedSdk } from "./sdk/sdk-port.js";
 import type { DigimeSdk, SdkGeneration } from "./sdk/types.js";
+import { DEFAULT_DIGIME_BASE_URL, DEFAULT_DIGIME_TIMEOUT_MS } from "./sdk/wire/token-endpoint.js";
 import type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 import type { TokenStore } from "./tokens/token-store.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions, type ResolvedQueueOptions } from "./writing/write-queue.js";
@@ -87,8 +88,45 @@ export interface WriteClientOptions {
   storeTimeoutMs?: number;
   /** Force the SDK generation instead of detecting it. */
   sdkGeneration?: SdkGeneration;
+  /**
+   * How to reach digi.me's API directly: the `applicationId` (and `baseUrl`,
+   * when not the default) you give the SDK's `init()`. With it, the client
+   * refreshes tokens itself, proactively and one at a time, when the SDK has
+   * no public `refreshToken` (generations A and B, SDK 5.x–10.x, and 11.x–12.x):
+   * the way to make those generations keep every token. Without it they can
+   * lose a user's token pair when a write fails right after the SDK refreshed
+   * inside it (see docs/sdk-generations.md). Not needed for SDK 13.x and later.
+   */
+  digimeApi?: DigimeApiOptions;
   /** Clock in epoch ms. Default `Date.now`; pass `sandbox.now` in tests that move time. */
   now?: () => number;
+}
+
+/**
+ * Option `digimeApi` of {@link WriteClient}: the same `applicationId` and
+ * `baseUrl` given to the SDK's `init()`.
+ *
+ * @example
+ * ```ts
+ * const api: DigimeApiOptions = { applicationId: process.env.DIGIME_APPLICATION_ID! };
+ * new WriteClient({ ...options, sdk: init(api), digimeApi: api });
+ * ```
+ */
+export interface DigimeApiOptions {
+  /** Your application id from digi.me (what `init({ applicationId })` takes). */
+  applicationId: string;
+  /**
+   * The API root, as given to `init({ baseUrl })`; an absolute http(s) URL.
+   * A missing trailing `/` is added.
+   * @defaultValue `"https://api.digi.me/v1.7/"`
+   */
+  baseUrl?: string;
+  /**
+   * A call to digi.me that has not answered after this many ms fails (and
+   * is retried like a dropped connection). 1,000–120,000.
+   * @defaultValue 30,000
+   */
+  timeoutMs?: number;
 }
 
 /** Options after validation, with defaults. */
@@ -111,6 +149,7 @@ export interface ResolvedOptions {
   persistRetry: PersistRetryOptions;
   storeTimeoutMs: number;
   sdkGeneration: SdkGeneration | undefined;
+  digimeApi: { applicationId: string; baseUrl: string; timeoutMs: number } | undefined;
   now: () => number;
 }
 
@@ -119,11 +158,25 @@ const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute ht
 const fn = (name: string) => z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", `must have a ${name}() method`);
 const secret = z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`).max(4096, "must be at most 4096 characters");
 
-const optionsSchema = z.object({
+/**
+ * A strict object: an unknown key (a misspelt option such as `refreshWindowMS`)
+ * is refused by name, never silently ignored. Own `__proto__`/`constructor`
+ * keys (as JSON.parse makes them) are dropped first: they are pollution
+ * attempts, ignored rather than obeyed, not misspellings.
+ */
+function strict<T extends z.core.$ZodLooseShape>(shape: T) {
+  return z.preprocess((value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+    return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "__proto__" && key !== "constructor"));
+  }, z.strictObject(shape));
+}
+
+const optionsSchema = strict({
   sdk: z.custom<DigimeSdk>(
     isSupportedSdk,
     "must be an SDK instance (init() of @digime/digime-sdk-nodejs >= 5) with getAuthorizeUrl, exchangeCodeForToken and write or pushData",
   ),
+  // Not strict: A/B users often pass the SDK's own ContractDetails, which carries redirectUri too.
   contractDetails: z.object({
     contractId: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters"),
     privateKey: z
@@ -137,15 +190,13 @@ const optionsSchema = z.object({
   stateSecret: z.union([secret, z.array(secret).min(1, "must list at least one secret").max(16, "must list at most 16 secrets")]).optional(),
   pendingAuthorizations: z.object({ save: fn("save"), consume: fn("consume") }).optional(),
   authorizationTtlMs: z.number().int().min(10_000).max(24 * 60 * 60 * 1000).optional(),
-  queue: z
-    .object({
+  queue: strict({
       concurrency: z.number().int().min(1).max(10_000).optional(),
       perUserConcurrency: z.number().int().min(1).max(1000).optional(),
       maxQueued: z.number().int().min(1).optional(),
     })
     .optional(),
-  retry: z
-    .object({
+  retry: strict({
       retries: z.number().int().min(0).max(100).optional(),
       minDelayMs: z.number().min(0).max(3_600_000).optional(),
       maxDelayMs: z.number().min(0).max(3_600_000).optional(),
@@ -155,16 +206,14 @@ const optionsSchema = z.object({
     })
     .optional(),
   refreshWindowMs: z.number().int().min(0).max(24 * 60 * 60 * 1000).optional(),
-  refreshCoordination: z
-    .object({
+  refreshCoordination: strict({
       leaseMs: z.number().int().min(100).max(600_000).optional(),
       holderWaitMs: z.number().int().min(0).max(600_000).optional(),
       newerTokenWaitMs: z.number().int().min(0).max(600_000).optional(),
     })
     .optional(),
   idleUserMs: z.number().int().min(10).max(24 * 60 * 60 * 1000).optional(),
-  persistRetry: z
-    .object({
+  persistRetry: strict({
       inlineAttempts: z.number().int().min(1).max(20).optional(),
       minDelayMs: z.number().min(0).max(60_000).optional(),
       maxDelayMs: z.number().min(0).max(3_600_000).optional(),
@@ -172,6 +221,12 @@ const optionsSchema = z.object({
     .optional(),
   storeTimeoutMs: z.number().int().min(1).max(600_000).optional(),
   sdkGeneration: z.enum(["A", "B", "C"]).optional(),
+  digimeApi: strict({
+      applicationId: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters"),
+      baseUrl: absoluteUrl.optional(),
+      timeoutMs: z.number().int().min(1000).max(120_000).optional(),
+    })
+    .optional(),
   now: z.custom<() => number>((value) => typeof value === "function", "must be a function returning epoch ms").optional(),
 });
 
@@ -197,8 +252,20 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     persistRetry: { inlineAttempts: 3, minDelayMs: 50, maxDelayMs: 30_000, ...stripUndefined(o.persistRetry) },
     storeTimeoutMs: o.storeTimeoutMs ?? 10_000,
     sdkGeneration: o.sdkGeneration,
+    digimeApi:
+      o.digimeApi === undefined
+        ? undefined
+        : {
+            applicationId: o.digimeApi.applicationId,
+            baseUrl: withTrailingSlash(o.digimeApi.baseUrl ?? DEFAULT_DIGIME_BASE_URL),
+            timeoutMs: o.digimeApi.timeoutMs ?? DEFAULT_DIGIME_TIMEOUT_MS,
+          },
     now: o.now ?? Date.now,
   };
+}
+
+function withTrailingSlash(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
 }
 
 function stripUndefined<T extends object>(value: T | undefined): Partial<T> {

@@ -47,7 +47,9 @@ export type ErrorCode =
   | "CLIENT_CLOSED"
   | "TOKEN_STORE_FAILED"
   | "TOKEN_STORE_CORRUPT"
-  | "SDK_RESPONSE_INVALID";
+  | "SDK_RESPONSE_INVALID"
+  | "TOKEN_RESPONSE_INVALID"
+  | "TOKEN_KEY_SET_UNTRUSTED";
 
 /**
  * Options shared by every error constructor.
@@ -418,5 +420,51 @@ export class TokenStoreCorruptError extends DigimeWriteError {
 export class SdkResponseError extends DigimeWriteError {
   constructor(method: string, detail: string) {
     super("SDK_RESPONSE_INVALID", `The SDK's ${method} returned an unexpected value: ${detail}`, false);
+  }
+}
+
+/**
+ * digi.me's token endpoint answered, but the answer did not pass
+ * verification: not a PS512 JWT, a signature that does not verify with the
+ * key its `kid` names, an expired JWT, claims of the wrong shape, or a token
+ * pair that has already expired. Raised only by the library's own refresher
+ * (option `digimeApi`); the answer is never used, and the message never
+ * quotes it.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof TokenResponseInvalidError) alertSecurityTeam(error.message);
+ * ```
+ */
+export class TokenResponseInvalidError extends DigimeWriteError {
+  declare readonly code: "TOKEN_RESPONSE_INVALID";
+
+  constructor(detail: string, options?: DigimeWriteErrorOptions) {
+    super("TOKEN_RESPONSE_INVALID", `digi.me's token endpoint answered with a token that failed verification: ${detail}`, false, options);
+  }
+}
+
+/**
+ * The token endpoint's answer names a key set (`jku`) outside the origin of
+ * the configured `digimeApi.baseUrl`. The library fetches keys only from
+ * there, so it refused the answer without fetching anything.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof TokenKeySetUntrustedError) log.error({ origin: error.keySetOrigin }, "unexpected key set");
+ * ```
+ */
+export class TokenKeySetUntrustedError extends DigimeWriteError {
+  declare readonly code: "TOKEN_KEY_SET_UNTRUSTED";
+  /** The origin the answer pointed at (scheme, host and port only). */
+  readonly keySetOrigin: string;
+
+  constructor(keySetOrigin: string, trustedOrigin: string) {
+    super(
+      "TOKEN_KEY_SET_UNTRUSTED",
+      `digi.me's token endpoint named a key set at ${keySetOrigin}, outside the configured API origin ${trustedOrigin}; the answer was refused`,
+      false,
+    );
+    this.keySetOrigin = keySetOrigin;
   }
 }

@@ -197,8 +197,13 @@ export interface ReauthorizationRequiredEvent {
 export interface SdkLimitationEvent {
   /** The SDK generation in use. */
   generation: SdkGeneration;
-  /** `refresh-invisible`: the SDK refreshes tokens without returning them (generation B). */
-  limitation: "refresh-invisible";
+  /**
+   * `refresh-invisible`: the SDK refreshes tokens without returning them
+   * (generation B). `refresh-lost-on-failed-push`: the SDK returns a token it
+   * refreshed inside `write` only when the push after it succeeds
+   * (generation A). Both are said only without the `digimeApi` option.
+   */
+  limitation: "refresh-invisible" | "refresh-lost-on-failed-push";
   /** What it means and what to do, in a sentence. */
   message: string;
 }

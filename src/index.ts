@@ -11,7 +11,7 @@
  * @module digime-write-pipeline
  */
 export { WriteClient, type CloseOptions, type CloseResult, type AuthorizationStatus } from "./write-client.js";
-export type { WriteClientOptions } from "./client-options.js";
+export type { WriteClientOptions, DigimeApiOptions } from "./client-options.js";
 export type {
   BeginAuthorizationInput,
   BeginAuthorizationResult,

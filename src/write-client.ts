@@ -8,10 +8,11 @@ import { Authorizer, type BeginAuthorizationInput, type BeginAuthorizationResult
 import type { CallbackInput } from "./authorization/callback.js";
 import { MemoryPendingAuthorizationStore } from "./authorization/pending-store.js";
 import { createSealer } from "./authorization/seal.js";
-import { resolveOptions, type WriteClientOptions } from "./client-options.js";
-import type { EmitEvent, WriteClientEvents, WriteReceipt } from "./events.js";
+import { resolveOptions, type ResolvedOptions, type WriteClientOptions } from "./client-options.js";
+import type { EmitEvent, SdkLimitationEvent, WriteClientEvents, WriteReceipt } from "./events.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
-import { createSdkPort, type SdkPort } from "./sdk/sdk-port.js";
+import { createSdkPort, type SdkPort, type SdkPortConfig } from "./sdk/sdk-port.js";
+import { createTokenEndpoint } from "./sdk/wire/token-endpoint.js";
 import type { SdkGeneration } from "./sdk/types.js";
 import { TokenKeeper } from "./tokens/token-keeper.js";
 import { expiryMs } from "./tokens/token-comparison.js";
@@ -82,6 +83,31 @@ export type AuthorizationStatus =
       readonly status: "not-authorized";
     };
 
+/** The library's own refresher over digi.me's token endpoint, when `digimeApi` is set. */
+function refresherOf(resolved: ResolvedOptions): SdkPortConfig["refresher"] {
+  if (resolved.digimeApi === undefined) return undefined;
+  const endpoint = createTokenEndpoint({ ...resolved.digimeApi, now: resolved.now });
+  return (contractDetails, token) => endpoint.refresh(contractDetails, token);
+}
+
+/** What an SDK without a refresh of its own risks, said once per client. */
+function limitationOf(generation: "A" | "B"): SdkLimitationEvent {
+  if (generation === "B") {
+    return {
+      generation,
+      limitation: "refresh-invisible",
+      message:
+        "This SDK (generation B, 9.x–10.x) refreshes tokens inside write() and does not return them: refreshed tokens cannot be persisted, and the stored refresh token goes stale. Pass the digimeApi option (your applicationId) so the client refreshes first, or upgrade to SDK 13+.",
+    };
+  }
+  return {
+    generation,
+    limitation: "refresh-lost-on-failed-push",
+    message:
+      "This SDK (generation A, 5.x–8.x) refreshes tokens inside write(); when the push after such a refresh fails, the new token pair is lost with the error and the user must authorize again. Pass the digimeApi option (your applicationId) so the client refreshes first, or upgrade to SDK 13+.",
+  };
+}
+
 const closeSchema = z.object({ drain: z.boolean().optional() }).optional();
 
 /**
@@ -133,14 +159,9 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
         redirectUri: resolved.redirectUri,
         errorRedirectUri: resolved.errorRedirectUri,
         generation: resolved.sdkGeneration,
+        refresher: refresherOf(resolved),
       },
-      () =>
-        emit("sdk:limitation", {
-          generation: "B",
-          limitation: "refresh-invisible",
-          message:
-            "This SDK (generation B, 9.x–10.x) refreshes tokens inside write() and does not return them: refreshed tokens cannot be persisted, and the stored refresh token goes stale. Upgrade to SDK 11+ to keep tokens.",
-        }),
+      (generation) => emit("sdk:limitation", limitationOf(generation)),
     );
     this.#keeper = new TokenKeeper({
       store: resolved.tokenStore,

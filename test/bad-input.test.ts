@@ -39,6 +39,15 @@ describe("constructor options are validated, naming the field", () => {
     ["a string retry delay", { retry: { minDelayMs: "100" } }, "options.retry.minDelayMs"],
     ["an unknown generation", { sdkGeneration: "D" }, "options.sdkGeneration"],
     ["a clock that is not a function", { now: 5 }, "options.now"],
+    ["a misspelt option", { refreshWindowMS: 5000 }, "options.refreshWindowMS"],
+    ["an unknown queue option", { queue: { concurency: 2 } }, "options.queue.concurency"],
+    ["an unknown retry option", { retry: { retires: 2 } }, "options.retry.retires"],
+    ["an unknown persistRetry option", { persistRetry: { attempts: 2 } }, "options.persistRetry.attempts"],
+    ["digimeApi without applicationId", { digimeApi: {} }, "options.digimeApi.applicationId"],
+    ["digimeApi with an empty applicationId", { digimeApi: { applicationId: "" } }, "options.digimeApi.applicationId"],
+    ["digimeApi with a relative baseUrl", { digimeApi: { applicationId: "app", baseUrl: "/v1.7/" } }, "options.digimeApi.baseUrl"],
+    ["digimeApi with a tiny timeout", { digimeApi: { applicationId: "app", timeoutMs: 5 } }, "options.digimeApi.timeoutMs"],
+    ["digimeApi with a misspelt key", { digimeApi: { applicationID: "app" } }, "options.digimeApi.applicationID"],
   ])("%s", (_name, change, path) => {
     const error = refusal(() => new WriteClient({ ...valid, ...change } as never));
     expect(error.code).toBe("INVALID_OPTIONS");

@@ -5,8 +5,13 @@
  * fetch) and the loopback server (fetch to 127.0.0.1).
  */
 import { generateKeyPairSync } from "node:crypto";
+import { inspect } from "node:util";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import { setupServer, type SetupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { UserAccessToken } from "../src/index.js";
+import { signRequestJwt } from "../src/sdk/wire/signing.js";
+import { createTokenEndpoint } from "../src/sdk/wire/token-endpoint.js";
 import { createSandbox, type Sandbox } from "../src/testing/index.js";
 import {
   alphanumeric,
@@ -231,6 +236,53 @@ describe.each(["msw", "listen"] as const)("wire protocol over %s", (transport) =
       expectApiError((await authorizeRequest("C", { redirect_uri: "not a url" })).answer, 400, "InvalidRedirectUri");
       expectApiError((await authorizeRequest("C", {}, "{ not json")).answer, 400, "InvalidRequest");
       expectApiError((await authorizeRequest("C", { access_token: "unknown-token" })).answer, 401, "InvalidToken");
+    });
+  });
+
+  describe("the library's own refresh request (option digimeApi)", () => {
+    const endpoint = () => createTokenEndpoint({ applicationId: sandbox.applicationId, baseUrl, timeoutMs: 10_000, now: sandbox.now });
+    const asToken = (grant: { access_token: { value: string; expires_on: number }; refresh_token: { value: string; expires_on: number } }): UserAccessToken => ({
+      accessToken: { value: grant.access_token.value, expiry: grant.access_token.expires_on },
+      refreshToken: { value: grant.refresh_token.value, expiry: grant.refresh_token.expires_on },
+    });
+
+    it.each(["A", "B", "C"] as const)("is accepted for a generation %s consent: the pair rotates, and the answer verifies", async (generation) => {
+      const { grant } = await onboard(generation);
+      const next = await endpoint().refresh(sandbox.contractDetails, asToken(grant));
+      expect(next.refreshToken.value).not.toBe(grant.refresh_token.value);
+      expect(next).toMatchObject({ user: { id: grant.sub }, consentid: grant.consentid });
+      // The rotated pair is the one the sandbox holds: the next refresh with it is accepted too.
+      await expect(endpoint().refresh(sandbox.contractDetails, next)).resolves.toHaveProperty("accessToken.value");
+    });
+
+    it("fails with digi.me's 401 InvalidToken for a spent or expired refresh token, quoting neither", async () => {
+      const { grant } = await onboard("C");
+      await endpoint().refresh(sandbox.contractDetails, asToken(grant));
+      const spent = await endpoint().refresh(sandbox.contractDetails, asToken(grant)).catch((e: unknown) => e as Error);
+      expect(spent).toMatchObject({ name: "HTTPError", response: { statusCode: 401 }, error: { code: "InvalidToken" } });
+      expect(inspect(spent)).not.toContain(grant.refresh_token.value);
+      const { grant: other } = await onboard("C");
+      offsetMs += 31 * 24 * 3600 * 1000; // refresh tokens live 30 days
+      await expect(endpoint().refresh(sandbox.contractDetails, asToken(other))).rejects.toMatchObject({ response: { statusCode: 401 }, error: { code: "InvalidToken" } });
+    });
+
+    it("is refused when signed for another contract's key or application, as the protocol demands", async () => {
+      const { grant } = await onboard("C");
+      const wrongKey = { contractId: sandbox.contractDetails.contractId, privateKey: OTHER_KEY.privateKey };
+      await expect(endpoint().refresh(wrongKey, asToken(grant))).rejects.toMatchObject({ response: { statusCode: 403 }, error: { code: "InvalidClient" } });
+      const otherApp = createTokenEndpoint({ applicationId: "another-app", baseUrl, timeoutMs: 10_000, now: sandbox.now });
+      await expect(otherApp.refresh(sandbox.contractDetails, asToken(grant))).rejects.toMatchObject({ error: { code: "InvalidClient" } });
+    });
+
+    it("signs the same claims, under the same header, as the independent wire client", async () => {
+      const claims = { grant_type: "refresh_token", refresh_token: "r".repeat(40) };
+      const library = await signRequestJwt({ applicationId: sandbox.applicationId, ...sandbox.contractDetails }, claims);
+      const independent = await signRequest(signer(), claims);
+      expect(decodeProtectedHeader(library)).toEqual(decodeProtectedHeader(independent));
+      const [a, b] = [decodeJwt(library), decodeJwt(independent)];
+      expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+      expect({ ...a, nonce: undefined, timestamp: undefined }).toEqual({ ...b, nonce: undefined, timestamp: undefined });
+      expect(String(a.nonce)).toMatch(/^[A-Za-z0-9]{32}$/);
     });
   });
 

@@ -3,10 +3,13 @@ import { ValidationError, type ValidationIssue } from "../errors.js";
 
 /** Turn zod issues into ours, with the path prefixed by the argument's name. */
 export function toIssues(error: z.ZodError, prefix: string): ValidationIssue[] {
-  return error.issues.map((issue) => {
-    const tail = issue.path.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("");
-    return { path: `${prefix}${tail}`, message: issue.message };
-  });
+  const pathOf = (parts: readonly PropertyKey[]) => `${prefix}${parts.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("")}`;
+  return error.issues.flatMap((issue) =>
+    // A strict object's unknown keys: one issue per key, the path naming it (a misspelling is then easy to spot).
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: pathOf([...issue.path, key]), message: "is not a known field (misspelt?)" }))
+      : [{ path: pathOf(issue.path), message: issue.message }],
+  );
 }
 
 /** Parse `input` with `schema`, or throw a {@link ValidationError} naming each bad field. */

@@ -25,6 +25,11 @@ export interface SdkPortConfig {
   errorRedirectUri?: string | undefined;
   /** Force a generation instead of detecting it from the SDK's shape and results. */
   generation?: SdkGeneration | undefined;
+  /**
+   * Refreshes over digi.me's token endpoint, for SDKs without a public
+   * `refreshToken` (the SDK's own is preferred when it has one).
+   */
+  refresher?: ((contractDetails: ContractDetails, token: UserAccessToken) => Promise<UserAccessToken>) | undefined;
 }
 
 /** Result of one write through the port. */
@@ -44,7 +49,7 @@ export interface PortWriteInput {
 export interface SdkPort {
   /** Detected generation; `undefined` until a `write`-style SDK has shown whether it returns a result. */
   readonly generation: SdkGeneration | undefined;
-  /** Whether the SDK has `refreshToken`, enabling proactive refresh. */
+  /** Whether the port can refresh (the SDK's `refreshToken`, or the configured refresher), enabling proactive refresh. */
   readonly canRefresh: boolean;
   getAuthorizeUrl(input: { state: string; serviceId?: number | undefined; userAccessToken?: UserAccessToken | undefined }): Promise<{ url: string; codeVerifier: string }>;
   exchangeCode(input: { code: string; codeVerifier: string }): Promise<UserAccessToken>;
@@ -66,20 +71,24 @@ export function isSupportedSdk(sdk: unknown): sdk is DigimeSdk {
 }
 
 /**
- * Build the port. `onRefreshInvisible` is called once, at the first write
- * that shows the SDK is generation B, which cannot report refreshed tokens.
+ * Build the port. `onLimitation` is called once, at the first write that
+ * shows the SDK is generation A or B while the port cannot refresh on its
+ * own: such an SDK refreshes inside `write` and can lose the new pair.
  */
-export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onRefreshInvisible: () => void): SdkPort {
+export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitation: (generation: "A" | "B") => void): SdkPort {
   const base = config.contractDetails;
   let generation: SdkGeneration | undefined = config.generation ?? (hasMethod(sdk, "pushData") ? "C" : undefined);
   const usesPushData = generation === "C";
 
+  const sdkRefresh = hasMethod(sdk, "refreshToken") ? (sdk as SdkGenerationC).refreshToken : undefined;
+  const canRefresh = sdkRefresh !== undefined || config.refresher !== undefined;
+
   let announced = false;
   const learn = (detected: SdkGeneration): void => {
     generation ??= detected;
-    if (generation === "B" && !announced) {
+    if (generation !== "C" && !canRefresh && !announced) {
       announced = true;
-      onRefreshInvisible();
+      onLimitation(generation);
     }
   };
 
@@ -87,13 +96,11 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onRefreshIn
   const contractFor = (): ContractDetails =>
     usesPushData ? { contractId: base.contractId, privateKey: base.privateKey } : { ...base, redirectUri: config.redirectUri };
 
-  const refreshFn = hasMethod(sdk, "refreshToken") ? (sdk as SdkGenerationC).refreshToken : undefined;
-
   return {
     get generation() {
       return generation;
     },
-    canRefresh: refreshFn !== undefined,
+    canRefresh,
 
     async getAuthorizeUrl({ state, serviceId, userAccessToken }) {
       const result = await sdk.getAuthorizeUrl({
@@ -113,9 +120,9 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onRefreshIn
     },
 
     async refresh(token) {
-      if (refreshFn === undefined) throw new Error("The SDK has no refreshToken method");
-      const next = await refreshFn.call(sdk, { contractDetails: contractFor(), userAccessToken: token });
-      return checkUserAccessToken(next, "refreshToken");
+      if (sdkRefresh !== undefined) return checkUserAccessToken(await sdkRefresh.call(sdk, { contractDetails: contractFor(), userAccessToken: token }), "refreshToken");
+      if (config.refresher === undefined) throw new Error("The SDK has no refreshToken method and no digimeApi option was given");
+      return config.refresher({ contractId: base.contractId, privateKey: base.privateKey }, token);
     },
 
     async write({ credentials, data, onToken }) {

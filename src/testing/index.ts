@@ -16,3 +16,6 @@ export * from "./sandbox/index.js";
 
 // --- token store contract suite (owned by src/testing/token-store-contract.ts) ---
 export * from "./token-store-contract.js";
+
+// --- a generation-C SDK over HTTP (owned by src/testing/http-sdk.ts) ---
+export { createHttpSdk, type HttpSdkOptions } from "./http-sdk.js";

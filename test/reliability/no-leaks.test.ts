@@ -352,3 +352,105 @@ describe("beginAuthorization failures", () => {
     await expect(client.beginAuthorization({ userId: "alice" })).resolves.toHaveProperty("url");
   });
 });
+
+describe("no secret leaks from the client's own refresher (digimeApi)", () => {
+  it("through events, errors, causes and inspect output, whatever the token endpoint answers", async () => {
+    const { setupServer } = await import("msw/node");
+    const { http, HttpResponse } = await import("msw");
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { SignJWT, decodeJwt } = await import("jose");
+    const clock = { now: T0 };
+    const sandbox = createSandbox({ seed: 9, now: () => clock.now, accessTokenLifetimeSeconds: 600 });
+    const server = setupServer(...sandbox.handlers());
+    server.listen({ onUnhandledFrame: "error" });
+    const recorder = recordingSdk(sandbox, "v8");
+    const client = new WriteClient({
+      sdk: recorder.sdk,
+      contractDetails: sandbox.contractDetails,
+      redirectUri: REDIRECT_URI,
+      tokenStore: new MemoryTokenStore(),
+      stateSecret: SECRETS,
+      now: () => clock.now,
+      retry: { retries: 1, minDelayMs: 0, maxDelayMs: 1 },
+      digimeApi: { applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl },
+    });
+    const seen = new Recorder();
+    for (const name of EVENT_NAMES) client.on(name, (payload: unknown) => seen.add(`event ${name}`, payload));
+    const seenTokens = new Set<string>();
+    const forged: string[] = [];
+    const pollTokens = (): void => {
+      for (const library of sandbox.libraries()) {
+        const token = sandbox.latestToken(library.id);
+        if (token !== undefined) for (const t of [token.accessToken.value, token.refreshToken.value]) seenTokens.add(t);
+      }
+    };
+    /** The refresh token a request to the token endpoint carries. */
+    const refreshTokenOf = (request: Request) => String(decodeJwt((request.headers.get("authorization") ?? "").replace(/^Bearer /, "")).refresh_token);
+    const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    // Forged under the sandbox's real kid, so that the signature check is what refuses it.
+    const kid = String(((await (await fetch(`${sandbox.baseUrl}jwks/oauth`)).json()) as { keys: Array<{ kid: string }> }).keys[0]?.kid);
+    const forge = async (claims: Record<string, unknown>, jku: string) => {
+      const jwt = await new SignJWT(claims).setProtectedHeader({ alg: "PS512", kid, jku }).sign(otherKey.privateKey);
+      forged.push(jwt);
+      return jwt;
+    };
+    const grantEchoing = (refreshToken: string) => ({
+      access_token: { value: `forged-access-${refreshToken}`, expires_on: T0 / 1000 + 3600 },
+      refresh_token: { value: refreshToken, expires_on: T0 / 1000 + 86_400 },
+    });
+
+    try {
+      const users = ["ann", "ben", "cat", "dan", "eve", "fay"];
+      for (const userId of users) {
+        const begin = await client.beginAuthorization({ userId });
+        await client.completeAuthorization(await sandbox.consent(begin.url, { libraryId: `lib-${userId}` }), { sealed: begin.sealed });
+        await seen.settle(`first write ${userId}`, () => client.write(userId, jsonFile(0)));
+      }
+      pollTokens();
+      clock.now += 601_000; // every access token has expired: each next write refreshes first
+
+      await seen.settle("refreshed write", () => client.write("ann", jsonFile(1)));
+      const outage = sandbox.faults.add({ endpoint: "token", status: 503, retryAfterSeconds: 0 });
+      await seen.settle("refresh outage", () => client.write("ben", jsonFile(1)));
+      outage.remove();
+      sandbox.faults.add({ endpoint: "token", status: 401, errorCode: "InvalidToken", times: 1 });
+      await seen.settle("refused refresh", () => client.write("cat", jsonFile(1)));
+      // A hostile or broken endpoint: forged answers carrying the refresh token sent, and an error echoing it.
+      server.use(
+        http.post(`${sandbox.baseUrl}oauth/token`, async ({ request }) => HttpResponse.json({ token: await forge(grantEchoing(refreshTokenOf(request)), `${sandbox.baseUrl}jwks/oauth`) }), { once: true }),
+      );
+      await seen.settle("forged signature", () => client.write("dan", jsonFile(1)));
+      server.use(
+        http.post(`${sandbox.baseUrl}oauth/token`, async ({ request }) => HttpResponse.json({ token: await forge(grantEchoing(refreshTokenOf(request)), "https://evil.example/jwks") }), { once: true }),
+      );
+      await seen.settle("untrusted key set", () => client.write("eve", jsonFile(1)));
+      server.use(
+        http.post(`${sandbox.baseUrl}oauth/token`, ({ request }) => {
+          const value = refreshTokenOf(request);
+          return HttpResponse.json({ error: { code: `Bad ${value}`, message: `refresh_token ${value} is not valid; request ${request.headers.get("authorization")}` } }, { status: 400 });
+        }, { once: true }),
+      );
+      await seen.settle("chatty error", () => client.write("fay", jsonFile(1)));
+      seen.add("client", client);
+      seen.add("close", await client.close());
+    } finally {
+      server.close();
+      await sandbox.close();
+    }
+    pollTokens();
+
+    const corpus = seen.texts.map((t) => `${t.where}\n${t.text}`).join("\n");
+    for (const marker of ["token:refreshed", "DELIVERY_RETRIES_EXHAUSTED", "REAUTHORIZATION_REQUIRED", "TOKEN_RESPONSE_INVALID", "TOKEN_KEY_SET_UNTRUSTED", "DELIVERY_REJECTED"]) {
+      expect(corpus.includes(marker), marker).toBe(true);
+    }
+    const secrets = secretsOf(sandbox, recorder, seenTokens);
+    for (const jwt of forged) secrets.set(jwt, "JWT");
+    expect(forged).toHaveLength(2);
+    const leaks: string[] = [];
+    for (const { where, text } of seen.texts) {
+      for (const [secret, kind] of secrets) if (text.includes(secret)) leaks.push(`${kind} in ${where}`);
+      if (/eyJ[A-Za-z0-9_-]{8,}/.test(text)) leaks.push(`a JWT in ${where}`);
+    }
+    expect([...new Set(leaks)]).toEqual([]);
+  }, 30_000);
+});

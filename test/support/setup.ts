@@ -19,7 +19,25 @@ export function setup(
   overrides: Partial<WriteClientOptions> = {},
   sandboxOptions: SandboxOptions = {},
 ): Harness {
+  return setupOn(createSandbox(sandboxOptions), version, overrides);
+}
+
+/**
+ * A client on a sandbox that listens over HTTP, with the `digimeApi` option
+ * pointing at it: the in-process SDK fake and the library's own token
+ * refresher then share one sandbox state. Close it with `sandbox.close()`.
+ */
+export async function setupWire(
+  version: SandboxSdkVersion,
+  overrides: Partial<WriteClientOptions> = {},
+  sandboxOptions: SandboxOptions = {},
+): Promise<Harness> {
   const sandbox = createSandbox(sandboxOptions);
+  await sandbox.listen();
+  return setupOn(sandbox, version, { digimeApi: { applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl }, ...overrides });
+}
+
+function setupOn(sandbox: Sandbox, version: SandboxSdkVersion, overrides: Partial<WriteClientOptions>): Harness {
   const store = overrides.tokenStore ?? new MemoryTokenStore();
   const client = new WriteClient({
     sdk: sandbox.sdk(version),

@@ -40,8 +40,9 @@ export interface SdkRecorder {
   readonly drops: DroppedToken[];
 }
 
-export function recordingSdk(sandbox: Sandbox, version: SandboxSdkVersion): SdkRecorder {
-  const inner = sandbox.sdk(version) as unknown as Record<string, (options: never) => Promise<unknown>>;
+/** Wrap the sandbox's fake of `version`, or `real` (a real SDK of that shape talking HTTP to the sandbox). */
+export function recordingSdk(sandbox: Sandbox, version: SandboxSdkVersion, real?: DigimeSdk): SdkRecorder {
+  const inner = (real ?? sandbox.sdk(version)) as unknown as Record<string, (options: never) => Promise<unknown>>;
   const recorder = {
     codeVerifiers: [] as string[],
     authorizationCodes: [] as string[],
@@ -101,7 +102,7 @@ export function recordingSdk(sandbox: Sandbox, version: SandboxSdkVersion): SdkR
           },
         } as never),
       );
-    sdk.refreshToken = (options: SdkRefreshTokenOptions) =>
+    if (inner.refreshToken !== undefined) sdk.refreshToken = (options: SdkRefreshTokenOptions) =>
       watched("refreshToken", options.userAccessToken, async (seen) => {
         const token = (await inner.refreshToken!(options as never)) as UserAccessToken;
         seen(token);

@@ -36,6 +36,12 @@ export interface SoakConfig {
   latencySpikeMs: number;
   latencySpikeProbability: number;
   retryAfterCapMs: number;
+  /**
+   * Give the client the `digimeApi` option, the sandbox listening over HTTP:
+   * the client then refreshes over the token endpoint itself (SDKs without
+   * `refreshToken`), while the SDK fake writes in process to the same state.
+   */
+  digimeApi?: boolean;
 }
 
 export type Outcome =
@@ -68,6 +74,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
   let now = Date.UTC(2030, 0, 1);
   const clock = () => now;
   const sandbox = createSandbox({ seed: config.seed, now: clock, accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds });
+  if (config.digimeApi === true) await sandbox.listen();
   const recorder = recordingSdk(sandbox, config.version);
   const store = new MemoryTokenStore({ now: clock });
   const client = new WriteClient({
@@ -84,6 +91,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     // with several of a user's writes in flight a jump can expire a token mid-call, which real time never does
     // within the refresh window. Several at a time is covered by test/refresh-coordination.test.ts.
     queue: { concurrency: config.concurrency, maxQueued: config.writes, perUserConcurrency: 1 },
+    ...(config.digimeApi === true ? { digimeApi: { applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl } } : {}),
   });
   const retrying: WriteRetryingEvent[] = [];
   let persistFailures = 0;
@@ -160,6 +168,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     }),
   );
   await client.close();
+  await sandbox.close();
   const durationMs = performance.now() - started;
   const refreshFaultHits = refreshFaults.reduce((sum, rule) => sum + rule.hits, 0);
   return { config, sandbox, client, store, recorder, libraries, userIds, writes, retrying, persistFailures, refreshFaultHits, durationMs, clockAdvancedMs };
