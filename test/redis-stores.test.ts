@@ -3,19 +3,17 @@
  * (REDIS_URL, default redis://127.0.0.1:6379). Every store gets a key prefix
  * of its own under this run's prefix; the run's keys are deleted at the end.
  */
-import { randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenStoreError, ValidationError } from "../src/errors.js";
-import type { AuthorizationBundle } from "../src/authorization/bundle.js";
 import { RedisPendingAuthorizationStore, RedisTokenStore } from "../src/redis.js";
 import { createSandbox } from "../src/testing/index.js";
 import { tokenStoreContract } from "../src/testing/token-store-contract.js";
-import type { UserAccessToken } from "../src/sdk/types.js";
 import { WriteClient } from "../src/write-client.js";
 import { REDIS_URL, redisAvailable, uniqueSuffix } from "./support/servers.js";
 import { jsonFile, REDIRECT_URI } from "./support/setup.js";
+import { everythingShown, pendingBundle as bundle, rejectedOptionPaths, rejectionOf, secretToken as token } from "./support/store-fixtures.js";
 
 const available = await redisAvailable("Redis stores");
 const RUN_PREFIX = `digime-test:${uniqueSuffix()}:`;
@@ -33,42 +31,6 @@ function anotherConnection(): Redis {
 function freshPrefix(): string {
   storeCounter += 1;
   return `${RUN_PREFIX}${storeCounter}:`;
-}
-
-function token(tag: string): UserAccessToken {
-  return {
-    accessToken: { value: `access-secret-${tag}-${randomUUID()}`, expiry: 1_900_000_000 },
-    refreshToken: { value: `refresh-secret-${tag}-${randomUUID()}`, expiry: 1_900_086_400 },
-  };
-}
-
-function bundle(overrides: Partial<AuthorizationBundle> = {}): AuthorizationBundle {
-  return {
-    state: `state-${randomUUID()}`,
-    codeVerifier: `verifier-secret-${randomUUID()}`,
-    userId: "alice",
-    contractId: "contract-1",
-    expiresAt: Date.now() + 600_000,
-    ...overrides,
-  };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected the promise to reject, but it fulfilled");
-}
-
-/** Everything an error shows: message, inspect output and every cause down the chain. */
-function everythingShown(error: unknown): string {
-  const parts: string[] = [];
-  for (let current: unknown = error; current !== undefined && current !== null; current = (current as { cause?: unknown }).cause) {
-    parts.push(String((current as { message?: unknown }).message), inspect(current, { depth: 10, showHidden: true }));
-  }
-  return parts.join("\n");
 }
 
 describe.skipIf(!available)("Redis stores (Redis at REDIS_URL)", () => {
@@ -160,27 +122,20 @@ describe.skipIf(!available)("Redis stores (Redis at REDIS_URL)", () => {
     });
 
     it("rejects bad options with INVALID_OPTIONS naming the field", () => {
-      const attempts: Array<[unknown, string]> = [
-        [{ client: redis, keyPrefix: "" }, "options.keyPrefix"],
-        [{ client: redis, connection: REDIS_URL }, "options.client"],
-        [{}, "options.client"],
-        [{ client: { get: () => undefined } }, "options.client"],
-        [{ connection: 42 }, "options.connection"],
-      ];
-      for (const [options, field] of attempts) {
-        let caught: unknown;
-        try {
-          new RedisTokenStore(options as never);
-        } catch (error) {
-          caught = error;
-        }
-        expect(caught).toBeInstanceOf(ValidationError);
-        expect((caught as ValidationError).code).toBe("INVALID_OPTIONS");
-        expect((caught as ValidationError).issues.map((issue) => issue.path)).toContain(field);
-      }
-    });
+    const attempts: Array<[unknown, string]> = [
+      [{ client: redis, keyPrefix: "" }, "options.keyPrefix"],
+      [{ client: redis, connection: REDIS_URL }, "options.client"],
+      [{}, "options.client"],
+      [{ client: { get: () => undefined } }, "options.client"],
+      [{ connection: 42 }, "options.connection"],
+    ];
+    for (const [options, field] of attempts) {
+      expect(rejectedOptionPaths(() => new RedisTokenStore(options as never))).toContain(field);
+      expect(rejectedOptionPaths(() => new RedisPendingAuthorizationStore(options as never))).toContain(field);
+    }
+  });
 
-    it("rejects a bad key or set options with INVALID_ARGUMENT naming the field, before reaching Redis", async () => {
+  it("rejects a bad key or set options with INVALID_ARGUMENT naming the field, before reaching Redis", async () => {
       const store = new RedisTokenStore({ client: redis, keyPrefix: freshPrefix() });
       const error = await rejectionOf(store.set({ userId: "", contractId: "c" }, { userAccessToken: token("1") }, { expectedVersion: 0 }));
       expect(error).toBeInstanceOf(ValidationError);
