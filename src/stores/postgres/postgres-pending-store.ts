@@ -107,7 +107,7 @@ export class PostgresPendingAuthorizationStore implements PendingAuthorizationSt
    * Keeps `bundle` until it is consumed or expires, and sweeps a batch of
    * expired rows in the same statement. A state that exists is refused.
    *
-   * @throws {@link TokenStoreError} when the state exists or the database fails.
+   * @throws {@link digime-write-pipeline!TokenStoreError} when the state exists or the database fails.
    * @example
    * ```ts
    * await pending.save(bundle);

@@ -67,7 +67,7 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
    * already pending or used is refused: states are random, so that is a bug
    * or an attack, never something to overwrite.
    *
-   * @throws {@link TokenStoreError} when the state exists or Redis fails.
+   * @throws {@link digime-write-pipeline!TokenStoreError} when the state exists or Redis fails.
    * @example
    * ```ts
    * await pending.save(bundle);
