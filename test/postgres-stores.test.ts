@@ -4,6 +4,7 @@
  * The run works in a schema of its own, dropped at the end; every store gets
  * a table of its own in it.
  */
+import { readFile } from "node:fs/promises";
 import { inspect } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +46,17 @@ async function pendingStore(table = freshTable(), on: pg.Pool = pool): Promise<P
   await store.migrate();
   return store;
 }
+
+describe("the PostgreSQL stores' documented SQL", () => {
+  it("is what migrate() runs (apart from its advisory lock)", async () => {
+    const offline = { query: () => undefined } as unknown as pg.Pool; // migrationSql() needs no connection
+    const withoutLock = (sql: string): string => sql.replace(/^SELECT pg_advisory_xact_lock\(\d+\);\n/, "");
+    const docs = new URL("../docs/", import.meta.url);
+    const guides = `${await readFile(new URL("token-stores.md", docs), "utf8")}\n${await readFile(new URL("authorization.md", docs), "utf8")}`;
+    expect(guides).toContain(withoutLock(new PostgresTokenStore({ pool: offline }).migrationSql()));
+    expect(guides).toContain(withoutLock(new PostgresPendingAuthorizationStore({ pool: offline }).migrationSql()));
+  });
+});
 
 describe.skipIf(!available)("PostgreSQL stores (PostgreSQL at DATABASE_URL)", () => {
   beforeAll(() => {
