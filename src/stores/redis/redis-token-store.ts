@@ -225,7 +225,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases {
     const parsed = storedValueSchema.safeParse(value);
     if (!parsed.success) {
       // The record is left as it is: nothing is lost, and the message names no value.
-      throw new TokenStoreError(`RedisTokenStore: the stored record of user and contract is not a valid token record (${parsed.error.issues.length} issue(s))`);
+      throw new TokenStoreError(`RedisTokenStore: a field of ${this.#prefix}tokens:* is not a valid token record (${parsed.error.issues.length} issue(s))`);
     }
     const { version, updatedAt, credentials } = parsed.data;
     return buildStoredCredentials(key, credentials as Credentials, version, updatedAt);
