@@ -144,6 +144,7 @@ describe.skipIf(!available)("PostgreSQL stores (PostgreSQL at DATABASE_URL)", ()
         [{ pool, table: 'tokens"; DROP TABLE users; --' }, "options.table"],
         [{ pool, table: "x".repeat(49) }, "options.table"],
         [{ pool, schema: "my-schema" }, "options.schema"],
+        [{ pool, tableName: "tokens" }, "options.tableName"],
       ];
       for (const [options, field] of attempts) {
         expect(rejectedOptionPaths(() => new PostgresTokenStore(options as never))).toContain(field);

@@ -128,6 +128,7 @@ describe.skipIf(!available)("Redis stores (Redis at REDIS_URL)", () => {
       [{}, "options.client"],
       [{ client: { get: () => undefined } }, "options.client"],
       [{ connection: 42 }, "options.connection"],
+      [{ client: redis, keyprefix: "typo:" }, "options.keyprefix"],
     ];
     for (const [options, field] of attempts) {
       expect(rejectedOptionPaths(() => new RedisTokenStore(options as never))).toContain(field);

@@ -35,7 +35,8 @@ const identifierSchema = z
   .regex(IDENTIFIER, { error: identifierMessage });
 
 /** @internal Options schema of the PostgreSQL stores. */
-export const postgresOptionsSchema = z.object({
+// strict: a misspelt option (say `tableName`) is an error, not a silent default.
+export const postgresOptionsSchema = z.strictObject({
   pool: z.custom<Pool>((value) => typeof value === "object" && value !== null && typeof (value as { query?: unknown }).query === "function", {
     error: "must be a pg Pool",
   }),

@@ -45,7 +45,8 @@ export const DEFAULT_KEY_PREFIX = "digime:";
 
 /** @internal Schema of the connection options shared by the Redis stores. */
 export const redisConnectionSchema = z
-  .object({
+  // strict: a misspelt option (say `keyprefix`) is an error, not a silent default.
+  .strictObject({
     client: z
       .custom<Redis | Cluster>((value) => typeof value === "object" && value !== null && typeof (value as { evalsha?: unknown }).evalsha === "function", {
         error: "must be an ioredis client (Redis or Cluster)",
