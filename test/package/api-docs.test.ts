@@ -1,5 +1,5 @@
 /**
- * The API reference: every export of both entry points carries TSDoc with an
+ * The API reference: every export of every entry point carries TSDoc with an
  * `@example`. (`npm run docs` separately fails on any TypeDoc warning, such
  * as an undocumented property or a broken link.)
  */
@@ -15,7 +15,7 @@ beforeAll(async () => {
   const app = await Application.bootstrapWithPlugins({
     options: path.join(root, "typedoc.json"),
     tsconfig: path.join(root, "tsconfig.docs.json"),
-    entryPoints: [path.join(root, "src/index.ts"), path.join(root, "src/testing/index.ts")],
+    entryPoints: ["src/index.ts", "src/testing/index.ts", "src/redis.ts", "src/postgres.ts"].map((entry) => path.join(root, entry)),
     logLevel: "None",
   });
   const project = await app.convert();
@@ -32,8 +32,13 @@ function comments(reflection: DeclarationReflection): Array<Comment | undefined>
 }
 
 describe("the API reference", () => {
-  it("documents both entry points under their import paths", () => {
-    expect(modules.map((m) => m.name).sort()).toEqual(["digime-write-pipeline", "digime-write-pipeline/testing"]);
+  it("documents every entry point under its import path", () => {
+    expect(modules.map((m) => m.name).sort()).toEqual([
+      "digime-write-pipeline",
+      "digime-write-pipeline/postgres",
+      "digime-write-pipeline/redis",
+      "digime-write-pipeline/testing",
+    ]);
   });
 
   it("has TSDoc with an @example on every export", () => {

@@ -8,7 +8,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,8 +47,17 @@ const client = new WriteClient({
 `;
 
 const consumer = `
-import { FileTokenStore, MemoryTokenStore, WriteClient, DigimeWriteError, type WriteClientEvents, type TokenStore } from "digime-write-pipeline";
+import { FileTokenStore, MemoryTokenStore, WriteClient, DigimeWriteError, type WriteClientEvents, type TokenStore, type RefreshLeases, type PendingAuthorizationStore } from "digime-write-pipeline";
 import { createSandbox, tokenStoreContract, type Sandbox } from "digime-write-pipeline/testing";
+import { RedisTokenStore, RedisPendingAuthorizationStore, type RedisTokenStoreOptions } from "digime-write-pipeline/redis";
+import { PostgresTokenStore, PostgresPendingAuthorizationStore, type PostgresTokenStoreOptions } from "digime-write-pipeline/postgres";
+import { Redis } from "ioredis";
+import pg from "pg";
+
+const redisOptions: RedisTokenStoreOptions = { client: new Redis({ lazyConnect: true }), keyPrefix: "app:" };
+const pgOptions: PostgresTokenStoreOptions = { pool: new pg.Pool(), table: "tokens" };
+export const shared: Array<TokenStore & RefreshLeases> = [new RedisTokenStore(redisOptions), new PostgresTokenStore(pgOptions)];
+export const pending: PendingAuthorizationStore[] = [new RedisPendingAuthorizationStore(redisOptions), new PostgresPendingAuthorizationStore({ pool: pgOptions.pool })];
 
 const sandbox: Sandbox = createSandbox({ accessTokenLifetimeSeconds: 60 });
 const store: TokenStore = new MemoryTokenStore();
@@ -96,7 +105,9 @@ beforeAll(async () => {
   const tarball = (await readdir(project)).find((name) => name.endsWith(".tgz"));
   if (tarball === undefined) throw new Error("npm pack made no tarball");
   await writeFile(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  const install = ["install", `./${tarball}`, "--no-audit", "--no-fund", "--no-save", "--ignore-scripts"];
+  // The optional peers of /redis and /postgres, at the versions this repository tests with (so the cache has them).
+  const peers = await Promise.all(["ioredis", "pg", "@types/pg"].map(async (name) => `${name}@${await installedVersion(name)}`));
+  const install = ["install", `./${tarball}`, ...peers, "--no-audit", "--no-fund", "--no-save", "--ignore-scripts"];
   try {
     await run(npm, [...install, "--offline"], { cwd: project });
   } catch {
@@ -104,6 +115,29 @@ beforeAll(async () => {
     await run(npm, [...install, "--prefer-offline"], { cwd: project });
   }
 }, 120_000);
+
+async function installedVersion(name: string): Promise<string> {
+  const manifest = JSON.parse(await readFile(path.join(root, "node_modules", name, "package.json"), "utf8")) as { version: string };
+  return manifest.version;
+}
+
+/** Every bare module specifier reachable from `entry` through the package's own relative imports. */
+async function bareImports(entry: string): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const bare = new Set<string>();
+  const pending = [path.join(root, "dist", entry)];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = await readFile(file, "utf8");
+    for (const match of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\(\s*)["']([^"']+)["']/g)) {
+      const specifier = match[1]!;
+      if (specifier.startsWith(".")) pending.push(path.resolve(path.dirname(file), specifier));
+      else bare.add(specifier);
+    }
+  }
+  return bare;
+}
 
 afterAll(async () => {
   if (project !== undefined) await rm(project, { recursive: true, force: true });
@@ -114,10 +148,54 @@ describe("the packed tarball", () => {
   it("holds the built entry points, their declarations and the docs, nothing else", async () => {
     const { stdout } = await run(npm, ["pack", "--dry-run", "--json"], { cwd: root });
     const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
-    for (const expected of ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "dist/testing.js", "dist/testing.cjs", "dist/testing.d.ts", "dist/testing.d.cts", "README.md", "CHANGELOG.md", "package.json", "testing/package.json"]) {
+    const entries = ["index", "testing", "redis", "postgres"];
+    const fallbacks = ["testing/package.json", "redis/package.json", "postgres/package.json"];
+    for (const expected of [...entries.flatMap((e) => [".js", ".cjs", ".d.ts", ".d.cts"].map((ext) => `dist/${e}${ext}`)), "README.md", "CHANGELOG.md", "package.json", ...fallbacks]) {
       expect(files).toContain(expected);
     }
-    expect(files.filter((f) => !f.startsWith("dist/") && !["README.md", "CHANGELOG.md", "package.json", "testing/package.json", "LICENSE"].includes(f))).toEqual([]);
+    expect(files.filter((f) => !f.startsWith("dist/") && !["README.md", "CHANGELOG.md", "package.json", "LICENSE", ...fallbacks].includes(f))).toEqual([]);
+  });
+
+  it("loads ioredis and pg only from the entries that need them, so the main entry works without either", async () => {
+    for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "postgres.js", "postgres.cjs"]) {
+      expect([...(await bareImports(entry))].filter((s) => s === "ioredis" || s === "pg"), entry).toEqual([]);
+    }
+    expect([...(await bareImports("redis.js"))]).toContain("ioredis");
+    expect([...(await bareImports("redis.cjs"))]).toContain("ioredis");
+  });
+
+  it("runs the /redis and /postgres entries from an ES module and from CommonJS, sharing the main entry's error classes", async () => {
+    const body = `
+const redisStore = new RedisTokenStore({ connection: { host: "127.0.0.1", port: 1, lazyConnect: true } });
+const pgStore = new PostgresTokenStore({ pool: new pg.Pool({ host: "127.0.0.1", port: 1 }) });
+let invalid;
+try { new PostgresTokenStore({ pool: {} }); } catch (error) { invalid = error; }
+console.log(JSON.stringify({
+  stores: [typeof redisStore.set, typeof pgStore.set, typeof RedisPendingAuthorizationStore, typeof PostgresPendingAuthorizationStore],
+  shared: invalid instanceof DigimeWriteError && invalid.code,
+}));
+`;
+    const expected = { stores: ["function", "function", "function", "function"], shared: "INVALID_OPTIONS" };
+    await writeFile(
+      path.join(project, "stores.mjs"),
+      `import pg from "pg";
+import { DigimeWriteError } from "digime-write-pipeline";
+import { RedisTokenStore, RedisPendingAuthorizationStore } from "digime-write-pipeline/redis";
+import { PostgresTokenStore, PostgresPendingAuthorizationStore } from "digime-write-pipeline/postgres";
+${body}`,
+    );
+    await writeFile(
+      path.join(project, "stores.cjs"),
+      `const pg = require("pg");
+const { DigimeWriteError } = require("digime-write-pipeline");
+const { RedisTokenStore, RedisPendingAuthorizationStore } = require("digime-write-pipeline/redis");
+const { PostgresTokenStore, PostgresPendingAuthorizationStore } = require("digime-write-pipeline/postgres");
+${body}`,
+    );
+    for (const script of ["stores.mjs", "stores.cjs"]) {
+      const { stdout } = await run(process.execPath, [script], { cwd: project });
+      expect(JSON.parse(stdout), script).toEqual(expected);
+    }
   });
 
   it("installs with its dependencies and runs from an ES module", async () => {

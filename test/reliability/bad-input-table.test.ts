@@ -13,6 +13,8 @@ import nodePath from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileTokenStore, MemoryTokenStore, ValidationError, WriteClient, type ErrorCode, type WriteClientOptions } from "../../src/index.js";
 import { createSandbox } from "../../src/testing/index.js";
+import { PostgresPendingAuthorizationStore, PostgresTokenStore } from "../../src/postgres.js";
+import { RedisPendingAuthorizationStore, RedisTokenStore } from "../../src/redis.js";
 import { jsonFile, REDIRECT_URI, STATE_SECRET } from "../support/setup.js";
 
 const sandbox = createSandbox();
@@ -27,6 +29,10 @@ const client = new WriteClient({ ...valid, tokenStore: new MemoryTokenStore(), r
 const memoryStore = new MemoryTokenStore();
 const fileStoreDirectory = mkdtempSync(nodePath.join(tmpdir(), "digime-bad-input-"));
 const fileStore = new FileTokenStore({ path: nodePath.join(fileStoreDirectory, "tokens.json") });
+// Server-backed stores that never connect: every row below is refused before a command is sent.
+const offlinePool = { query: () => Promise.reject(new Error("no query expected")) } as never;
+const redisStore = new RedisTokenStore({ connection: { lazyConnect: true } });
+const postgresStore = new PostgresTokenStore({ pool: offlinePool });
 afterAll(() => rmSync(fileStoreDirectory, { recursive: true, force: true }));
 const token = { accessToken: { value: "access-token-value", expiry: 2_000_000_000 }, refreshToken: { value: "refresh-token-value", expiry: 2_100_000_000 } };
 const key = { userId: "alice", contractId: "contract-1" };
@@ -211,9 +217,33 @@ add("new FileTokenStore(options)", "INVALID_OPTIONS", [
   ["options.lockTimeoutMs: negative", () => new FileTokenStore({ path: "/tmp/x.json", lockTimeoutMs: -1 }), "options.lockTimeoutMs"],
   ["options.now: a string", () => new FileTokenStore({ path: "/tmp/x.json", now: "Date.now" as never }), "options.now"],
 ]);
+add("new RedisTokenStore(options) / new RedisPendingAuthorizationStore(options)", "INVALID_OPTIONS", [
+  ["options: undefined", () => new RedisTokenStore(undefined as never), "options"],
+  ["options.client and options.connection both", () => new RedisTokenStore({ client: {} as never, connection: "redis://x" }), "options.client"],
+  ["options.client: not a client", () => new RedisPendingAuthorizationStore({ client: { get: () => 1 } as never }), "options.client"],
+  ["options.connection: a number", () => new RedisTokenStore({ connection: 6379 as never }), "options.connection"],
+  ["options.keyPrefix: empty", () => new RedisPendingAuthorizationStore({ connection: { lazyConnect: true }, keyPrefix: "" }), "options.keyPrefix"],
+  ["options.keyPrefix: huge", () => new RedisTokenStore({ connection: { lazyConnect: true }, keyPrefix: huge(100_000) }), "options.keyPrefix"],
+  ["options.keyprefix: misspelt", () => new RedisTokenStore({ connection: { lazyConnect: true }, keyprefix: "x" } as never), "options.keyprefix"],
+]);
+add("new PostgresTokenStore(options) / new PostgresPendingAuthorizationStore(options)", "INVALID_OPTIONS", [
+  ["options: null", () => new PostgresTokenStore(null as never), "options"],
+  ["options.pool: missing, only under __proto__", () => new PostgresTokenStore(underProto({ pool: offlinePool }) as never), "options.pool"],
+  ["options.table: SQL", () => new PostgresTokenStore({ pool: offlinePool, table: 'x"; DROP TABLE users; --' }), "options.table"],
+  ["options.table: upper case", () => new PostgresPendingAuthorizationStore({ pool: offlinePool, table: "Pending" }), "options.table"],
+  ["options.schema: huge", () => new PostgresTokenStore({ pool: offlinePool, schema: huge(100_000) }), "options.schema"],
+]);
+add("RedisPendingAuthorizationStore / PostgresPendingAuthorizationStore save / consume", "INVALID_ARGUMENT", [
+  ["save(bundle): state too short", () => new RedisPendingAuthorizationStore({ connection: { lazyConnect: true } }).save({ state: "short", codeVerifier: "v", userId: "u", contractId: "c", expiresAt: 1 }), "bundle.state"],
+  ["save(bundle): expiresAt a string", () => new PostgresPendingAuthorizationStore({ pool: offlinePool }).save({ state: huge(20), codeVerifier: "v", userId: "u", contractId: "c", expiresAt: "1" as never }), "bundle.expiresAt"],
+  ["consume(state): huge", () => new RedisPendingAuthorizationStore({ connection: { lazyConnect: true } }).consume(huge(100_000), 1), "state"],
+  ["consume(usedUntil): NaN", () => new PostgresPendingAuthorizationStore({ pool: offlinePool }).consume(huge(20), Number.NaN), "usedUntil"],
+]);
 for (const [name, store] of [
   ["MemoryTokenStore", memoryStore],
   ["FileTokenStore", fileStore],
+  ["RedisTokenStore", redisStore],
+  ["PostgresTokenStore", postgresStore],
 ] as const) {
   const set =
     (k: unknown, credentials: unknown, ...opts: [unknown?]) =>

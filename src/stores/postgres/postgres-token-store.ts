@@ -1,0 +1,270 @@
+/**
+ * A {@link TokenStore} in PostgreSQL. One row per user and contract;
+ * compare-and-set is a single conditional statement (`INSERT … ON CONFLICT
+ * DO NOTHING` to create, `UPDATE … WHERE version = $n` after), so the
+ * database's row locks make it atomic. Refresh leases are rows of a second
+ * table whose expiry is compared with the server's clock: unlike an advisory
+ * lock, a lease row does not depend on which pooled connection took it.
+ */
+import type { Pool } from "pg";
+import { TokenStoreError } from "../../errors.js";
+import {
+  buildStoredCredentials,
+  credentialsSchema,
+  parseCredentials,
+  parseCredentialsKey,
+  parseLeaseOptions,
+  parseLeaseOwner,
+  parseSetOptions,
+  parseUserId,
+  storedCredentialsSchema,
+} from "../../tokens/credentials-schema.js";
+import type {
+  Credentials,
+  CredentialsKey,
+  RefreshLeaseOptions,
+  RefreshLeases,
+  SetOptions,
+  SetResult,
+  StoredCredentials,
+  TokenStore,
+} from "../../tokens/token-store.js";
+import { parseStoreOptions } from "../parse-options.js";
+import { credentialSecrets, guarded } from "../store-failure.js";
+import { postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
+import { tokenTablesSql } from "./schema.js";
+
+/**
+ * Options of {@link PostgresTokenStore}.
+ *
+ * @example
+ * ```ts
+ * const store = new PostgresTokenStore({ pool, table: "digime_tokens" } satisfies PostgresTokenStoreOptions);
+ * ```
+ */
+export interface PostgresTokenStoreOptions extends PostgresStoreOptions {
+  /**
+   * Table of the tokens; leases go to `<table>_leases`.
+   * @defaultValue `"digime_tokens"`
+   */
+  readonly table?: string | undefined;
+}
+
+interface TokenRow {
+  credentials: unknown;
+  version: number;
+  updated_at: string | number;
+}
+
+const RECORD_COLUMNS = "credentials, version, updated_at";
+
+/**
+ * A {@link TokenStore} with {@link RefreshLeases} in PostgreSQL, for apps that
+ * run in several processes or on several machines. Call {@link migrate} once
+ * (or run the SQL it runs, shown by {@link migrationSql}) before use.
+ * `updatedAt` and lease expiry use the database server's clock.
+ *
+ * @example
+ * ```ts
+ * import pg from "pg";
+ * import { PostgresTokenStore } from "digime-write-pipeline/postgres";
+ *
+ * const tokenStore = new PostgresTokenStore({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
+ * await tokenStore.migrate();
+ * const client = new WriteClient({ ...options, tokenStore });
+ * ```
+ */
+export class PostgresTokenStore implements TokenStore, RefreshLeases {
+  readonly #pool: Pool;
+  readonly #schema: string | undefined;
+  readonly #tableName: string;
+  readonly #table: string;
+  readonly #leases: string;
+
+  constructor(options: PostgresTokenStoreOptions) {
+    const parsed = parseStoreOptions(postgresOptionsSchema, options, "PostgresTokenStore");
+    this.#pool = parsed.pool;
+    this.#schema = parsed.schema;
+    this.#tableName = parsed.table ?? "digime_tokens";
+    this.#table = qualifiedName(this.#schema, this.#tableName);
+    this.#leases = qualifiedName(this.#schema, `${this.#tableName}_leases`);
+  }
+
+  /**
+   * The SQL that {@link migrate} runs: hand it to your migration tool instead
+   * if you manage the schema yourself.
+   *
+   * @example
+   * ```ts
+   * await fs.writeFile("migrations/001_digime_tokens.sql", store.migrationSql());
+   * ```
+   */
+  migrationSql(): string {
+    return tokenTablesSql(this.#schema, this.#tableName);
+  }
+
+  /**
+   * Creates the token and lease tables (and the schema) if they do not exist.
+   * Safe to call from every process at start-up.
+   *
+   * @example
+   * ```ts
+   * await store.migrate();
+   * ```
+   */
+  async migrate(): Promise<void> {
+    await guarded("PostgresTokenStore.migrate", () => this.#pool.query(this.migrationSql()));
+  }
+
+  /**
+   * The credentials for `key`, or `undefined`. One query.
+   *
+   * @example
+   * ```ts
+   * const record = await store.get({ userId: "alice", contractId: "c1" });
+   * ```
+   */
+  async get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
+    const parsedKey = parseCredentialsKey(key);
+    return this.#read(parsedKey, "PostgresTokenStore.get");
+  }
+
+  /**
+   * Compare-and-set on `version` in one statement; a conflict reads the
+   * current record with a second query.
+   *
+   * @example
+   * ```ts
+   * const result = await store.set(key, { userAccessToken }, { expectedVersion: record.version });
+   * ```
+   */
+  async set(key: CredentialsKey, credentials: Credentials, options: SetOptions): Promise<SetResult> {
+    const parsedKey = parseCredentialsKey(key);
+    const parsedCredentials = parseCredentials(credentials);
+    const { expectedVersion } = parseSetOptions(options);
+    const json = JSON.stringify(parsedCredentials);
+    const sql =
+      expectedVersion === null
+        ? `INSERT INTO ${this.#table} (user_id, contract_id, credentials, version, updated_at)
+           VALUES ($1, $2, $3::jsonb, 1, ${SERVER_NOW_MS})
+           ON CONFLICT (user_id, contract_id) DO NOTHING
+           RETURNING ${RECORD_COLUMNS}`
+        : // GREATEST: updatedAt never goes backwards, even if the server's clock does.
+          `UPDATE ${this.#table}
+           SET credentials = $3::jsonb, version = version + 1, updated_at = GREATEST(updated_at, ${SERVER_NOW_MS})
+           WHERE user_id = $1 AND contract_id = $2 AND version = $4
+           RETURNING ${RECORD_COLUMNS}`;
+    const params = [parsedKey.userId, parsedKey.contractId, json, ...(expectedVersion === null ? [] : [expectedVersion])];
+    const result = await guarded(
+      "PostgresTokenStore.set",
+      () => this.#pool.query<TokenRow>(sql, params),
+      credentialSecrets(parsedCredentials),
+    );
+    const row = result.rows[0];
+    if (row !== undefined) return { status: "stored", record: this.#decode(parsedKey, row) };
+    // A new statement sees what the winner committed, which the failed one's snapshot may not have.
+    return { status: "conflict", current: await this.#read(parsedKey, "PostgresTokenStore.set") };
+  }
+
+  /**
+   * Removes the credentials for `key`; `true` if there were any.
+   *
+   * @example
+   * ```ts
+   * await store.delete({ userId: "alice", contractId: "c1" });
+   * ```
+   */
+  async delete(key: CredentialsKey): Promise<boolean> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    const result = await guarded("PostgresTokenStore.delete", () =>
+      this.#pool.query(`DELETE FROM ${this.#table} WHERE user_id = $1 AND contract_id = $2`, [userId, contractId]),
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Every record of `userId`, one per contract (one query on the primary key's prefix).
+   *
+   * @example
+   * ```ts
+   * const records = await store.listByUser("alice");
+   * ```
+   */
+  async listByUser(userId: string): Promise<StoredCredentials[]> {
+    const id = parseUserId(userId);
+    const result = await guarded("PostgresTokenStore.listByUser", () =>
+      this.#pool.query<TokenRow & { contract_id: string }>(
+        `SELECT contract_id, ${RECORD_COLUMNS} FROM ${this.#table} WHERE user_id = $1 ORDER BY contract_id`,
+        [id],
+      ),
+    );
+    return result.rows.map((row) => this.#decode({ userId: id, contractId: row.contract_id }, row));
+  }
+
+  /**
+   * Takes the refresh lease of `key`: inserts the lease row, or takes over an
+   * expired one, in one statement; `false` while an unexpired lease is held.
+   *
+   * @example
+   * ```ts
+   * if (await store.acquireRefreshLease(key, { owner: randomUUID(), ttlMs: 10_000 })) console.log("refreshing");
+   * ```
+   */
+  async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    const result = await guarded("PostgresTokenStore.acquireRefreshLease", () =>
+      this.#pool.query(
+        `INSERT INTO ${this.#leases} AS lease (user_id, contract_id, owner, expires_at)
+         VALUES ($1, $2, $3, clock_timestamp() + $4::integer * interval '1 millisecond')
+         ON CONFLICT (user_id, contract_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+         WHERE lease.expires_at <= clock_timestamp()`,
+        [userId, contractId, owner, ttlMs],
+      ),
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Releases the refresh lease of `key` if `owner` still holds it.
+   *
+   * @example
+   * ```ts
+   * await store.releaseRefreshLease(key, owner);
+   * ```
+   */
+  async releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    const parsedOwner = parseLeaseOwner(owner);
+    await guarded("PostgresTokenStore.releaseRefreshLease", () =>
+      this.#pool.query(`DELETE FROM ${this.#leases} WHERE user_id = $1 AND contract_id = $2 AND owner = $3`, [userId, contractId, parsedOwner]),
+    );
+  }
+
+  /** Shows the table only: `util.inspect` must never print a token or the pool's credentials. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `PostgresTokenStore { table: ${JSON.stringify(this.#table)} }`;
+  }
+
+  async #read(key: CredentialsKey, operation: string): Promise<StoredCredentials | undefined> {
+    const result = await guarded(operation, () =>
+      this.#pool.query<TokenRow>(`SELECT ${RECORD_COLUMNS} FROM ${this.#table} WHERE user_id = $1 AND contract_id = $2`, [
+        key.userId,
+        key.contractId,
+      ]),
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : this.#decode(key, row);
+  }
+
+  #decode(key: CredentialsKey, row: TokenRow): StoredCredentials {
+    const credentials = credentialsSchema.safeParse(row.credentials);
+    const version = storedCredentialsSchema.shape.version.safeParse(row.version);
+    const updatedAt = Number(row.updated_at); // bigint arrives as a string
+    if (!credentials.success || !version.success || !Number.isFinite(updatedAt)) {
+      // The row is left as it is: nothing is lost, and the message names no value.
+      throw new TokenStoreError(`PostgresTokenStore: a row of ${this.#table} is not a valid token record`);
+    }
+    return buildStoredCredentials(key, credentials.data as Credentials, version.data, updatedAt);
+  }
+}

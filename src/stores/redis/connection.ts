@@ -1,0 +1,85 @@
+/**
+ * The Redis connection a store runs on, and the key layout under its prefix.
+ * A store given a `client` borrows it (the caller closes it); a store given
+ * `connection` owns the client it makes and quits it on `close()`.
+ */
+import { Redis, type Cluster, type RedisOptions } from "ioredis";
+import { z } from "zod";
+
+/**
+ * How a Redis-backed store reaches Redis: pass exactly one of `client` and
+ * `connection`.
+ *
+ * @example
+ * ```ts
+ * const shared: RedisStoreConnectionOptions = { client: new Redis(process.env.REDIS_URL!), keyPrefix: "my-app:digime:" };
+ * const owned: RedisStoreConnectionOptions = { connection: "redis://127.0.0.1:6379" };
+ * ```
+ */
+export interface RedisStoreConnectionOptions {
+  /** An ioredis client (or `Cluster`) you already have. The store borrows it: closing it stays your job. */
+  readonly client?: Redis | Cluster | undefined;
+  /** A `redis://` URL or ioredis options: the store makes its own client and quits it on `close()`. */
+  readonly connection?: string | RedisOptions | undefined;
+  /**
+   * Put before every key the store writes, so several apps (or tests) can share one Redis.
+   * @defaultValue `"digime:"`
+   */
+  readonly keyPrefix?: string | undefined;
+}
+
+/** @internal The commands the stores use; both `Redis` and `Cluster` have them. */
+export interface RedisCommands {
+  hget(key: string, field: string): Promise<string | null>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  hdel(key: string, field: string): Promise<number>;
+  set(key: string, value: string, px: "PX", ms: number, nx: "NX"): Promise<"OK" | null>;
+  set(key: string, value: string, pxat: "PXAT", at: number, nx: "NX"): Promise<"OK" | null>;
+  evalsha(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
+  quit(): Promise<unknown>;
+}
+
+/** @internal */
+export const DEFAULT_KEY_PREFIX = "digime:";
+
+/** @internal Schema of the connection options shared by the Redis stores. */
+export const redisConnectionSchema = z
+  // strict: a misspelt option (say `keyprefix`) is an error, not a silent default.
+  .strictObject({
+    client: z
+      .custom<Redis | Cluster>((value) => typeof value === "object" && value !== null && typeof (value as { evalsha?: unknown }).evalsha === "function", {
+        error: "must be an ioredis client (Redis or Cluster)",
+      })
+      .optional(),
+    connection: z
+      .union([z.string().min(1), z.record(z.string(), z.unknown())], { error: "must be a redis:// URL or ioredis options" })
+      .optional(),
+    keyPrefix: z
+      .string({ error: "must be a string of 1 to 256 characters" })
+      .min(1, { error: "must be a string of 1 to 256 characters" })
+      .max(256, { error: "must be a string of 1 to 256 characters" })
+      .optional(),
+  })
+  .refine((options) => (options.client === undefined) !== (options.connection === undefined), {
+    error: "pass exactly one of client and connection",
+    path: ["client"],
+  });
+
+/** @internal A store's resolved connection: the client, whether the store owns it, and the prefix. */
+export interface RedisConnection {
+  readonly redis: RedisCommands;
+  readonly owned: boolean;
+  readonly keyPrefix: string;
+}
+
+/** @internal */
+export function openConnection(options: z.output<typeof redisConnectionSchema>): RedisConnection {
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  if (options.client !== undefined) return { redis: options.client as unknown as RedisCommands, owned: false, keyPrefix };
+  const { connection } = options;
+  const client = typeof connection === "string" ? new Redis(connection) : new Redis(connection as RedisOptions);
+  // Without a listener ioredis prints every connection error to the console; they reach callers as rejected commands instead.
+  client.on("error", () => undefined);
+  return { redis: client as unknown as RedisCommands, owned: true, keyPrefix };
+}

@@ -1,0 +1,233 @@
+/**
+ * A {@link TokenStore} in Redis, shared by every process that reaches it.
+ *
+ * Layout under the key prefix: one hash per user, `tokens:<userId>`, with a
+ * field per contract id holding `{"version","updatedAt","credentials"}` as
+ * JSON, so get, set, delete and listByUser are each one command; a refresh
+ * lease is a plain key, `lease:["<userId>","<contractId>"]`, holding its
+ * owner and expiring by PX.
+ */
+import { z } from "zod";
+import { TokenStoreError } from "../../errors.js";
+import {
+  buildStoredCredentials,
+  credentialsSchema,
+  parseCredentials,
+  parseCredentialsKey,
+  parseLeaseOptions,
+  parseLeaseOwner,
+  parseSetOptions,
+  parseUserId,
+  storedCredentialsSchema,
+} from "../../tokens/credentials-schema.js";
+import type {
+  Credentials,
+  CredentialsKey,
+  RefreshLeaseOptions,
+  RefreshLeases,
+  SetOptions,
+  SetResult,
+  StoredCredentials,
+  TokenStore,
+} from "../../tokens/token-store.js";
+import { parseStoreOptions } from "../parse-options.js";
+import { credentialSecrets, guarded } from "../store-failure.js";
+import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
+import { COMPARE_AND_SET, RELEASE_IF_OWNER } from "./script.js";
+
+/**
+ * Options of {@link RedisTokenStore}: pass an ioredis `client` you already
+ * have, or `connection` details for a client of the store's own.
+ *
+ * @example
+ * ```ts
+ * const store = new RedisTokenStore({ client: redis, keyPrefix: "billing-app:digime:" } satisfies RedisTokenStoreOptions);
+ * ```
+ */
+export interface RedisTokenStoreOptions extends RedisStoreConnectionOptions {}
+
+/** What a hash field holds; the credentials are checked again on every read. */
+const storedValueSchema = z.object({
+  version: storedCredentialsSchema.shape.version,
+  updatedAt: storedCredentialsSchema.shape.updatedAt,
+  credentials: credentialsSchema,
+});
+
+/**
+ * A {@link TokenStore} with {@link RefreshLeases} in Redis, for apps that run
+ * in several processes or on several machines. Compare-and-set runs as one
+ * Lua script; `updatedAt` comes from the Redis server's clock. Tokens are
+ * stored as plain JSON: protect Redis like any secret store (AUTH/ACL, TLS)
+ * and turn on persistence (see the token stores guide) so a restart loses
+ * nothing.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { RedisTokenStore } from "digime-write-pipeline/redis";
+ *
+ * const tokenStore = new RedisTokenStore({ client: new Redis(process.env.REDIS_URL!) });
+ * const client = new WriteClient({ ...options, tokenStore });
+ * ```
+ */
+export class RedisTokenStore implements TokenStore, RefreshLeases {
+  readonly #redis: RedisCommands;
+  readonly #owned: boolean;
+  readonly #prefix: string;
+
+  constructor(options: RedisTokenStoreOptions) {
+    const parsed = parseStoreOptions(redisConnectionSchema, options, "RedisTokenStore");
+    const connection = openConnection(parsed);
+    this.#redis = connection.redis;
+    this.#owned = connection.owned;
+    this.#prefix = connection.keyPrefix;
+  }
+
+  /**
+   * The credentials for `key`, or `undefined`. One `HGET`.
+   *
+   * @example
+   * ```ts
+   * const record = await store.get({ userId: "alice", contractId: "c1" });
+   * ```
+   */
+  async get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
+    const parsedKey = parseCredentialsKey(key);
+    const raw = await guarded("RedisTokenStore.get", () => this.#redis.hget(this.#userKey(parsedKey.userId), parsedKey.contractId));
+    return raw === null ? undefined : this.#decode(parsedKey, raw);
+  }
+
+  /**
+   * Compare-and-set on `version`, atomically in one Lua script (one round trip).
+   *
+   * @example
+   * ```ts
+   * const result = await store.set(key, { userAccessToken }, { expectedVersion: null });
+   * if (result.status === "conflict") console.log("now at version", result.current?.version);
+   * ```
+   */
+  async set(key: CredentialsKey, credentials: Credentials, options: SetOptions): Promise<SetResult> {
+    const parsedKey = parseCredentialsKey(key);
+    const parsedCredentials = parseCredentials(credentials);
+    const { expectedVersion } = parseSetOptions(options);
+    const reply = await guarded(
+      "RedisTokenStore.set",
+      () =>
+        COMPARE_AND_SET.run(
+          this.#redis,
+          [this.#userKey(parsedKey.userId)],
+          [parsedKey.contractId, String(expectedVersion ?? 0), JSON.stringify(parsedCredentials)],
+        ),
+      credentialSecrets(parsedCredentials),
+    );
+    const [stored, raw] = reply as [number, string | undefined];
+    if (stored === 1 && raw !== undefined) return { status: "stored", record: this.#decode(parsedKey, raw) };
+    return { status: "conflict", current: raw === undefined ? undefined : this.#decode(parsedKey, raw) };
+  }
+
+  /**
+   * Removes the credentials for `key`; `true` if there were any. One `HDEL`
+   * (Redis drops the user's hash with its last field).
+   *
+   * @example
+   * ```ts
+   * await store.delete({ userId: "alice", contractId: "c1" });
+   * ```
+   */
+  async delete(key: CredentialsKey): Promise<boolean> {
+    const parsedKey = parseCredentialsKey(key);
+    const removed = await guarded("RedisTokenStore.delete", () => this.#redis.hdel(this.#userKey(parsedKey.userId), parsedKey.contractId));
+    return removed > 0;
+  }
+
+  /**
+   * Every record of `userId`, one per contract. One `HGETALL`.
+   *
+   * @example
+   * ```ts
+   * const records = await store.listByUser("alice");
+   * ```
+   */
+  async listByUser(userId: string): Promise<StoredCredentials[]> {
+    const id = parseUserId(userId);
+    const fields = await guarded("RedisTokenStore.listByUser", () => this.#redis.hgetall(this.#userKey(id)));
+    return Object.entries(fields).map(([contractId, raw]) => this.#decode({ userId: id, contractId }, raw));
+  }
+
+  /**
+   * Takes the refresh lease of `key` with `SET NX PX`: `true` if it was free.
+   * The lease expires by Redis's clock after `options.ttlMs`.
+   *
+   * @example
+   * ```ts
+   * if (await store.acquireRefreshLease(key, { owner: randomUUID(), ttlMs: 10_000 })) console.log("refreshing");
+   * ```
+   */
+  async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const parsedKey = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    const reply = await guarded("RedisTokenStore.acquireRefreshLease", () =>
+      this.#redis.set(this.#leaseKey(parsedKey), owner, "PX", ttlMs, "NX"),
+    );
+    return reply === "OK";
+  }
+
+  /**
+   * Releases the refresh lease of `key` if `owner` still holds it (checked and
+   * deleted in one Lua script, so a late holder cannot free a successor's lease).
+   *
+   * @example
+   * ```ts
+   * await store.releaseRefreshLease(key, owner);
+   * ```
+   */
+  async releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void> {
+    const parsedKey = parseCredentialsKey(key);
+    const parsedOwner = parseLeaseOwner(owner);
+    await guarded("RedisTokenStore.releaseRefreshLease", () => RELEASE_IF_OWNER.run(this.#redis, [this.#leaseKey(parsedKey)], [parsedOwner]));
+  }
+
+  /**
+   * Quits the Redis client if the store made it (from `connection`); a
+   * borrowed `client` is left open for its owner.
+   *
+   * @example
+   * ```ts
+   * await store.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#owned) await guarded("RedisTokenStore.close", () => this.#redis.quit());
+  }
+
+  /** Shows the key prefix only: `util.inspect` must never print a token or the client's credentials. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `RedisTokenStore { keyPrefix: ${JSON.stringify(this.#prefix)} }`;
+  }
+
+  // One variable part per key, so no user id can reach another user's key.
+  #userKey(userId: string): string {
+    return `${this.#prefix}tokens:${userId}`;
+  }
+
+  // Two variable parts: JSON encodes the pair without ambiguity ("a:b"/"c" differs from "a"/"b:c").
+  #leaseKey(key: CredentialsKey): string {
+    return `${this.#prefix}lease:${JSON.stringify([key.userId, key.contractId])}`;
+  }
+
+  #decode(key: CredentialsKey, raw: string): StoredCredentials {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = undefined;
+    }
+    const parsed = storedValueSchema.safeParse(value);
+    if (!parsed.success) {
+      // The record is left as it is: nothing is lost, and the message names no value.
+      throw new TokenStoreError(`RedisTokenStore: a field of ${this.#prefix}tokens:* is not a valid token record (${parsed.error.issues.length} issue(s))`);
+    }
+    const { version, updatedAt, credentials } = parsed.data;
+    return buildStoredCredentials(key, credentials as Credentials, version, updatedAt);
+  }
+}
