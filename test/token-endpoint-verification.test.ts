@@ -91,7 +91,7 @@ const CURRENT: UserAccessToken = {
 
 function refresh() {
   const endpoint = createTokenEndpoint({ applicationId: "app-1", baseUrl: digime.url, timeoutMs: 5000, now: () => NOW });
-  return endpoint.refresh({ contractId: "contract-1", privateKey: CONTRACT_KEY.privateKey }, CURRENT);
+  return endpoint.refresh({ contractId: "contract-1", privateKey: CONTRACT_KEY.privateKey }, { ...CURRENT, user: { id: "library-1" } });
 }
 
 /** The refresh's failure, checked to quote no token or JWT it was given. */
@@ -144,6 +144,7 @@ describe("a forged or broken answer is refused", () => {
     ["a pair whose refresh token has already expired", () => sign(grant({ refresh_token: { value: "new-refresh-token-value-0001", expires_on: inSeconds(NOW) - 1 } }))],
     ["a pair whose access token has already expired", () => sign(grant({ access_token: { value: "new-access-token-value-0001", expires_on: inSeconds(NOW) - 1 } }))],
     ["not a JWT at all", async () => "new-access-token-value-0001"],
+    ["a pair for another library (sub)", () => sign(grant({ sub: "library-2" }))],
   ])("%s: TOKEN_RESPONSE_INVALID", async (_name, token) => {
     const error = await refusal(async () => ({ status: 200, body: { token: await token() } }));
     expect(error).toBeInstanceOf(TokenResponseInvalidError);

@@ -62,7 +62,7 @@ const answerSchema = z.object({ token: z.string().min(1).max(65_536) });
 export function createTokenEndpoint(config: TokenEndpointConfig, verifier = createTokenVerifier({ trustedOrigin: new URL(config.baseUrl).origin, timeoutMs: config.timeoutMs })): TokenEndpoint {
   const url = `${config.baseUrl}oauth/token`;
 
-  const grant = async (contractDetails: ContractDetails, claims: Record<string, unknown>): Promise<UserAccessToken> => {
+  const grant = async (contractDetails: ContractDetails, claims: Record<string, unknown>, expectedSub?: string): Promise<UserAccessToken> => {
     const jwt = await signRequestJwt({ applicationId: config.applicationId, contractId: contractDetails.contractId, privateKey: contractDetails.privateKey }, claims);
     const answer = await callDigime(
       "digi.me's token endpoint",
@@ -75,6 +75,8 @@ export function createTokenEndpoint(config: TokenEndpointConfig, verifier = crea
     const claimsOut = grantSchema.safeParse(await verifier.verify(body.data.token));
     if (!claimsOut.success) throw new TokenResponseInvalidError("its claims are not { access_token, refresh_token } with value and expires_on");
     const { access_token, refresh_token, sub, consentid } = claimsOut.data;
+    // A refreshed pair belongs to the same library as the pair it replaces.
+    if (expectedSub !== undefined && sub !== undefined && sub !== expectedSub) throw new TokenResponseInvalidError("its sub names another library than the token refreshed");
     const now = config.now();
     if (refresh_token.expires_on * 1000 <= now) throw new TokenResponseInvalidError("its refresh token has already expired");
     if (access_token.expires_on * 1000 <= now) throw new TokenResponseInvalidError("its access token has already expired");
@@ -87,7 +89,8 @@ export function createTokenEndpoint(config: TokenEndpointConfig, verifier = crea
   };
 
   return {
-    refresh: (contractDetails, userAccessToken) => grant(contractDetails, { grant_type: "refresh_token", refresh_token: userAccessToken.refreshToken.value }),
+    refresh: (contractDetails, userAccessToken) =>
+      grant(contractDetails, { grant_type: "refresh_token", refresh_token: userAccessToken.refreshToken.value }, userAccessToken.user?.id),
     exchangeCode: (contractDetails, code, codeVerifier) => grant(contractDetails, { code, code_verifier: codeVerifier, grant_type: "authorization_code" }),
   };
 }
