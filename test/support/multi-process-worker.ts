@@ -1,0 +1,92 @@
+/**
+ * One of the worker processes of test/multi-process.test.ts: its own
+ * WriteClient, the shared token store (file, Redis or PostgreSQL), and an SDK
+ * that talks HTTP to the sandbox the parent serves (the real SDK of
+ * generation C when `sdkPath` names a build, else `createHttpSdk`). It writes
+ * `count` files for one user, `gapMs` apart, and prints one JSON line.
+ */
+import { createRequire } from "node:module";
+import { setTimeout as delay } from "node:timers/promises";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { FileTokenStore, WriteClient, type DigimeSdk, type TokenStore } from "../../src/index.js";
+import { PostgresTokenStore } from "../../src/postgres.js";
+import { RedisTokenStore } from "../../src/redis.js";
+import { createHttpSdk } from "../../src/testing/index.js";
+
+export interface WorkerConfig {
+  name: string;
+  applicationId: string;
+  baseUrl: string;
+  onboardUrl: string;
+  contractDetails: { contractId: string; privateKey: string };
+  store: { kind: "file"; path: string } | { kind: "redis"; url: string; keyPrefix: string } | { kind: "postgres"; url: string; table: string };
+  userId: string;
+  count: number;
+  gapMs: number;
+  /** Unset: the library's default. */
+  refreshWindowMs?: number;
+  /** A built real SDK (generation C) to use instead of createHttpSdk. */
+  sdkPath?: string;
+}
+
+export interface WorkerReport {
+  name: string;
+  delivered: number;
+  failed: string[];
+  reauthorizationEvents: number;
+  refreshedHere: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
+const closers: Array<() => Promise<unknown>> = [];
+
+function openStore(): TokenStore {
+  const spec = config.store;
+  if (spec.kind === "file") return new FileTokenStore({ path: spec.path });
+  if (spec.kind === "redis") {
+    const redis = new Redis(spec.url);
+    closers.push(() => redis.quit());
+    return new RedisTokenStore({ client: redis, keyPrefix: spec.keyPrefix });
+  }
+  const pool = new pg.Pool({ connectionString: spec.url, max: 4 });
+  closers.push(() => pool.end());
+  return new PostgresTokenStore({ pool, table: spec.table });
+}
+
+function openSdk(): DigimeSdk {
+  const endpoints = { applicationId: config.applicationId, baseUrl: config.baseUrl, onboardUrl: config.onboardUrl };
+  if (config.sdkPath === undefined) return createHttpSdk(endpoints);
+  const { init } = createRequire(import.meta.url)(config.sdkPath) as { init: (c: typeof endpoints) => DigimeSdk };
+  return init(endpoints);
+}
+
+const client = new WriteClient({
+  sdk: openSdk(),
+  contractDetails: config.contractDetails,
+  redirectUri: "https://app.example/digime/callback",
+  tokenStore: openStore(),
+  retry: { minDelayMs: 20, maxDelayMs: 200 },
+  ...(config.refreshWindowMs === undefined ? {} : { refreshWindowMs: config.refreshWindowMs }),
+});
+const report: WorkerReport = { name: config.name, delivered: 0, failed: [], reauthorizationEvents: 0, refreshedHere: 0 };
+client.on("reauthorization:required", () => void (report.reauthorizationEvents += 1));
+client.on("token:refreshed", () => void (report.refreshedHere += 1));
+
+const writes: Array<Promise<void>> = [];
+for (let i = 0; i < config.count; i += 1) {
+  const fileData = Buffer.from(`${config.name}-${i}`);
+  writes.push(
+    client
+      .write(config.userId, { fileData, fileName: `${config.name}-${i}.txt`, fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "w" }] } })
+      .then(
+        () => void (report.delivered += 1),
+        (error: unknown) => void report.failed.push(String((error as { code?: unknown }).code ?? error)),
+      ),
+  );
+  await delay(config.gapMs);
+}
+await Promise.all(writes);
+await client.close();
+for (const close of closers) await close();
+console.log(JSON.stringify(report));
