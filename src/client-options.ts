@@ -51,6 +51,13 @@ export interface WriteClientOptions {
   stateSecret?: string | readonly string[] | undefined;
   /** Where pending authorizations wait for their callback. Default: in memory. */
   pendingAuthorizations?: PendingAuthorizationStore;
+  /**
+   * Complete an authorization only with its sealed bundle (the cookie set by
+   * the browser that started it), never from the pending store alone, which
+   * any browser can reach with a stolen consent URL. Per call:
+   * `completeAuthorization(..., { requireSealed })`. Default false.
+   */
+  requireSealedBundle?: boolean;
   /** How long an authorization may take, in ms. Default 15 minutes. */
   authorizationTtlMs?: number;
   /** Queue settings. */
@@ -82,6 +89,7 @@ export interface ResolvedOptions {
   tokenStore: TokenStore;
   stateSecrets: string[];
   pendingAuthorizations: PendingAuthorizationStore | undefined;
+  requireSealedBundle: boolean;
   authorizationTtlMs: number;
   queue: ResolvedQueueOptions;
   retry: ResolvedRetryOptions;
@@ -114,6 +122,7 @@ const optionsSchema = z.object({
   tokenStore: z.object({ get: fn("get"), set: fn("set"), delete: fn("delete"), listByUser: fn("listByUser") }, { error: "is required: pass a TokenStore such as new MemoryTokenStore()" }),
   stateSecret: z.union([secret, z.array(secret).min(1, "must list at least one secret").max(16, "must list at most 16 secrets")]).optional(),
   pendingAuthorizations: z.object({ save: fn("save"), consume: fn("consume") }).optional(),
+  requireSealedBundle: z.boolean().optional(),
   authorizationTtlMs: z.number().int().min(10_000).max(24 * 60 * 60 * 1000).optional(),
   queue: z
     .object({
@@ -157,6 +166,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     tokenStore: (input as WriteClientOptions).tokenStore,
     stateSecrets: secrets,
     pendingAuthorizations: (input as WriteClientOptions).pendingAuthorizations,
+    requireSealedBundle: o.requireSealedBundle ?? false,
     authorizationTtlMs: o.authorizationTtlMs ?? 15 * 60 * 1000,
     queue: { ...DEFAULT_QUEUE_OPTIONS, ...stripUndefined(o.queue) },
     retry: { ...DEFAULT_RETRY_OPTIONS, ...stripUndefined(o.retry) },

@@ -35,6 +35,7 @@ export type ErrorCode =
   | "STATE_REPLAYED"
   | "STATE_UNKNOWN"
   | "STATE_TAMPERED"
+  | "AUTHORIZATION_USER_MISMATCH"
   | "AUTHORIZATION_START_FAILED"
   | "TOKEN_EXCHANGE_FAILED"
   | "USER_NOT_AUTHORIZED"
@@ -180,6 +181,26 @@ export type AuthorizationStateErrorCode =
 export class AuthorizationStateError extends DigimeWriteError {
   constructor(code: AuthorizationStateErrorCode, message: string, options?: DigimeWriteErrorOptions) {
     super(code, message, false, options);
+  }
+}
+
+/**
+ * The callback belongs to an authorization started for another user than
+ * `expectedUserId`: someone sent their consent URL to this browser's user.
+ * Refused before the code exchange; nothing was stored, and the state is used up.
+ *
+ * @example
+ * ```ts
+ * await client.completeAuthorization(req.query, { sealed, expectedUserId: req.session.userId }).catch((error) => {
+ *   if (error instanceof AuthorizationUserMismatchError) res.status(403).send("This link was not meant for you.");
+ * });
+ * ```
+ */
+export class AuthorizationUserMismatchError extends DigimeWriteError {
+  declare readonly code: "AUTHORIZATION_USER_MISMATCH";
+
+  constructor() {
+    super("AUTHORIZATION_USER_MISMATCH", "The authorization was started for another user than expectedUserId; nothing was stored", false);
   }
 }
 

@@ -161,6 +161,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       now: resolved.now,
       contractId: this.#contractId,
       ttlMs: resolved.authorizationTtlMs,
+      requireSealed: resolved.requireSealedBundle,
     });
     this.#queue = new WriteQueue(resolved.queue, (settled) => emit("queue:idle", { settled }));
     this.#writer = new Writer({
@@ -220,16 +221,22 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   /**
    * Finish an authorization from digi.me's callback: checks the state against
    * the sealed bundle (when given) or the pending store, refuses expired,
-   * replayed or tampered bundles, exchanges the code and stores the token.
+   * replayed or tampered bundles and bundles of another user than
+   * `expectedUserId`, then exchanges the code and stores the token.
    *
    * @example
    * ```ts
    * app.get("/digime/callback", async (req, res) => {
-   *   const { userId } = await client.completeAuthorization(req.query, { sealed: req.cookies.digime_auth });
+   *   const { userId } = await client.completeAuthorization(req.query, {
+   *     sealed: req.cookies.digime_auth,
+   *     expectedUserId: req.session.userId,
+   *     requireSealed: true,
+   *   });
    *   res.redirect(`/users/${userId}`);
    * });
    * ```
-   * @throws AuthorizationDeniedError, AuthorizationStateError, ValidationError (`INVALID_CALLBACK`), TokenExchangeError.
+   * @throws AuthorizationDeniedError, AuthorizationStateError, AuthorizationUserMismatchError,
+   *   ValidationError (`INVALID_CALLBACK`), TokenExchangeError.
    */
   completeAuthorization(callback: CallbackInput, options?: CompleteAuthorizationOptions): Promise<CompleteAuthorizationResult> {
     return this.#authorizer.complete(callback, options);
