@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { PendingAuthorizationStore } from "./authorization/pending-store.js";
+import { weakSecretReason } from "./authorization/secret-strength.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
 import { isSupportedSdk } from "./sdk/sdk-port.js";
 import type { DigimeSdk, SdkGeneration } from "./sdk/types.js";
@@ -43,10 +44,12 @@ export interface WriteClientOptions {
   /** Where user credentials live. Use `MemoryTokenStore` in tests, `FileTokenStore` on one machine, your own across machines. */
   tokenStore: TokenStore;
   /**
-   * Secret(s) of at least 32 characters that seal authorization bundles. The
-   * first seals; all open, so put a new secret first and keep the old one
-   * listed until bundles sealed under it have expired. When absent, a random
-   * secret is made per process: sealed bundles then open only in this process.
+   * Secret(s) that seal authorization bundles: each the base64, base64url or
+   * hex text of at least 32 random bytes (`openssl rand -base64 32`); short,
+   * repetitive or non-encoded strings are refused. The first seals; all open,
+   * so put a new secret first and keep the old one listed until bundles
+   * sealed under it have expired. When absent, a random secret is made per
+   * process: sealed bundles then open only in this process.
    */
   stateSecret?: string | readonly string[] | undefined;
   /** Where pending authorizations wait for their callback. Default: in memory. */
@@ -100,10 +103,15 @@ export interface ResolvedOptions {
   now: () => number;
 }
 
-const MIN_SECRET_LENGTH = 32;
 const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" }).max(2048, "must be at most 2048 characters");
 const fn = (name: string) => z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", `must have a ${name}() method`);
-const secret = z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`).max(4096, "must be at most 4096 characters");
+const secret = z
+  .string()
+  .max(4096, "must be at most 4096 characters")
+  .superRefine((value, ctx) => {
+    const reason = weakSecretReason(value);
+    if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
+  });
 
 const optionsSchema = z.object({
   sdk: z.custom<DigimeSdk>(

@@ -27,7 +27,7 @@ interface RealSdk {
 }
 
 const REDIRECT_URI = "https://app.example/digime/callback";
-const STATE_SECRET = "real-sdk-compat-state-secret-0123456789";
+const STATE_SECRET = "Gl0S4fw6rm4eIG5OEJ4iVAY2OWg7Rf5m7x9_fr0CPDY";
 const requireHere = createRequire(import.meta.url);
 
 function generationOf(version: string): Generation {

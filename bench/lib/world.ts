@@ -8,7 +8,7 @@ import { MemoryTokenStore, WriteClient, type UserAccessToken, type WriteClientOp
 import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkV16 } from "../../src/testing/index.js";
 
 export const REDIRECT_URI = "https://app.example/digime/callback";
-export const STATE_SECRET = "bench-state-secret-0123456789-abcdefghijkl";
+export const STATE_SECRET = "H38NzVsR9vidqueo0uM-8p7Mu57lDU5ZSxTNff45khM";
 
 /** The small payload every write of the small-write benchmarks shares. */
 export const SMALL_FILE: WriteFileMeta = Object.freeze({

@@ -290,8 +290,10 @@ export class Authorizer {
   async #open(sealed: string): Promise<AuthorizationBundle> {
     const opened = await this.#deps.sealer.open(sealed);
     if (!opened.ok) {
-      const why = opened.reason === "unknown-key" ? "it was sealed under a secret that is no longer configured" : "it was altered or is not a sealed bundle";
-      throw new AuthorizationStateError("STATE_TAMPERED", `The sealed authorization bundle cannot be opened: ${why}`);
+      throw new AuthorizationStateError(
+        "STATE_TAMPERED",
+        "The sealed authorization bundle cannot be opened: it was altered, is not a sealed bundle, or was sealed under a secret that is no longer configured",
+      );
     }
     const result = authorizationBundleSchema.safeParse(opened.payload);
     if (!result.success || result.data.contractId !== this.#deps.contractId) {

@@ -31,7 +31,7 @@ import { createSandbox, type Sandbox, type SandboxSdkVersion } from "../../src/t
 import { EVENT_NAMES, jsonFile, REDIRECT_URI } from "../support/setup.js";
 import { recordingSdk } from "./support/recording-sdk.js";
 
-const SECRETS = ["no-leaks-state-secret-NEW-0123456789abcdef", "no-leaks-state-secret-OLD-0123456789abcdef"];
+const SECRETS = ["dvHVMbj8x3OpFRonE_d-W6S1lx6P_8qeNg_PAwRfoSc", "+6NecK4L/Is0MsY3OWVLLQBgNcTdCswUv9gRuKFy+50="];
 const T0 = Date.UTC(2030, 0, 1);
 
 /** Everything the library showed the outside world, as text. */
