@@ -8,6 +8,7 @@ import { Authorizer, type BeginAuthorizationInput, type BeginAuthorizationResult
 import type { CallbackInput } from "./authorization/callback.js";
 import { MemoryPendingAuthorizationStore } from "./authorization/pending-store.js";
 import { createSealer } from "./authorization/seal.js";
+import { pemSecrets, scrubError } from "./internal/redact.js";
 import { resolveOptions, type WriteClientOptions } from "./client-options.js";
 import type { EmitEvent, WriteClientEvents, WriteReceipt } from "./events.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
@@ -115,6 +116,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   readonly #queue: WriteQueue;
   readonly #now: () => number;
   #closing: Promise<CloseResult> | undefined;
+  /** What no error leaving the client may show: the contract key (whole, body, lines) and the state secrets. */
+  readonly #secrets: readonly string[];
 
   /**
    * @throws ValidationError with code `INVALID_OPTIONS` naming each bad field.
@@ -124,6 +127,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     const resolved = resolveOptions(options);
     this.#contractId = resolved.contractDetails.contractId;
     this.#now = resolved.now;
+    this.#secrets = [...pemSecrets(resolved.contractDetails.privateKey), ...resolved.stateSecrets];
     const emit: EmitEvent = (name, ...args) => this.#safeEmit(name, args);
 
     this.#port = createSdkPort(
@@ -177,6 +181,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
 
   /** A listener that throws must not break the pipeline; its error surfaces on its own tick. */
   #safeEmit<K extends keyof WriteClientEvents>(name: K, args: WriteClientEvents[K]): void {
+    const payload = args[0] as { error?: unknown } | undefined;
+    if (payload?.error !== undefined) scrubError(payload.error, this.#secrets);
     try {
       (this.emit as (event: K, ...rest: WriteClientEvents[K]) => boolean)(name, ...args);
     } catch (error) {
@@ -184,6 +190,13 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
         throw error;
       });
     }
+  }
+
+  /** Every rejection leaves through here: scrubbed whoever made the error (a user's store can make ours). */
+  #scrubbed<T>(promise: Promise<T>): Promise<T> {
+    return promise.catch((error: unknown) => {
+      throw scrubError(error, this.#secrets);
+    });
   }
 
   /** The contract this client writes with. */
@@ -215,7 +228,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    *   pending authorization store fails; TokenStoreError when the token store cannot be read.
    */
   beginAuthorization(input: BeginAuthorizationInput): Promise<BeginAuthorizationResult> {
-    return this.#authorizer.begin(input);
+    return this.#scrubbed(this.#authorizer.begin(input));
   }
 
   /**
@@ -239,7 +252,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    *   ValidationError (`INVALID_CALLBACK`), TokenExchangeError.
    */
   completeAuthorization(callback: CallbackInput, options?: CompleteAuthorizationOptions): Promise<CompleteAuthorizationResult> {
-    return this.#authorizer.complete(callback, options);
+    return this.#scrubbed(this.#authorizer.complete(callback, options));
   }
 
   /**
@@ -260,7 +273,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    */
   write(userId: string, fileMeta: WriteFileMeta, options?: WriteOptions): Promise<WriteReceipt> {
     if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
-    return this.#writer.write(userId, fileMeta, options);
+    return this.#scrubbed(this.#writer.write(userId, fileMeta, options));
   }
 
   /**
@@ -272,7 +285,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    * if ((await client.authorizationStatus("alice")).status !== "authorized") return res.redirect("/connect");
    * ```
    */
-  async authorizationStatus(userId: string): Promise<AuthorizationStatus> {
+  authorizationStatus(userId: string): Promise<AuthorizationStatus> {
+    return this.#scrubbed(this.#authorizationStatus(userId));
+  }
+
+  async #authorizationStatus(userId: string): Promise<AuthorizationStatus> {
     const id = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
     let credentials;
     try {

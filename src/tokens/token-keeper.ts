@@ -12,7 +12,7 @@ import {
 } from "../errors.js";
 import type { EmitEvent } from "../events.js";
 import { CallDeadlines } from "../internal/call-deadlines.js";
-import { sanitizeError } from "../internal/redact.js";
+import { sanitizeError, scrubError } from "../internal/redact.js";
 import { sleep } from "../internal/sleep.js";
 import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
@@ -149,8 +149,10 @@ export class TokenKeeper {
 
   /** Wrap a store failure so that no foreign object, and no token, rides along. */
   #storeError(operation: string, error: unknown, state: UserState | undefined): DigimeWriteError {
-    if (error instanceof DigimeWriteError) return error;
-    const cause = sanitizeError(error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
+    const secrets = [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)];
+    // A store may throw one of our classes itself, with a database error (rows and all) as its cause.
+    if (error instanceof DigimeWriteError) return scrubError(error, secrets);
+    const cause = sanitizeError(error, secrets);
     return new TokenStoreError(`Token store ${operation} failed: ${cause.message}`, { cause });
   }
 
