@@ -48,6 +48,7 @@ export type ErrorCode =
   | "CLIENT_CLOSED"
   | "TOKEN_STORE_FAILED"
   | "TOKEN_STORE_CORRUPT"
+  | "TOKEN_STORE_UNSAFE"
   | "SDK_RESPONSE_INVALID";
 
 /**
@@ -423,6 +424,29 @@ export class TokenStoreCorruptError extends DigimeWriteError {
 
   constructor(path: string, reason: string, options?: DigimeWriteErrorOptions) {
     super("TOKEN_STORE_CORRUPT", `Token store file "${path}" is corrupt (${reason}); it was left untouched`, false, options);
+    this.path = path;
+  }
+}
+
+/**
+ * A {@link FileTokenStore} refuses its directory or file because someone
+ * else could read or replace the tokens: the directory or file belongs to
+ * another user, is writable by group or others, or the file is a symlink.
+ * Nothing is read or written; fix the ownership or mode (`chmod 700` the
+ * directory, `chmod 600` the file) or choose another path.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof TokenStoreUnsafeError) console.error(`fix permissions of ${error.path}`);
+ * ```
+ */
+export class TokenStoreUnsafeError extends DigimeWriteError {
+  declare readonly code: "TOKEN_STORE_UNSAFE";
+  /** The directory or file that was refused. */
+  readonly path: string;
+
+  constructor(path: string, reason: string) {
+    super("TOKEN_STORE_UNSAFE", `Token store path "${path}" is unsafe (${reason}); nothing was read or written`, false);
     this.path = path;
   }
 }
