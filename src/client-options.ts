@@ -137,6 +137,8 @@ const optionsSchema = z.object({
       concurrency: z.number().int().min(1).max(10_000).optional(),
       perUserConcurrency: z.number().int().min(1).max(1000).optional(),
       maxQueued: z.number().int().min(1).optional(),
+      maxQueuedPerUser: z.number().int().min(1).optional(),
+      maxQueuedBytes: z.number().int().min(1).optional(),
     })
     .optional(),
   retry: z

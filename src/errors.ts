@@ -340,7 +340,19 @@ export class DeliveryError extends DigimeWriteError {
 }
 
 /**
- * The queue already holds `maxQueued` writes; nothing was enqueued.
+ * Which bound of the queue refused a write: `total` (`maxQueued`),
+ * `per-user` (`maxQueuedPerUser`) or `bytes` (`maxQueuedBytes`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof QueueFullError && error.reason === "per-user") res.status(429).end();
+ * ```
+ */
+export type QueueFullReason = "total" | "per-user" | "bytes";
+
+/**
+ * The queue is at one of its bounds (see {@link QueueFullError.reason});
+ * nothing was enqueued.
  *
  * @example
  * ```ts
@@ -348,12 +360,17 @@ export class DeliveryError extends DigimeWriteError {
  * ```
  */
 export class QueueFullError extends DigimeWriteError {
-  /** The configured bound. */
+  declare readonly code: "QUEUE_FULL";
+  /** The configured bound that was reached. */
   readonly limit: number;
+  /** Which bound: all writes, this user's writes, or queued payload bytes. */
+  readonly reason: QueueFullReason;
 
-  constructor(limit: number) {
-    super("QUEUE_FULL", `The write queue is full (maxQueued: ${limit}); try again once it drains`, true);
+  constructor(limit: number, reason: QueueFullReason = "total") {
+    const option = reason === "total" ? "maxQueued" : reason === "per-user" ? "maxQueuedPerUser, for this user" : "maxQueuedBytes";
+    super("QUEUE_FULL", `The write queue is full (${option}: ${limit}); try again once it drains`, true);
     this.limit = limit;
+    this.reason = reason;
   }
 }
 

@@ -4,8 +4,16 @@
  * counts only for an authorization the browser really started.
  */
 import { describe, expect, it } from "vitest";
-import { AuthorizationUserMismatchError, DigimeWriteError, type AuthorizationBundle, type ConsumeResult, type PendingAuthorizationStore } from "../src/index.js";
-import { setup } from "./support/setup.js";
+import {
+  AuthorizationUserMismatchError,
+  DigimeWriteError,
+  ValidationError,
+  WriteClient,
+  type AuthorizationBundle,
+  type ConsumeResult,
+  type PendingAuthorizationStore,
+} from "../src/index.js";
+import { REDIRECT_URI, setup } from "./support/setup.js";
 
 /** Run `action`, expect a typed error with `code`, no code exchange, and no token stored for either user. */
 async function refusedWithoutExchange(h: ReturnType<typeof setup>, action: () => Promise<unknown>, code: string): Promise<DigimeWriteError> {
@@ -126,5 +134,40 @@ describe("the pending-store check compares the whole bundle", () => {
     const begin = await h.client.beginAuthorization({ userId: "victim", context: { a: 1, b: 2 } });
     const callback = await h.sandbox.consent(begin.url);
     await expect(h.client.completeAuthorization(callback, { sealed: begin.sealed })).resolves.toMatchObject({ userId: "victim" });
+  });
+});
+
+describe("the sealed bundle fits a browser cookie", () => {
+  it("every bundle begun with the largest inputs stays within 3,800 characters", async () => {
+    const h = setup("v16");
+    const { sealed } = await h.client.beginAuthorization({ userId: "u".repeat(256), context: { d: "x".repeat(2040) } });
+    expect(sealed.length).toBeLessThanOrEqual(3800);
+  });
+
+  it("a context over 2 KiB is refused, naming input.context", async () => {
+    const h = setup("v16");
+    await expect(h.client.beginAuthorization({ userId: "alice", context: { d: "x".repeat(2041) } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("input.context") });
+  });
+
+  it("a bundle that would not fit is refused with a clear error, and nothing is left pending", async () => {
+    const saved: string[] = [];
+    const h = setup("v16");
+    // An SDK whose verifier is far longer than PKCE's 128 characters pushes the bundle over the limit.
+    const sdk = h.sandbox.sdk("v16");
+    const long = new Proxy(sdk, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (name !== "getAuthorizeUrl" || typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          const result = (await (value as (...a: unknown[]) => Promise<{ codeVerifier: string }>).apply(target, args)) as { codeVerifier: string };
+          return { ...result, codeVerifier: result.codeVerifier.padEnd(1000, "v") };
+        };
+      },
+    });
+    const client = new WriteClient({ sdk: long, contractDetails: h.sandbox.contractDetails, redirectUri: REDIRECT_URI, tokenStore: h.store, pendingAuthorizations: { save: async (b) => void saved.push(b.state), consume: async () => ({ status: "unknown" }) } });
+    const error = await client.beginAuthorization({ userId: "u".repeat(256), context: { d: "x".repeat(2040) } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).message).toMatch(/input\.context: makes the sealed bundle \d+ characters, over the 3800/);
+    expect(saved).toEqual([]);
   });
 });

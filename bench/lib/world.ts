@@ -68,7 +68,8 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     stateSecret: STATE_SECRET,
     now: sandbox.now,
     ...options.client,
-    queue: { concurrency: options.concurrency, maxQueued: 1_000_000, ...options.client?.queue },
+    // Benchmarks queue far more than a service would: lift the per-user and byte bounds with the total.
+    queue: { concurrency: options.concurrency, maxQueued: 1_000_000, maxQueuedPerUser: 1_000_000, maxQueuedBytes: Number.MAX_SAFE_INTEGER, ...options.client?.queue },
   });
   const users: string[] = [];
   const tokens = new Map<string, UserAccessToken>();

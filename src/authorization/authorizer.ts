@@ -39,7 +39,11 @@ import type { Sealer } from "./seal.js";
 export interface BeginAuthorizationInput {
   /** Your id for the user being authorized. */
   userId: string;
-  /** JSON data returned on completion (at most 4 KiB serialized), e.g. where to send the user next. */
+  /**
+   * JSON data returned on completion (at most 2 KiB serialized), e.g. where
+   * to send the user next. It travels in the sealed cookie, which must stay
+   * under browsers' 4 KiB cookie limit.
+   */
   context?: unknown;
   /** digi.me service to onboard during consent. */
   serviceId?: number;
@@ -112,7 +116,13 @@ export interface CompleteAuthorizationResult {
   persisted: boolean;
 }
 
-const MAX_CONTEXT_BYTES = 4096;
+const MAX_CONTEXT_BYTES = 2048;
+/**
+ * Longest sealed bundle `beginAuthorization` hands out: browsers keep at most
+ * 4,096 bytes per cookie, name and attributes included, and silently drop a
+ * larger one (the callback would then fail without a clear reason).
+ */
+const MAX_SEALED_COOKIE_LENGTH = 3800;
 const EXCHANGE_ATTEMPTS = 3;
 const MAX_SEALED_LENGTH = 16_384;
 
@@ -211,13 +221,20 @@ export class Authorizer {
       expiresAt,
       ...(parsed.context === undefined ? {} : { context: JSON.parse(JSON.stringify(parsed.context)) as unknown }),
     };
+    // Sealed (and checked) before it is saved, so a refused bundle leaves nothing behind.
+    const sealed = await sealer.seal(bundle);
+    if (sealed.length > MAX_SEALED_COOKIE_LENGTH) {
+      const path = parsed.context === undefined ? "input.userId" : "input.context";
+      throw new ValidationError("INVALID_ARGUMENT", "input", [
+        { path, message: `makes the sealed bundle ${sealed.length} characters, over the ${MAX_SEALED_COOKIE_LENGTH} that fit a browser cookie; pass less context` },
+      ]);
+    }
     try {
       await pending.save(bundle);
     } catch (error) {
       const cause = sanitizeError(error, [codeVerifier, state]);
       throw new AuthorizationStartError(`Saving the pending authorization failed: ${cause.message}`, true, { cause });
     }
-    const sealed = await sealer.seal(bundle);
     return { url, state, sealed, expiresAt };
   }
 

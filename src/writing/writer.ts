@@ -200,7 +200,7 @@ export class Writer {
     const write = new PendingWrite(this, parsedOptions?.id ?? newWriteId(), user, source, signal, priority, now());
     return new Promise<WriteReceipt>((resolve, reject) => {
       write.settleWith(resolve, reject);
-      const refused = queue.enqueue(user, priority, signal, write);
+      const refused = queue.enqueue(user, priority, signal, write, source.size ?? 0);
       if (refused !== undefined) write.reject(refused);
     });
   }
