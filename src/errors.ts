@@ -42,6 +42,7 @@ export type ErrorCode =
   | "REAUTHORIZATION_REQUIRED"
   | "DELIVERY_REJECTED"
   | "DELIVERY_RETRIES_EXHAUSTED"
+  | "DELIVERY_ATTEMPT_FAILED"
   | "STREAM_NOT_RETRYABLE"
   | "QUEUE_FULL"
   | "WRITE_ABORTED"
@@ -306,7 +307,9 @@ export interface DeliveryFailureDetails {
 /**
  * A write could not be delivered. `DELIVERY_REJECTED`: digi.me refused it and
  * retrying cannot help (a 4xx, a validation error). `DELIVERY_RETRIES_EXHAUSTED`:
- * every attempt met a transient fault. `STREAM_NOT_RETRYABLE`: a transient
+ * every attempt met a transient fault. `DELIVERY_ATTEMPT_FAILED`: only in
+ * `write:retrying`, one attempt met a transient fault and the write will be
+ * tried again. `STREAM_NOT_RETRYABLE`: a transient
  * fault hit a write whose `fileData` was a plain `Readable`, which can be read
  * only once; pass a factory `() => Readable` to make it retryable.
  *
@@ -326,7 +329,7 @@ export class DeliveryError extends DigimeWriteError {
   readonly possiblyDelivered: boolean;
 
   constructor(
-    code: "DELIVERY_REJECTED" | "DELIVERY_RETRIES_EXHAUSTED" | "STREAM_NOT_RETRYABLE",
+    code: "DELIVERY_REJECTED" | "DELIVERY_RETRIES_EXHAUSTED" | "DELIVERY_ATTEMPT_FAILED" | "STREAM_NOT_RETRYABLE",
     message: string,
     details: DeliveryFailureDetails,
     options?: DigimeWriteErrorOptions,

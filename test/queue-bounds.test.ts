@@ -87,7 +87,7 @@ describe("queue bounds", () => {
     const bobs = client.write("bob", jsonFile(5));
     gate.resolve();
     await Promise.all([...first, bobs]);
-    const delivered = h.sandbox.libraries().flatMap((library) => library.files.map((file) => file.fileName));
+    const delivered = h.sandbox.libraries().flatMap((library) => library.files.map((file) => file.fileDescriptor.reference?.[0]));
     expect(delivered.sort()).toEqual(["file-1.json", "file-2.json", "file-5.json"]);
     await client.close();
   });

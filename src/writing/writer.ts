@@ -256,7 +256,7 @@ export class Writer {
         retry,
         {
           onRetry: (failure, attempt, delayMs) => {
-            emit("write:retrying", { ...base, attempt, delayMs, error: failure.error as DigimeWriteError });
+            emit("write:retrying", { ...base, attempt, delayMs, error: attemptError(failure.error as DigimeWriteError, attempt) });
           },
         },
         signal,
@@ -390,4 +390,20 @@ export class Writer {
       error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", `Delivery failed after ${attempt} attempt(s): ${cause.message}`, details, { cause }),
     });
   }
+}
+
+/**
+ * The error of one attempt that is about to be retried. The attempt loop
+ * carries the error the write would settle with if retries ran out
+ * (`DELIVERY_RETRIES_EXHAUSTED`); `write:retrying` must not say that.
+ */
+function attemptError(error: DigimeWriteError, attempt: number): DigimeWriteError {
+  if (!(error instanceof DeliveryError) || error.code !== "DELIVERY_RETRIES_EXHAUSTED") return error;
+  const reason = error.cause instanceof Error ? error.cause.message : error.message;
+  return new DeliveryError(
+    "DELIVERY_ATTEMPT_FAILED",
+    `Attempt ${attempt} failed and will be retried: ${reason}`,
+    { attempts: attempt, httpStatus: error.httpStatus, sdkErrorCode: error.sdkErrorCode, possiblyDelivered: error.possiblyDelivered },
+    error.cause === undefined ? {} : { cause: error.cause },
+  );
 }

@@ -69,7 +69,8 @@ export function jsonFile(n: number, accountId = "acc-1") {
   return {
     fileData: Buffer.from(JSON.stringify({ n })),
     fileName: `file-${n}.json`,
-    fileDescriptor: { mimeType: "application/json", accounts: [{ accountId }] },
+    // The name again as a reference: SDKs 9+ never send fileName, so tests find files by reference.
+    fileDescriptor: { mimeType: "application/json", accounts: [{ accountId }], reference: [`file-${n}.json`] },
   };
 }
 
