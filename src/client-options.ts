@@ -28,7 +28,7 @@ import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions, type RetryOptions } f
  * ```
  */
 export interface WriteClientOptions {
-  /** An SDK instance: `init()` of `@digime/digime-sdk-nodejs` 5.x or later, or `sandbox.sdk(...)`. */
+  /** An SDK instance: `init()` of `@digime/digime-sdk-nodejs` 5.x to 17.x (the peer range), or `sandbox.sdk(...)`. */
   sdk: DigimeSdk;
   /** Your write contract: its id and PKCS#1 PEM private key. */
   contractDetails: {

@@ -79,6 +79,17 @@ if (skipReason !== undefined) {
 
 const cases = sdks.flatMap((sdk) => (["msw", "listen"] as const).map((transport) => ({ sdk, transport, name: `${sdk.version} (generation ${sdk.generation}, ${sdk.source}) over ${transport}` })));
 
+/** The declared peer range, `>=A <B`: the compatibility run covers exactly the majors it allows. */
+const PEER_RANGE = (requireHere("../package.json") as { peerDependencies: Record<string, string> }).peerDependencies["@digime/digime-sdk-nodejs"]!;
+
+describe.skipIf(sdks.length === 0)("the real SDKs under test", () => {
+  it.each(sdks.map((sdk) => ({ sdk, name: `${sdk.version} (${sdk.source})` })))("lie inside the declared peer range: $name", ({ sdk }) => {
+    const [, low, high] = /^>=(\d+) <(\d+)$/.exec(PEER_RANGE) ?? [];
+    const major = Number(sdk.version.split(".")[0]);
+    expect(major >= Number(low) && major < Number(high), `${sdk.version} against ${PEER_RANGE}`).toBe(true);
+  });
+});
+
 describe.skipIf(cases.length === 0)("WriteClient with the real SDK", () => {
   let mswServer: SetupServer | undefined;
   let sandbox: Sandbox | undefined;
