@@ -180,9 +180,9 @@ async function main(): Promise<number> {
   }
   const missing = files.filter((file) => {
     const library = sandbox.library(libraryOf.get(file.userId) ?? "");
-    return !library?.files.some((f) => f.fileName === file.meta.fileName && f.sha256 === file.sha256 && f.size === file.size);
+    return !library?.files.some((f) => nameOf(f) === file.meta.fileName && f.sha256 === file.sha256 && f.size === file.size);
   });
-  const duplicates = files.filter((file) => (sandbox.library(libraryOf.get(file.userId) ?? "")?.files.filter((f) => f.fileName === file.meta.fileName).length ?? 0) > 1).length;
+  const duplicates = files.filter((file) => (sandbox.library(libraryOf.get(file.userId) ?? "")?.files.filter((f) => nameOf(f) === file.meta.fileName).length ?? 0) > 1).length;
   const lost = new Set([...missing.map((f) => `${f.userId}/${f.meta.fileName}`), ...failures.map((f) => f.split(":")[0]!)]).size;
   const durationMs = Date.now() - started;
   const causes = [...tally.byCause].map(([cause, n]) => `${cause}: ${n}`).join(", ");
@@ -255,7 +255,8 @@ function planFiles(count: number): PlannedFile[] {
       userId: USERS[index % USERS.length]!,
       size: bytes.byteLength,
       sha256: createHash("sha256").update(bytes).digest("hex"),
-      meta: { fileData, fileName, fileDescriptor: { mimeType: kind.mimeType, accounts: [{ accountId: "demo" }] } },
+      // The name again as a reference: SDKs 9+ do not send fileName, so that is how the file is found again.
+      meta: { fileData, fileName, fileDescriptor: { mimeType: kind.mimeType, accounts: [{ accountId: "demo" }], reference: [fileName] } },
     };
   });
 }
@@ -310,3 +311,8 @@ main().then(
     process.exitCode = 1;
   },
 );
+
+/** A delivered file's name: sent as such by SDK 5–8 only, kept in the descriptor's reference by this demo. */
+function nameOf(file: { fileName: string; fileDescriptor: { reference?: string[] | undefined } }): string | undefined {
+  return file.fileName || file.fileDescriptor.reference?.[0];
+}

@@ -53,11 +53,9 @@ client.on("reauthorization:required", ({ userId }) => log("reauthorization:requi
 // --- the batch: every write is accepted into the queue at once ---
 const batch = Array.from({ length: WRITES }, (_, index) => {
   const fileData = Buffer.from(JSON.stringify({ job: index, at: Date.now() }));
-  const meta: WriteFileMeta = {
-    fileData,
-    fileName: `job-${String(index + 1).padStart(4, "0")}.json`,
-    fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "worker" }] },
-  };
+  const fileName = `job-${String(index + 1).padStart(4, "0")}.json`;
+  // The name again as a reference: SDKs 9+ never send fileName, so the check below finds files by reference.
+  const meta: WriteFileMeta = { fileData, fileName, fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "worker" }], reference: [fileName] } };
   return { id: `job-${index + 1}`, userId: USERS[index % USERS.length]!, meta, sha256: createHash("sha256").update(fileData).digest("hex") };
 });
 
@@ -101,7 +99,7 @@ function finish(): Promise<void> {
     const { unsavedTokens } = await client.close({ drain: true }); // delivers everything queued
     await settled;
     // Check every write against the sandbox: the file is in the user's library, byte for byte.
-    const hashes = new Set(sandbox.libraries().flatMap((library) => library.files.map((f) => `${f.fileName}:${f.sha256}`)));
+    const hashes = new Set(sandbox.libraries().flatMap((library) => library.files.map((f) => `${f.fileDescriptor.reference?.[0]}:${f.sha256}`)));
     const verified = batch.filter((job) => hashes.has(`${job.meta.fileName}:${job.sha256}`)).length;
     const lost = batch.length - verified;
     log("stopped", { signal: stopping ?? null, accepted: batch.length, delivered, failed, verified, lost, unsavedTokens });

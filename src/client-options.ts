@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { PendingAuthorizationStore } from "./authorization/pending-store.js";
+import { weakSecretReason } from "./authorization/secret-strength.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
 import { isSupportedSdk } from "./sdk/sdk-port.js";
 import type { DigimeSdk, SdkGeneration } from "./sdk/types.js";
@@ -28,7 +29,7 @@ import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions, type RetryOptions } f
  * ```
  */
 export interface WriteClientOptions {
-  /** An SDK instance: `init()` of `@digime/digime-sdk-nodejs` 5.x or later, or `sandbox.sdk(...)`. */
+  /** An SDK instance: `init()` of `@digime/digime-sdk-nodejs` 5.x to 17.x (the peer range), or `sandbox.sdk(...)`. */
   sdk: DigimeSdk;
   /** Your write contract: its id and PKCS#1 PEM private key. */
   contractDetails: {
@@ -44,14 +45,23 @@ export interface WriteClientOptions {
   /** Where user credentials live. Use `MemoryTokenStore` in tests, `FileTokenStore` on one machine, your own across machines. */
   tokenStore: TokenStore;
   /**
-   * Secret(s) of at least 32 characters that seal authorization bundles. The
-   * first seals; all open, so put a new secret first and keep the old one
-   * listed until bundles sealed under it have expired. When absent, a random
-   * secret is made per process: sealed bundles then open only in this process.
+   * Secret(s) that seal authorization bundles: each the base64, base64url or
+   * hex text of at least 32 random bytes (`openssl rand -base64 32`); short,
+   * repetitive or non-encoded strings are refused. The first seals; all open,
+   * so put a new secret first and keep the old one listed until bundles
+   * sealed under it have expired. When absent, a random secret is made per
+   * process: sealed bundles then open only in this process.
    */
   stateSecret?: string | readonly string[] | undefined;
   /** Where pending authorizations wait for their callback. Default: in memory. */
   pendingAuthorizations?: PendingAuthorizationStore;
+  /**
+   * Complete an authorization only with its sealed bundle (the cookie set by
+   * the browser that started it), never from the pending store alone, which
+   * any browser can reach with a stolen consent URL. Per call:
+   * `completeAuthorization(..., { requireSealed })`. Default false.
+   */
+  requireSealedBundle?: boolean;
   /** How long an authorization may take, in ms. Default 15 minutes. */
   authorizationTtlMs?: number;
   /** Queue settings. */
@@ -138,6 +148,7 @@ export interface ResolvedOptions {
   tokenStore: TokenStore;
   stateSecrets: string[];
   pendingAuthorizations: PendingAuthorizationStore | undefined;
+  requireSealedBundle: boolean;
   authorizationTtlMs: number;
   queue: ResolvedQueueOptions;
   /** Whether the caller chose `queue.perUserConcurrency` (else it follows the SDK's refresh ability). */
@@ -153,10 +164,15 @@ export interface ResolvedOptions {
   now: () => number;
 }
 
-const MIN_SECRET_LENGTH = 32;
 const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" }).max(2048, "must be at most 2048 characters");
 const fn = (name: string) => z.custom<(...args: never[]) => unknown>((value) => typeof value === "function", `must have a ${name}() method`);
-const secret = z.string().min(MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters`).max(4096, "must be at most 4096 characters");
+const secret = z
+  .string()
+  .max(4096, "must be at most 4096 characters")
+  .superRefine((value, ctx) => {
+    const reason = weakSecretReason(value);
+    if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
+  });
 
 /**
  * A strict object: an unknown key (a misspelt option such as `refreshWindowMS`)
@@ -189,11 +205,14 @@ const optionsSchema = strict({
   tokenStore: z.object({ get: fn("get"), set: fn("set"), delete: fn("delete"), listByUser: fn("listByUser") }, { error: "is required: pass a TokenStore such as new MemoryTokenStore()" }),
   stateSecret: z.union([secret, z.array(secret).min(1, "must list at least one secret").max(16, "must list at most 16 secrets")]).optional(),
   pendingAuthorizations: z.object({ save: fn("save"), consume: fn("consume") }).optional(),
+  requireSealedBundle: z.boolean().optional(),
   authorizationTtlMs: z.number().int().min(10_000).max(24 * 60 * 60 * 1000).optional(),
   queue: strict({
       concurrency: z.number().int().min(1).max(10_000).optional(),
       perUserConcurrency: z.number().int().min(1).max(1000).optional(),
       maxQueued: z.number().int().min(1).optional(),
+      maxQueuedPerUser: z.number().int().min(1).optional(),
+      maxQueuedBytes: z.number().int().min(1).optional(),
     })
     .optional(),
   retry: strict({
@@ -242,6 +261,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     tokenStore: (input as WriteClientOptions).tokenStore,
     stateSecrets: secrets,
     pendingAuthorizations: (input as WriteClientOptions).pendingAuthorizations,
+    requireSealedBundle: o.requireSealedBundle ?? false,
     authorizationTtlMs: o.authorizationTtlMs ?? 15 * 60 * 1000,
     queue: { ...DEFAULT_QUEUE_OPTIONS, ...stripUndefined(o.queue) },
     perUserConcurrencySet: o.queue?.perUserConcurrency !== undefined,

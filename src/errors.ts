@@ -35,18 +35,21 @@ export type ErrorCode =
   | "STATE_REPLAYED"
   | "STATE_UNKNOWN"
   | "STATE_TAMPERED"
+  | "AUTHORIZATION_USER_MISMATCH"
   | "AUTHORIZATION_START_FAILED"
   | "TOKEN_EXCHANGE_FAILED"
   | "USER_NOT_AUTHORIZED"
   | "REAUTHORIZATION_REQUIRED"
   | "DELIVERY_REJECTED"
   | "DELIVERY_RETRIES_EXHAUSTED"
+  | "DELIVERY_ATTEMPT_FAILED"
   | "STREAM_NOT_RETRYABLE"
   | "QUEUE_FULL"
   | "WRITE_ABORTED"
   | "CLIENT_CLOSED"
   | "TOKEN_STORE_FAILED"
   | "TOKEN_STORE_CORRUPT"
+  | "TOKEN_STORE_UNSAFE"
   | "SDK_RESPONSE_INVALID"
   | "TOKEN_RESPONSE_INVALID"
   | "TOKEN_KEY_SET_UNTRUSTED";
@@ -186,6 +189,26 @@ export class AuthorizationStateError extends DigimeWriteError {
 }
 
 /**
+ * The callback belongs to an authorization started for another user than
+ * `expectedUserId`: someone sent their consent URL to this browser's user.
+ * Refused before the code exchange; nothing was stored, and the state is used up.
+ *
+ * @example
+ * ```ts
+ * await client.completeAuthorization(req.query, { sealed, expectedUserId: req.session.userId }).catch((error) => {
+ *   if (error instanceof AuthorizationUserMismatchError) res.status(403).send("This link was not meant for you.");
+ * });
+ * ```
+ */
+export class AuthorizationUserMismatchError extends DigimeWriteError {
+  declare readonly code: "AUTHORIZATION_USER_MISMATCH";
+
+  constructor() {
+    super("AUTHORIZATION_USER_MISMATCH", "The authorization was started for another user than expectedUserId; nothing was stored", false);
+  }
+}
+
+/**
  * The SDK failed to exchange the authorization code for a user access token.
  *
  * @example
@@ -286,7 +309,9 @@ export interface DeliveryFailureDetails {
 /**
  * A write could not be delivered. `DELIVERY_REJECTED`: digi.me refused it and
  * retrying cannot help (a 4xx, a validation error). `DELIVERY_RETRIES_EXHAUSTED`:
- * every attempt met a transient fault. `STREAM_NOT_RETRYABLE`: a transient
+ * every attempt met a transient fault. `DELIVERY_ATTEMPT_FAILED`: only in
+ * `write:retrying`, one attempt met a transient fault and the write will be
+ * tried again. `STREAM_NOT_RETRYABLE`: a transient
  * fault hit a write whose `fileData` was a plain `Readable`, which can be read
  * only once; pass a factory `() => Readable` to make it retryable.
  *
@@ -306,7 +331,7 @@ export class DeliveryError extends DigimeWriteError {
   readonly possiblyDelivered: boolean;
 
   constructor(
-    code: "DELIVERY_REJECTED" | "DELIVERY_RETRIES_EXHAUSTED" | "STREAM_NOT_RETRYABLE",
+    code: "DELIVERY_REJECTED" | "DELIVERY_RETRIES_EXHAUSTED" | "DELIVERY_ATTEMPT_FAILED" | "STREAM_NOT_RETRYABLE",
     message: string,
     details: DeliveryFailureDetails,
     options?: DigimeWriteErrorOptions,
@@ -320,7 +345,19 @@ export class DeliveryError extends DigimeWriteError {
 }
 
 /**
- * The queue already holds `maxQueued` writes; nothing was enqueued.
+ * Which bound of the queue refused a write: `total` (`maxQueued`),
+ * `per-user` (`maxQueuedPerUser`) or `bytes` (`maxQueuedBytes`).
+ *
+ * @example
+ * ```ts
+ * if (error instanceof QueueFullError && error.reason === "per-user") res.status(429).end();
+ * ```
+ */
+export type QueueFullReason = "total" | "per-user" | "bytes";
+
+/**
+ * The queue is at one of its bounds (see {@link QueueFullError.reason});
+ * nothing was enqueued.
  *
  * @example
  * ```ts
@@ -328,12 +365,17 @@ export class DeliveryError extends DigimeWriteError {
  * ```
  */
 export class QueueFullError extends DigimeWriteError {
-  /** The configured bound. */
+  declare readonly code: "QUEUE_FULL";
+  /** The configured bound that was reached. */
   readonly limit: number;
+  /** Which bound: all writes, this user's writes, or queued payload bytes. */
+  readonly reason: QueueFullReason;
 
-  constructor(limit: number) {
-    super("QUEUE_FULL", `The write queue is full (maxQueued: ${limit}); try again once it drains`, true);
+  constructor(limit: number, reason: QueueFullReason = "total") {
+    const option = reason === "total" ? "maxQueued" : reason === "per-user" ? "maxQueuedPerUser, for this user" : "maxQueuedBytes";
+    super("QUEUE_FULL", `The write queue is full (${option}: ${limit}); try again once it drains`, true);
     this.limit = limit;
+    this.reason = reason;
   }
 }
 
@@ -404,6 +446,29 @@ export class TokenStoreCorruptError extends DigimeWriteError {
 
   constructor(path: string, reason: string, options?: DigimeWriteErrorOptions) {
     super("TOKEN_STORE_CORRUPT", `Token store file "${path}" is corrupt (${reason}); it was left untouched`, false, options);
+    this.path = path;
+  }
+}
+
+/**
+ * A {@link FileTokenStore} refuses its directory or file because someone
+ * else could read or replace the tokens: the directory or file belongs to
+ * another user, is writable by group or others, or the file is a symlink.
+ * Nothing is read or written; fix the ownership or mode (`chmod 700` the
+ * directory, `chmod 600` the file) or choose another path.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof TokenStoreUnsafeError) console.error(`fix permissions of ${error.path}`);
+ * ```
+ */
+export class TokenStoreUnsafeError extends DigimeWriteError {
+  declare readonly code: "TOKEN_STORE_UNSAFE";
+  /** The directory or file that was refused. */
+  readonly path: string;
+
+  constructor(path: string, reason: string) {
+    super("TOKEN_STORE_UNSAFE", `Token store path "${path}" is unsafe (${reason}); nothing was read or written`, false);
     this.path = path;
   }
 }

@@ -8,6 +8,7 @@ import { Authorizer, type BeginAuthorizationInput, type BeginAuthorizationResult
 import type { CallbackInput } from "./authorization/callback.js";
 import { MemoryPendingAuthorizationStore } from "./authorization/pending-store.js";
 import { createSealer } from "./authorization/seal.js";
+import { pemSecrets, scrubError } from "./internal/redact.js";
 import { resolveOptions, type ResolvedOptions, type WriteClientOptions } from "./client-options.js";
 import type { EmitEvent, SdkLimitationEvent, WriteClientEvents, WriteReceipt } from "./events.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
@@ -141,6 +142,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   readonly #queue: WriteQueue;
   readonly #now: () => number;
   #closing: Promise<CloseResult> | undefined;
+  /** What no error leaving the client may show: the contract key (whole, body, lines) and the state secrets. */
+  readonly #secrets: readonly string[];
 
   /**
    * @throws ValidationError with code `INVALID_OPTIONS` naming each bad field.
@@ -150,6 +153,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     const resolved = resolveOptions(options);
     this.#contractId = resolved.contractDetails.contractId;
     this.#now = resolved.now;
+    this.#secrets = [...pemSecrets(resolved.contractDetails.privateKey), ...resolved.stateSecrets];
     const emit: EmitEvent = (name, ...args) => this.#safeEmit(name, args);
 
     this.#port = createSdkPort(
@@ -184,6 +188,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       now: resolved.now,
       contractId: this.#contractId,
       ttlMs: resolved.authorizationTtlMs,
+      requireSealed: resolved.requireSealedBundle,
     });
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
     this.#queue = new WriteQueue(queue, (settled) => emit("queue:idle", { settled }));
@@ -200,6 +205,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
 
   /** A listener that throws must not break the pipeline; its error surfaces on its own tick. */
   #safeEmit<K extends keyof WriteClientEvents>(name: K, args: WriteClientEvents[K]): void {
+    const payload = args[0] as { error?: unknown } | undefined;
+    if (payload?.error !== undefined) scrubError(payload.error, this.#secrets);
     try {
       (this.emit as (event: K, ...rest: WriteClientEvents[K]) => boolean)(name, ...args);
     } catch (error) {
@@ -207,6 +214,13 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
         throw error;
       });
     }
+  }
+
+  /** Every rejection leaves through here: scrubbed whoever made the error (a user's store can make ours). */
+  #scrubbed<T>(promise: Promise<T>): Promise<T> {
+    return promise.catch((error: unknown) => {
+      throw scrubError(error, this.#secrets);
+    });
   }
 
   /** The contract this client writes with. */
@@ -253,25 +267,31 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    *   pending authorization store fails; TokenStoreError when the token store cannot be read.
    */
   beginAuthorization(input: BeginAuthorizationInput): Promise<BeginAuthorizationResult> {
-    return this.#authorizer.begin(input);
+    return this.#scrubbed(this.#authorizer.begin(input));
   }
 
   /**
    * Finish an authorization from digi.me's callback: checks the state against
    * the sealed bundle (when given) or the pending store, refuses expired,
-   * replayed or tampered bundles, exchanges the code and stores the token.
+   * replayed or tampered bundles and bundles of another user than
+   * `expectedUserId`, then exchanges the code and stores the token.
    *
    * @example
    * ```ts
    * app.get("/digime/callback", async (req, res) => {
-   *   const { userId } = await client.completeAuthorization(req.query, { sealed: req.cookies.digime_auth });
+   *   const { userId } = await client.completeAuthorization(req.query, {
+   *     sealed: req.cookies.digime_auth,
+   *     expectedUserId: req.session.userId,
+   *     requireSealed: true,
+   *   });
    *   res.redirect(`/users/${userId}`);
    * });
    * ```
-   * @throws AuthorizationDeniedError, AuthorizationStateError, ValidationError (`INVALID_CALLBACK`), TokenExchangeError.
+   * @throws AuthorizationDeniedError, AuthorizationStateError, AuthorizationUserMismatchError,
+   *   ValidationError (`INVALID_CALLBACK`), TokenExchangeError.
    */
   completeAuthorization(callback: CallbackInput, options?: CompleteAuthorizationOptions): Promise<CompleteAuthorizationResult> {
-    return this.#authorizer.complete(callback, options);
+    return this.#scrubbed(this.#authorizer.complete(callback, options));
   }
 
   /**
@@ -292,7 +312,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    */
   write(userId: string, fileMeta: WriteFileMeta, options?: WriteOptions): Promise<WriteReceipt> {
     if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
-    return this.#writer.write(userId, fileMeta, options);
+    return this.#scrubbed(this.#writer.write(userId, fileMeta, options));
   }
 
   /**
@@ -304,7 +324,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    * if ((await client.authorizationStatus("alice")).status !== "authorized") return res.redirect("/connect");
    * ```
    */
-  async authorizationStatus(userId: string): Promise<AuthorizationStatus> {
+  authorizationStatus(userId: string): Promise<AuthorizationStatus> {
+    return this.#scrubbed(this.#authorizationStatus(userId));
+  }
+
+  async #authorizationStatus(userId: string): Promise<AuthorizationStatus> {
     const id = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
     let credentials;
     try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AuthorizationStateError, ValidationError } from "../src/index.js";
-import { REDIRECT_URI, setup } from "./support/setup.js";
+import { REDIRECT_URI, setup, STATE_SECRET } from "./support/setup.js";
 
 async function begun(version: "v8" | "v16" = "v16", now?: () => number) {
   const h = setup(version, {}, now ? { now } : {});
@@ -42,7 +42,7 @@ describe("completing an authorization refuses anything that is not the callback 
       contractDetails: h.sandbox.contractDetails,
       redirectUri: REDIRECT_URI,
       tokenStore: new MemoryTokenStore(),
-      stateSecret: "a-completely-different-secret-of-40-chars!",
+      stateSecret: "H3x4rpAgm-DlYbgMFVNN62tYengNr9BaABC-46KKnKU",
     });
     const foreign = await stranger.beginAuthorization({ userId: "alice" });
     await expect(h.client.completeAuthorization(callback, { sealed: foreign.sealed })).rejects.toMatchObject({ code: "STATE_TAMPERED" });
@@ -88,7 +88,7 @@ describe("secrets", () => {
       contractDetails: first.sandbox.contractDetails,
       redirectUri: REDIRECT_URI,
       tokenStore: first.store,
-      stateSecret: ["the-new-secret-that-now-seals-bundles-0001", "test-state-secret-0123456789-abcdefghij"],
+      stateSecret: ["HXqkovR-txOxBGGGBObl9zHOxjR8D5deGjNerVXxx1I", STATE_SECRET],
     });
     await expect(rotated.completeAuthorization(callback, { sealed })).resolves.toMatchObject({ userId: "alice" });
   });

@@ -54,6 +54,12 @@ describe("callback parsing refuses malformed callbacks, naming the field", () =>
     ["a duplicated state", `success=true&code=abc&state=${state}&state=${state}`, "callback.state"],
     ["a public key that is not PEM", `success=true&code=abc&state=${state}&postboxId=p&publicKey=xyz`, "callback.publicKey"],
     ["a failure without errorCode", `success=false&state=${state}`, "callback.errorCode"],
+    ["a failure without state (anyone could fake a denial)", "success=false&errorCode=UserCancelled", "callback.state"],
+    ["an errorCode with CR/LF (a forged log line)", `success=false&errorCode=UserCancelled%0D%0A2030-01-01%20INFO%20ok&state=${state}`, "callback.errorCode"],
+    ["an errorCode with an escape sequence", `success=false&errorCode=%1B%5B31mred&state=${state}`, "callback.errorCode"],
+    ["an errorCode longer than 64 characters", `success=false&errorCode=${"E".repeat(65)}&state=${state}`, "callback.errorCode"],
+    ["a code with a line break", `success=true&code=ab%0Acd&state=${state}`, "callback.code"],
+    ["a postboxId with a control character", `success=true&code=abc&state=${state}&postboxId=p%07b&publicKey=x`, "callback.postboxId"],
   ])("%s", (_name, query, path) => {
     expectInvalid(`https://app.example/cb?${query}`, path);
   });

@@ -28,7 +28,7 @@ describe("queue bounds, abort and shutdown through the client", () => {
     h.sandbox.resume();
     await first;
     await h.client.onIdle();
-    expect(h.sandbox.library(libraryId)?.files.map((f) => f.fileName)).toEqual(["file-1.json"]);
+    expect(h.sandbox.library(libraryId)?.files.map((f) => f.fileDescriptor.reference?.[0])).toEqual(["file-1.json"]);
   });
 
   it("stops retrying once the signal aborts", async () => {

@@ -8,6 +8,7 @@
  * Each runs over msw (the SDK's got requests intercepted in process) and over
  * the loopback server. Without any SDK the suite is skipped with the reason.
  */
+import { createRequire } from "node:module";
 import { setupServer, type SetupServer } from "msw/node";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryTokenStore, WriteClient, type WriteClientEvents } from "../src/index.js";
@@ -15,7 +16,8 @@ import { createSandbox, type Sandbox } from "../src/testing/index.js";
 import { findSdks } from "./support/real-sdk.js";
 
 const REDIRECT_URI = "https://app.example/digime/callback";
-const STATE_SECRET = "real-sdk-compat-state-secret-0123456789";
+const STATE_SECRET = "Gl0S4fw6rm4eIG5OEJ4iVAY2OWg7Rf5m7x9_fr0CPDY";
+const requireHere = createRequire(import.meta.url);
 
 const { sdks, reasons } = findSdks();
 const skipReason =
@@ -33,6 +35,17 @@ if (skipReason !== undefined) {
 }
 
 const cases = sdks.flatMap((sdk) => (["msw", "listen"] as const).map((transport) => ({ sdk, transport, name: `${sdk.version} (generation ${sdk.generation}, ${sdk.source}) over ${transport}` })));
+
+/** The declared peer range, `>=A <B`: the compatibility run covers exactly the majors it allows. */
+const PEER_RANGE = (requireHere("../package.json") as { peerDependencies: Record<string, string> }).peerDependencies["@digime/digime-sdk-nodejs"]!;
+
+describe.skipIf(sdks.length === 0)("the real SDKs under test", () => {
+  it.each(sdks.map((sdk) => ({ sdk, name: `${sdk.version} (${sdk.source})` })))("lie inside the declared peer range: $name", ({ sdk }) => {
+    const [, low, high] = /^>=(\d+) <(\d+)$/.exec(PEER_RANGE) ?? [];
+    const major = Number(sdk.version.split(".")[0]);
+    expect(major >= Number(low) && major < Number(high), `${sdk.version} against ${PEER_RANGE}`).toBe(true);
+  });
+});
 
 describe.skipIf(cases.length === 0)("WriteClient with the real SDK", () => {
   let mswServer: SetupServer | undefined;

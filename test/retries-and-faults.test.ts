@@ -21,6 +21,8 @@ describe.each(GENERATIONS)("transient faults are retried and delivered (SDK %s)"
     expect(h.sandbox.library(libraryId)?.files).toHaveLength(1);
     const retrying = h.events.filter((e) => e.name === "write:retrying");
     expect(retrying).toHaveLength(attempts - 1);
+    // Each carries that attempt's own error, not the one the write would end with if retries ran out.
+    for (const event of retrying) expect((event.payload as { error: { code: string } }).error).toMatchObject({ code: "DELIVERY_ATTEMPT_FAILED", retryable: true });
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { setupServer } from "msw/node";
 import { afterEach, describe, expect, it } from "vitest";
+import { MemoryTokenStore, WriteClient } from "../src/index.js";
 import { createSandbox, type Sandbox } from "../src/testing/index.js";
 import { call, pkcePair, postSigned, signDescriptor, signRequest, verifyServerToken } from "./sandbox-http-wire-client.js";
 
@@ -38,6 +39,23 @@ describe("sandbox URLs and the loopback server", () => {
     await sandbox.close(); // idempotent
     expect(sandbox.baseUrl).toBe("https://sandbox.digi.me.invalid/v1.7/");
     await expect(fetch(server.jwksUrl)).rejects.toThrow();
+  });
+
+  it("makes the in-process fakes hand out consent URLs on the server while it listens, which a browser can follow", async () => {
+    const sandbox = sandboxUnderTest();
+    const client = new WriteClient({ sdk: sandbox.sdk("v16"), contractDetails: sandbox.contractDetails, redirectUri: CALLBACK, tokenStore: new MemoryTokenStore() });
+    const server = await sandbox.listen();
+    const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
+    expect(url.startsWith(`${server.onboardUrl}authorize?`)).toBe(true);
+    // What a browser does: open the consent page, which approves and redirects to the app.
+    const consent = await fetch(url, { redirect: "manual" });
+    expect(consent.status).toBe(302);
+    const callback = consent.headers.get("location")!;
+    expect(callback.startsWith(CALLBACK)).toBe(true);
+    await expect(client.completeAuthorization(callback, { sealed })).resolves.toMatchObject({ userId: "alice" });
+    await sandbox.close();
+    expect((await client.beginAuthorization({ userId: "bob" })).url.startsWith("https://sandbox.digi.me.invalid/apps/saas/authorize?")).toBe(true);
+    await client.close();
   });
 
   it("serves one server at a time, and again after close", async () => {

@@ -6,7 +6,7 @@ const REDIRECT = "https://app.example/digime/callback";
 const file = (text: string) => ({
   fileData: Buffer.from(text),
   fileName: `${text}.txt`,
-  fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "notes" }] },
+  fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "notes" }], reference: [`${text}.txt`] },
 });
 
 describe("a sandbox saved with exportState() and restored with createSandbox({ state })", () => {
@@ -34,7 +34,7 @@ describe("a sandbox saved with exportState() and restored with createSandbox({ s
     second.expireAccessTokens();
     await again.write("alice", file("after-refresh"));
     await again.close();
-    expect(second.library(libraryId)!.files.map((f) => f.fileName)).toEqual(["after.txt", "after-refresh.txt"]);
+    expect(second.library(libraryId)!.files.map((f) => f.fileDescriptor.reference?.[0])).toEqual(["after.txt", "after-refresh.txt"]);
     expect(second.counters.exchanges).toBe(0);
     expect(second.counters.refreshes).toBe(1);
   });

@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TokenStoreCorruptError, TokenStoreError, ValidationError } from "../src/errors.js";
+import { TokenStoreCorruptError, TokenStoreError, TokenStoreUnsafeError, ValidationError } from "../src/errors.js";
 import type { UserAccessToken } from "../src/sdk/types.js";
 import { tokenStoreContract } from "../src/testing/token-store-contract.js";
 import { FileTokenStore } from "../src/tokens/file-token-store.js";
@@ -42,6 +42,12 @@ function freshFilePath(): string {
 }
 
 /** Resolves with the rejection of `promise`, failing the test if it fulfils. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await new Promise((resolve) => child.on("exit", resolve));
+  return child.pid!;
+}
+
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -371,12 +377,18 @@ describe("FileTokenStore", () => {
     expect(await store.get(KEY)).toMatchObject({ version: 7, userAccessToken: token("theirs") });
   });
 
-  it("ignores stray temp files from a crashed write", async () => {
+  it("removes temp files a crashed writer left behind (they hold tokens) on its first operation, and keeps a live writer's", async () => {
     const { dir, file, store } = await storeIn();
     await store.set(KEY, { userAccessToken: token("a1") }, { expectedVersion: null });
-    await fs.writeFile(path.join(dir, ".tokens.json.999.deadbeef.tmp"), '{"format": "digime-write-pipel');
+    const dead = await deadPid();
+    const leftover = `.tokens.json.${dead}.deadbeef.tmp`;
+    const live = `.tokens.json.${process.ppid}.cafe01.tmp`;
+    await fs.writeFile(path.join(dir, leftover), '{"format": "digime-write-pipel');
+    await fs.writeFile(path.join(dir, live), "{}");
     const fresh = new FileTokenStore({ path: file });
     expect((await fresh.get(KEY))?.userAccessToken).toEqual(token("a1"));
+    expect(await fs.readdir(dir)).not.toContain(leftover);
+    expect(await fs.readdir(dir)).toContain(live);
     expect((await fresh.set(KEY, { userAccessToken: token("a2") }, { expectedVersion: 1 })).status).toBe("stored");
     expect((await fresh.get(KEY))?.version).toBe(2);
   });
@@ -483,11 +495,16 @@ describe("FileTokenStore", () => {
   });
 
   describe("the lock file shared with other processes", () => {
-    async function deadPid(): Promise<number> {
-      const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
-      await new Promise((resolve) => child.on("exit", resolve));
-      return child.pid!;
-    }
+    it("gives up at the deadline when the lock can be neither taken nor read (a dangling symlink), instead of spinning", async () => {
+      const { dir, file, store } = await storeIn({ lockTimeoutMs: 100 });
+      await fs.symlink(path.join(dir, "nowhere"), `${file}.lock`);
+      const error = await rejectionOf(store.set(KEY, { userAccessToken: token("a") }, { expectedVersion: null }));
+      expect(error).toBeInstanceOf(TokenStoreError);
+      expect((error as Error).message).toContain(`${file}.lock`);
+      // Later calls are not stuck behind it.
+      await fs.rm(`${file}.lock`);
+      expect((await store.set(KEY, { userAccessToken: token("a") }, { expectedVersion: null })).status).toBe("stored");
+    });
 
     it("breaks a lock left behind by a process that is gone", async () => {
       const { dir, file, store } = await storeIn({ lockTimeoutMs: 2_000 });
@@ -557,6 +574,48 @@ for (let done = 0; done < 20; ) {
       expect(await Promise.all([run(), run(), run(), run()])).toEqual([0, 0, 0, 0]);
       expect((await new FileTokenStore({ path: file }).get(KEY))?.version).toBe(81);
       expect((await fs.readdir(dir)).sort()).toEqual(["tokens.json", "worker.mts"]);
+    });
+  });
+
+  describe("refuses a directory or file someone else could read or replace", () => {
+    async function expectUnsafe(store: FileTokenStore, what: string): Promise<void> {
+      for (const operation of [store.get(KEY), store.set(KEY, { userAccessToken: token("s") }, { expectedVersion: null })]) {
+        const error = await rejectionOf(operation);
+        expect(error).toBeInstanceOf(TokenStoreUnsafeError);
+        expect((error as TokenStoreUnsafeError).code).toBe("TOKEN_STORE_UNSAFE");
+        expect((error as Error).message).toContain(what);
+      }
+    }
+
+    it("a group- or world-writable directory", async () => {
+      for (const mode of [0o770, 0o777, 0o1777]) {
+        const { dir, store } = await storeIn();
+        await fs.chmod(dir, mode);
+        await expectUnsafe(store, "writable by");
+        expect(await fs.readdir(dir)).toEqual([]);
+      }
+    });
+
+    it("a token file that is a symlink", async () => {
+      const { dir, file, store } = await storeIn();
+      const elsewhere = path.join(dir, "elsewhere.json");
+      await new FileTokenStore({ path: elsewhere }).set(KEY, { userAccessToken: token("x") }, { expectedVersion: null });
+      await fs.symlink(elsewhere, file);
+      await expectUnsafe(store, "symlink");
+    });
+
+    it("a token file writable by others", async () => {
+      const { file, store } = await storeIn();
+      await store.set(KEY, { userAccessToken: token("x") }, { expectedVersion: null });
+      await fs.chmod(file, 0o666);
+      await expectUnsafe(new FileTokenStore({ path: file }), "writable by");
+    });
+
+    it.skipIf(process.getuid?.() !== 0)("a token file planted by another user (run as root)", async () => {
+      const { file, store } = await storeIn();
+      await store.set(KEY, { userAccessToken: token("x") }, { expectedVersion: null });
+      await fs.chown(file, 4242, 4242);
+      await expectUnsafe(new FileTokenStore({ path: file }), "owned by uid 4242");
     });
   });
 

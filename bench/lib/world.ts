@@ -8,7 +8,7 @@ import { MemoryTokenStore, WriteClient, type UserAccessToken, type WriteClientOp
 import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkV16 } from "../../src/testing/index.js";
 
 export const REDIRECT_URI = "https://app.example/digime/callback";
-export const STATE_SECRET = "bench-state-secret-0123456789-abcdefghijkl";
+export const STATE_SECRET = "H38NzVsR9vidqueo0uM-8p7Mu57lDU5ZSxTNff45khM";
 
 /** The small payload every write of the small-write benchmarks shares. */
 export const SMALL_FILE: WriteFileMeta = Object.freeze({
@@ -75,7 +75,8 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     stateSecret: STATE_SECRET,
     now: sandbox.now,
     ...options.client,
-    queue: { concurrency: options.concurrency, maxQueued: 1_000_000, ...options.client?.queue },
+    // Benchmarks queue far more than a service would: lift the per-user and byte bounds with the total.
+    queue: { concurrency: options.concurrency, maxQueued: 1_000_000, maxQueuedPerUser: 1_000_000, maxQueuedBytes: Number.MAX_SAFE_INTEGER, ...options.client?.queue },
   });
   const users: string[] = [];
   const tokens = new Map<string, UserAccessToken>();

@@ -16,6 +16,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import {
   AuthorizationDeniedError,
   AuthorizationStateError,
+  AuthorizationUserMismatchError,
   DigimeWriteError,
   ValidationError,
   type WriteClient,
@@ -113,13 +114,14 @@ export function createApp(options: AppOptions): express.Express {
     const sealed = readCookies(req.headers.cookie).get(AUTH_COOKIE);
     res.clearCookie(AUTH_COOKIE, cookieOptions); // one attempt per cookie, whatever the outcome
     try {
-      const result = await client.completeAuthorization(req.query as Record<string, unknown>, { sealed });
-      if (result.userId !== userId) {
-        // The bundle was made for another user of this browser: do not show their connection to this one.
-        return res.status(403).type("html").send(errorPage({ title: "digi.me connection failed", message: "This connection was started by another user. Please sign in as that user.", footer }));
-      }
+      // expectedUserId: checked before the code exchange, so a consent URL someone else started is never stored.
+      // requireSealed: only this browser's cookie proves it began the connection; the pending store proves nothing.
+      const result = await client.completeAuthorization(req.query as Record<string, unknown>, { sealed, expectedUserId: userId, requireSealed: true });
       res.redirect(303, (result.context as { returnTo: string }).returnTo);
     } catch (error) {
+      if (error instanceof AuthorizationUserMismatchError) {
+        return res.status(403).type("html").send(errorPage({ title: "digi.me connection failed", message: "This connection was started by another user. Please sign in as that user.", footer }));
+      }
       res.status(error instanceof AuthorizationDeniedError ? 200 : 400).type("html").send(callbackErrorPage(error, footer));
     }
   });

@@ -9,6 +9,7 @@ import {
   AuthorizationDeniedError,
   AuthorizationStartError,
   AuthorizationStateError,
+  AuthorizationUserMismatchError,
   DigimeWriteError,
   TokenExchangeError,
   ValidationError,
@@ -38,7 +39,11 @@ import type { Sealer } from "./seal.js";
 export interface BeginAuthorizationInput {
   /** Your id for the user being authorized. */
   userId: string;
-  /** JSON data returned on completion (at most 4 KiB serialized), e.g. where to send the user next. */
+  /**
+   * JSON data returned on completion (at most 2 KiB serialized), e.g. where
+   * to send the user next. It travels in the sealed cookie, which must stay
+   * under browsers' 4 KiB cookie limit.
+   */
   context?: unknown;
   /** digi.me service to onboard during consent. */
   serviceId?: number;
@@ -77,6 +82,18 @@ export interface BeginAuthorizationResult {
 export interface CompleteAuthorizationOptions {
   /** The `sealed` value from `beginAuthorization`, when you kept it (in a cookie, say). */
   sealed?: string;
+  /**
+   * The user signed in to the browser that brings the callback. When given, a
+   * bundle issued for anyone else is refused (`AUTHORIZATION_USER_MISMATCH`)
+   * before the code is exchanged, so a consent URL started by one user and
+   * approved by another never stores a token. Pass it whenever you know the user.
+   */
+  expectedUserId?: string;
+  /**
+   * Require `sealed` and never fall back to the pending store, which is not
+   * tied to the browser. Default: the client's `requireSealedBundle` (false).
+   */
+  requireSealed?: boolean;
 }
 
 /**
@@ -99,7 +116,13 @@ export interface CompleteAuthorizationResult {
   persisted: boolean;
 }
 
-const MAX_CONTEXT_BYTES = 4096;
+const MAX_CONTEXT_BYTES = 2048;
+/**
+ * Longest sealed bundle `beginAuthorization` hands out: browsers keep at most
+ * 4,096 bytes per cookie, name and attributes included, and silently drop a
+ * larger one (the callback would then fail without a clear reason).
+ */
+const MAX_SEALED_COOKIE_LENGTH = 3800;
 const EXCHANGE_ATTEMPTS = 3;
 const MAX_SEALED_LENGTH = 16_384;
 
@@ -122,7 +145,11 @@ const beginSchema = z.object({
 });
 
 const completeOptionsSchema = z
-  .object({ sealed: z.string().min(1).max(MAX_SEALED_LENGTH).optional() })
+  .object({
+    sealed: z.string().min(1).max(MAX_SEALED_LENGTH).optional(),
+    expectedUserId: userIdSchema.optional(),
+    requireSealed: z.boolean().optional(),
+  })
   .optional();
 
 /** Constant-time equality of two strings of any length (compares digests). */
@@ -130,6 +157,22 @@ function safeEqual(a: string, b: string): boolean {
   const da = createHash("sha256").update(a).digest();
   const db = createHash("sha256").update(b).digest();
   return timingSafeEqual(da, db);
+}
+
+/** The bundle as JSON with sorted keys, so two bundles compare as a whole (a store may reorder keys, as jsonb does). */
+function canonicalBundle(bundle: AuthorizationBundle): string {
+  const { state, codeVerifier, userId, contractId, expiresAt, context } = bundle;
+  return JSON.stringify([state, codeVerifier, userId, contractId, expiresAt, sortKeys(context ?? null)]);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
 }
 
 /** Everything the authorizer needs. */
@@ -142,6 +185,8 @@ export interface AuthorizerDeps {
   now: () => number;
   contractId: string;
   ttlMs: number;
+  /** Client default of {@link CompleteAuthorizationOptions.requireSealed}. */
+  requireSealed: boolean;
 }
 
 /** @internal */
@@ -176,25 +221,42 @@ export class Authorizer {
       expiresAt,
       ...(parsed.context === undefined ? {} : { context: JSON.parse(JSON.stringify(parsed.context)) as unknown }),
     };
+    // Sealed (and checked) before it is saved, so a refused bundle leaves nothing behind.
+    const sealed = await sealer.seal(bundle);
+    if (sealed.length > MAX_SEALED_COOKIE_LENGTH) {
+      const path = parsed.context === undefined ? "input.userId" : "input.context";
+      throw new ValidationError("INVALID_ARGUMENT", "input", [
+        { path, message: `makes the sealed bundle ${sealed.length} characters, over the ${MAX_SEALED_COOKIE_LENGTH} that fit a browser cookie; pass less context` },
+      ]);
+    }
     try {
       await pending.save(bundle);
     } catch (error) {
       const cause = sanitizeError(error, [codeVerifier, state]);
       throw new AuthorizationStartError(`Saving the pending authorization failed: ${cause.message}`, true, { cause });
     }
-    const sealed = await sealer.seal(bundle);
     return { url, state, sealed, expiresAt };
   }
 
   async complete(callbackInput: unknown, options: unknown): Promise<CompleteAuthorizationResult> {
     let userId: string | undefined;
     try {
-      const { sealed } = parseOrThrow(completeOptionsSchema, options, "INVALID_ARGUMENT", "options") ?? {};
+      const parsedOptions = parseOrThrow(completeOptionsSchema, options, "INVALID_ARGUMENT", "options") ?? {};
+      const { sealed, expectedUserId } = parsedOptions;
+      const requireSealed = parsedOptions.requireSealed ?? this.#deps.requireSealed;
       const callback = parseCallback(callbackInput as CallbackInput);
+      if (requireSealed && sealed === undefined) {
+        // The pending store is shared by every browser; only the cookie proves this browser started the authorization.
+        throw new AuthorizationStateError("STATE_UNKNOWN", "No sealed authorization bundle came with the callback, and requireSealed refuses the pending store");
+      }
       const bundle = await this.#resolveBundle(callback, sealed);
-      userId = bundle?.userId;
+      userId = bundle.userId;
+      // Before the exchange: a code approved by one user must never be stored under another.
+      if (expectedUserId !== undefined && !safeEqual(expectedUserId, bundle.userId)) {
+        userId = expectedUserId;
+        throw new AuthorizationUserMismatchError();
+      }
       if (!callback.success) throw new AuthorizationDeniedError(callback.errorCode, userId);
-      if (bundle === undefined) throw new AuthorizationStateError("STATE_UNKNOWN", "The callback's state matches no pending authorization");
       return await this.#finish(bundle, callback);
     } catch (error) {
       // A foreign error (from a custom pending store, say) is described, never passed on with whatever it references.
@@ -205,18 +267,17 @@ export class Authorizer {
   }
 
   /**
-   * Find and check the bundle for this callback. For a failure callback the
-   * checks are lenient (the user is told "denied" either way) but the state is
-   * still consumed.
+   * Find and check the bundle for this callback, consuming its state. A
+   * denial is accepted only with a state that matches (so nobody can make a
+   * user's authorization look refused), but is not refused for expiry or replay.
    */
-  async #resolveBundle(callback: ParsedCallback, sealed: string | undefined): Promise<AuthorizationBundle | undefined> {
+  async #resolveBundle(callback: ParsedCallback, sealed: string | undefined): Promise<AuthorizationBundle> {
     const { pending, now } = this.#deps;
     const denied = !callback.success;
 
     if (sealed !== undefined) {
       const opened = await this.#open(sealed);
-      if (callback.state === undefined || !safeEqual(callback.state, opened.state)) {
-        if (denied) return opened;
+      if (!safeEqual(callback.state, opened.state)) {
         throw new AuthorizationStateError("STATE_MISMATCH", "The callback's state does not match the sealed authorization bundle");
       }
       const consumed = await pending.consume(opened.state, opened.expiresAt);
@@ -224,23 +285,16 @@ export class Authorizer {
       // Expiry first: the bundle carries it, so an expired bundle is reported as expired however often it comes back.
       if (opened.expiresAt <= now()) throw new AuthorizationStateError("STATE_EXPIRED", "The authorization expired before the callback arrived");
       if (consumed.status === "used") throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
-      if (consumed.status === "found" && !safeEqual(consumed.bundle.codeVerifier, opened.codeVerifier)) {
+      // The whole bundle, not just the verifier: a store that holds something else under this state is not this authorization.
+      if (consumed.status === "found" && !safeEqual(canonicalBundle(consumed.bundle), canonicalBundle(opened))) {
         throw new AuthorizationStateError("STATE_TAMPERED", "The sealed bundle differs from the pending authorization");
       }
       return opened;
     }
 
-    if (callback.state === undefined) {
-      if (denied) return undefined;
-      throw new ValidationError("INVALID_CALLBACK", "callback", [{ path: "callback.state", message: "is required" }]);
-    }
     const consumed = await pending.consume(callback.state, now() + this.#deps.ttlMs);
-    if (consumed.status === "used") {
-      if (denied) return undefined;
-      throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
-    }
+    if (consumed.status === "used") throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
     if (consumed.status === "unknown") {
-      if (denied) return undefined;
       throw new AuthorizationStateError("STATE_UNKNOWN", "The callback's state matches no pending authorization (expired, from another server, or forged)");
     }
     const bundle = consumed.bundle;
@@ -253,8 +307,10 @@ export class Authorizer {
   async #open(sealed: string): Promise<AuthorizationBundle> {
     const opened = await this.#deps.sealer.open(sealed);
     if (!opened.ok) {
-      const why = opened.reason === "unknown-key" ? "it was sealed under a secret that is no longer configured" : "it was altered or is not a sealed bundle";
-      throw new AuthorizationStateError("STATE_TAMPERED", `The sealed authorization bundle cannot be opened: ${why}`);
+      throw new AuthorizationStateError(
+        "STATE_TAMPERED",
+        "The sealed authorization bundle cannot be opened: it was altered, is not a sealed bundle, or was sealed under a secret that is no longer configured",
+      );
     }
     const result = authorizationBundleSchema.safeParse(opened.payload);
     if (!result.success || result.data.contractId !== this.#deps.contractId) {

@@ -47,8 +47,8 @@ export type ParsedCallback =
       readonly success: false;
       /** Why, for example `UserCancelled`. */
       readonly errorCode: string;
-      /** The state sent through digi.me, when present. */
-      readonly state?: string | undefined;
+      /** The state sent through digi.me (required: a denial must match an authorization too). */
+      readonly state: string;
     };
 
 const KNOWN_PARAMS = ["success", "code", "state", "postboxId", "publicKey", "accountReference", "errorCode"] as const;
@@ -56,6 +56,15 @@ const KNOWN_PARAMS = ["success", "code", "state", "postboxId", "publicKey", "acc
 const MAX_INPUT_LENGTH = 16_384;
 
 const state = z.string().min(16, "must be at least 16 characters").max(512).regex(/^[A-Za-z0-9_-]+$/, "must be base64url");
+/**
+ * Callback values end up in error messages and logs: printable ASCII only, so
+ * no CR/LF or escape sequence can forge a log line or recolour a terminal.
+ */
+const printable = /^[\x21-\x7e]+$/;
+/** `errorCode` is quoted in `AuthorizationDeniedError`'s message: a short identifier. */
+const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A PEM body: base64, its armour lines and line breaks. */
+const PEM_CHARS = /^[A-Za-z0-9+/=\r\n -]+$/;
 
 /**
  * Longest value of each parameter. Checked for every parameter present, also
@@ -69,26 +78,28 @@ const MAX_PARAM_LENGTH: Record<(typeof KNOWN_PARAMS)[number], number> = {
   postboxId: 512,
   publicKey: 16_384,
   accountReference: 1024,
-  errorCode: 256,
+  errorCode: 64,
 };
 
 const callbackSchema = z.discriminatedUnion("success", [
   z.object({
     success: z.literal("true"),
-    code: z.string().min(1).max(4096),
+    code: z.string().min(1).max(4096).regex(printable, "must be printable ASCII without spaces"),
     state,
-    postboxId: z.string().min(1).max(512).optional(),
+    postboxId: z.string().min(1).max(512).regex(printable, "must be printable ASCII without spaces").optional(),
     publicKey: z
       .string()
       .max(16_384)
+      .regex(PEM_CHARS, "must hold only PEM characters")
       .refine((pem) => pem.includes("-----BEGIN") && pem.includes("PUBLIC KEY-----"), "must be a PEM public key")
       .optional(),
-    accountReference: z.string().max(1024).optional(),
+    accountReference: z.string().max(1024).regex(printable, "must be printable ASCII without spaces").optional(),
   }),
   z.object({
     success: z.literal("false"),
-    errorCode: z.string().min(1).max(256),
-    state: state.optional(),
+    errorCode: z.string().regex(ERROR_CODE, "must be 1 to 64 letters, digits, '_', '.' or '-'"),
+    // Required: a denial must belong to an authorization this browser started, or anyone could fake one.
+    state,
   }),
 ]);
 

@@ -3,8 +3,12 @@
  * A256GCM through jose) so it can live in a cookie. Keys are derived from the
  * configured secrets with HKDF; the first secret seals, every listed secret
  * opens, which is how secrets rotate.
+ *
+ * The header names no key: a `kid` derived from the key would let anyone
+ * holding one cookie test guesses of the secret with a fast hash. Opening
+ * tries each configured key instead (at most 16, usually the first).
  */
-import { createHash, hkdfSync } from "node:crypto";
+import { hkdfSync } from "node:crypto";
 import { CompactEncrypt, compactDecrypt, type CompactDecryptResult } from "jose";
 
 const HKDF_SALT = "digime-write-pipeline/authorization-bundle";
@@ -12,20 +16,16 @@ const HKDF_INFO = "A256GCM v1";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-interface SealKey {
-  readonly kid: string;
-  readonly key: Uint8Array;
+function deriveKey(secret: string): Uint8Array {
+  return new Uint8Array(hkdfSync("sha256", secret, HKDF_SALT, HKDF_INFO, 32));
 }
 
-function deriveKey(secret: string): SealKey {
-  const key = new Uint8Array(hkdfSync("sha256", secret, HKDF_SALT, HKDF_INFO, 32));
-  // The kid is a digest of the derived key: it tells keys apart, reveals nothing usable.
-  const kid = createHash("sha256").update(key).digest("base64url").slice(0, 16);
-  return { kid, key };
-}
-
-/** Why a sealed bundle could not be opened. */
-export type OpenFailure = "malformed" | "unknown-key" | "tampered";
+/**
+ * Why a sealed bundle could not be opened. `tampered` also covers a bundle
+ * sealed under a secret no longer listed: telling the two apart would need a
+ * key identifier in the header, which is what this design avoids.
+ */
+export type OpenFailure = "malformed" | "tampered";
 
 /** Seals and opens bundles with a list of secrets, newest first. */
 export interface Sealer {
@@ -38,34 +38,26 @@ export function createSealer(secrets: readonly string[]): Sealer {
   const keys = secrets.map(deriveKey);
   const current = keys[0];
   if (current === undefined) throw new Error("createSealer needs at least one secret");
-  const byKid = new Map(keys.map((k) => [k.kid, k.key] as const));
 
   return {
     async seal(payload) {
-      return new CompactEncrypt(encoder.encode(JSON.stringify(payload)))
-        .setProtectedHeader({ alg: "dir", enc: "A256GCM", kid: current.kid })
-        .encrypt(current.key);
+      return new CompactEncrypt(encoder.encode(JSON.stringify(payload))).setProtectedHeader({ alg: "dir", enc: "A256GCM" }).encrypt(current);
     },
     async open(sealed) {
       // Only the exact string `seal` made opens: base64url decoding forgives
       // whitespace, padding and stray low bits, so an altered string could
       // otherwise decode to the same bytes and open.
       if (!isCanonicalCompactJwe(sealed)) return { ok: false, reason: "malformed" };
-      let result: CompactDecryptResult;
-      try {
-        result = await compactDecrypt(
-          sealed,
-          (header) => {
-            const key = typeof header.kid === "string" ? byKid.get(header.kid) : undefined;
-            if (key === undefined) throw new UnknownKeyError();
-            return key;
-          },
-          { keyManagementAlgorithms: ["dir"], contentEncryptionAlgorithms: ["A256GCM"] },
-        );
-      } catch (error) {
-        if (error instanceof UnknownKeyError) return { ok: false, reason: "unknown-key" };
-        return { ok: false, reason: "tampered" };
+      let result: CompactDecryptResult | undefined;
+      for (const key of keys) {
+        try {
+          result = await compactDecrypt(sealed, key, { keyManagementAlgorithms: ["dir"], contentEncryptionAlgorithms: ["A256GCM"] });
+          break;
+        } catch {
+          // Not this key (or not a bundle at all): try the next one.
+        }
       }
+      if (result === undefined) return { ok: false, reason: "tampered" };
       try {
         return { ok: true, payload: JSON.parse(decoder.decode(result.plaintext)) as unknown };
       } catch {
@@ -74,8 +66,6 @@ export function createSealer(secrets: readonly string[]): Sealer {
     },
   };
 }
-
-class UnknownKeyError extends Error {}
 
 /** `dir` compact JWE: header..iv.ciphertext.tag, each the canonical unpadded base64url of its bytes. */
 const COMPACT_DIR_JWE = /^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;

@@ -77,6 +77,15 @@ function asString(value: unknown): string | undefined {
   return typeof value === "string" && value.length > 0 ? value : undefined;
 }
 
+/**
+ * A code or name copied from a foreign error or a response body: a short
+ * identifier, or nothing. A body can hold anything (a token, a log-forging
+ * line break), and these fields travel in errors and events as they are.
+ */
+function asIdentifier(value: unknown): string | undefined {
+  return typeof value === "string" && /^[A-Za-z0-9_.:-]{1,64}$/.test(value) ? value : undefined;
+}
+
 function asStatus(value: unknown): number | undefined {
   return typeof value === "number" && Number.isInteger(value) && value >= 100 && value <= 599 ? value : undefined;
 }
@@ -96,6 +105,8 @@ export function parseRetryAfter(header: unknown, now: number): number | undefine
 function codeFromBody(body: unknown): string | undefined {
   let parsed = body;
   if (Buffer.isBuffer(parsed)) parsed = parsed.toString("utf8");
+  // An error body worth reading is small; a huge one is not parsed at all.
+  if (typeof parsed === "string" && parsed.length > 65_536) return undefined;
   if (typeof parsed === "string") {
     try {
       parsed = JSON.parse(parsed);
@@ -104,33 +115,47 @@ function codeFromBody(body: unknown): string | undefined {
     }
   }
   const error = field(parsed, "error");
-  return asString(field(error, "code")) ?? asString(error);
+  return asIdentifier(field(error, "code")) ?? asIdentifier(error);
 }
 
-/** Describe anything the SDK threw. `secrets` are scrubbed from the message. */
+/** Describe anything the SDK threw. `secrets` are scrubbed from the message, and codes that hold one are dropped. */
 export function describeSdkFailure(thrown: unknown, secrets: Iterable<string>, now: number): SdkFailureInfo {
-  const errorName = asString(field(thrown, "name")) ?? (thrown instanceof Error ? thrown.constructor.name : typeof thrown);
+  const list = [...secrets];
+  const info = describe(thrown, list, now);
+  // A hostile or broken server can put a token where the code goes: such a code is no code.
+  for (const key of ["sdkErrorCode", "networkCode", "errorName"] as const) {
+    const value = info[key];
+    if (value !== undefined && redact(value, list) !== value) {
+      if (key === "errorName") info.errorName = "Error";
+      else info[key] = undefined;
+    }
+  }
+  return info;
+}
+
+function describe(thrown: unknown, secrets: readonly string[], now: number): SdkFailureInfo {
+  const errorName = asIdentifier(field(thrown, "name")) ?? asIdentifier(thrown instanceof Error ? thrown.constructor.name : typeof thrown) ?? "Error";
   const rawMessage = thrown instanceof Error ? thrown.message : asString(field(thrown, "message")) ?? String(thrown);
   const message = redact(rawMessage, secrets);
   const apiError = field(thrown, "error");
   const response = field(thrown, "response");
   const headers = field(response, "headers");
   const retryAfterMs = parseRetryAfter(field(headers, "retry-after") ?? field(headers, "Retry-After"), now);
-  const code = asString(field(thrown, "code"));
+  const code = asIdentifier(field(thrown, "code"));
 
   if (errorName === "TypeValidationError") return { kind: "validation", errorName, message };
   if (errorName === "SDKInvalidError") {
-    return { kind: "sdk-invalid", errorName, message, sdkErrorCode: asString(field(apiError, "code")), httpStatus: asStatus(field(apiError, "statusCode")) };
+    return { kind: "sdk-invalid", errorName, message, sdkErrorCode: asIdentifier(field(apiError, "code")), httpStatus: asStatus(field(apiError, "statusCode")) };
   }
   const httpStatus = asStatus(field(apiError, "statusCode")) ?? asStatus(field(response, "statusCode")) ?? asStatus(field(thrown, "statusCode"));
   if (httpStatus !== undefined) {
-    const sdkErrorCode = asString(field(apiError, "code")) ?? codeFromBody(field(response, "body"));
+    const sdkErrorCode = asIdentifier(field(apiError, "code")) ?? codeFromBody(field(response, "body"));
     return { kind: "http", errorName, message, httpStatus, sdkErrorCode, retryAfterMs };
   }
   // A ServerError without a status still carries digi.me's error code.
-  const apiCode = asString(field(apiError, "code"));
+  const apiCode = asIdentifier(field(apiError, "code"));
   if (apiCode !== undefined) return { kind: "http", errorName, message, sdkErrorCode: apiCode };
-  const causeCode = asString(field(field(thrown, "cause"), "code"));
+  const causeCode = asIdentifier(field(field(thrown, "cause"), "code"));
   const networkCode = code !== undefined && (RETRYABLE_NETWORK_CODES.has(code) || code.startsWith("E")) ? code : causeCode;
   if (networkCode !== undefined || errorName === "RequestError" || errorName === "TimeoutError") {
     return { kind: "network", errorName, message, networkCode: networkCode ?? (errorName === "TimeoutError" ? "ETIMEDOUT" : undefined) };

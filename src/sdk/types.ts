@@ -309,7 +309,7 @@ export interface SdkGenerationC extends SdkAuthorizationMethods {
 
 /**
  * Any digi.me SDK instance this library can drive: the result of `init()` of
- * `@digime/digime-sdk-nodejs` 5.x or later, or a sandbox fake.
+ * `@digime/digime-sdk-nodejs` 5.x to 17.x, or a sandbox fake.
  *
  * @example
  * ```ts

@@ -12,15 +12,21 @@
  * - A file that cannot be read as a token store is reported as
  *   {@link TokenStoreCorruptError} by every operation and is never
  *   overwritten: a broken file must not turn into an empty store.
+ * - A directory or file someone else could read or replace (another owner,
+ *   group- or world-writable, a symlink as the file) is refused with
+ *   {@link TokenStoreUnsafeError}; temp files left by a crashed writer (they
+ *   hold tokens) are removed on the first operation.
+ * - Tokens are plaintext at rest, protected by the file mode only; wrap the
+ *   store to encrypt them (docs/token-stores.md shows how).
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { constants as fsConstants, promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import nodePath from "node:path";
 import { z } from "zod";
-import { TokenStoreCorruptError, TokenStoreError, ValidationError } from "../errors.js";
+import { TokenStoreCorruptError, TokenStoreError, TokenStoreUnsafeError, ValidationError } from "../errors.js";
 import {
   buildStoredCredentials,
   formatPath,
@@ -55,6 +61,10 @@ const FORMAT_VERSION = 1;
 const STALE_LOCK_MS = 5 * 60_000;
 /** A lock file we cannot parse (a writer crashed between create and write) is broken after this. */
 const UNREADABLE_LOCK_MS = 10_000;
+/** A temp file this old is a crash leftover whoever made it: a write holds one for a moment only. */
+const STALE_TEMP_MS = 60_000;
+/** Opening the data file must not follow a symlink (0 where the platform has no such flag). */
+const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 /** Wall-clock time this process started; a lock with our pid made before it is a previous incarnation's. */
 const PROCESS_STARTED_AT = Date.now() - process.uptime() * 1000;
 
@@ -130,6 +140,8 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
   readonly #lockTimeoutMs: number;
   readonly #leases: FileLeases;
   #cache: Cache | undefined;
+  /** Set once the directory was checked and crash leftovers removed (the first operation does it). */
+  #started: Promise<void> | undefined;
 
   constructor(options: FileTokenStoreOptions) {
     const parsed = fileOptionsSchema.safeParse(options);
@@ -308,10 +320,12 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
 
   /** The records on disk: from the cache when the file is unchanged, else read and checked. */
   async #load(): Promise<RecordMap> {
+    await (this.#started ??= this.#start());
     let handle: FileHandle;
     try {
-      handle = await fs.open(this.#path, "r");
+      handle = await fs.open(this.#path, fsConstants.O_RDONLY | O_NOFOLLOW);
     } catch (error) {
+      if (errorCode(error) === "ELOOP") throw new TokenStoreUnsafeError(this.#path, "it is a symlink");
       if (errorCode(error) === "ENOENT") {
         // A missing file is an empty store (first run, or nothing stored yet).
         this.#cache = { stamp: "absent", records: new Map() };
@@ -323,6 +337,7 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
       // Stat and read through one handle, so the stamp describes the bytes read.
       const stat = await handle.stat({ bigint: true });
       if (!stat.isFile()) throw new TokenStoreError(`Token store path "${this.#path}" is not a regular file`);
+      this.#checkOwnership(this.#path, Number(stat.uid), Number(stat.mode), this.#fileMode);
       const stamp = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
       if (this.#cache?.stamp === stamp) return this.#cache.records;
       const bytes = await handle.readFile();
@@ -330,7 +345,7 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
       this.#cache = { stamp, records };
       return records;
     } catch (error) {
-      if (error instanceof TokenStoreError || error instanceof TokenStoreCorruptError) throw error;
+      if (error instanceof TokenStoreError || error instanceof TokenStoreCorruptError || error instanceof TokenStoreUnsafeError) throw error;
       throw this.#ioError("read", error);
     } finally {
       await handle.close().catch(() => undefined);
@@ -381,12 +396,66 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
   }
 
   async #ensureDirectory(): Promise<void> {
+    let created: string | undefined;
     try {
       // 0o700: only the owner may list or add files beside the tokens.
-      await fs.mkdir(nodePath.dirname(this.#path), { recursive: true, mode: 0o700 });
+      created = await fs.mkdir(nodePath.dirname(this.#path), { recursive: true, mode: 0o700 });
     } catch (error) {
       throw this.#ioError("create the directory of", error);
     }
+    // An existing directory is used only if it is safe; one we just made is checked on the next start.
+    if (created === undefined) await this.#checkDirectory();
+  }
+
+  /**
+   * First operation of this instance: refuse an unsafe directory, and remove
+   * temp files a crashed writer left behind (each holds a copy of the tokens).
+   */
+  async #start(): Promise<void> {
+    const directory = nodePath.dirname(this.#path);
+    if (!(await this.#checkDirectory())) return;
+    const prefix = `.${nodePath.basename(this.#path)}.`;
+    let names: string[];
+    try {
+      names = await fs.readdir(directory);
+    } catch {
+      return; // cannot list: nothing to clean that we could reach anyway
+    }
+    for (const name of names) {
+      const match = name.startsWith(prefix) ? /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length)) : null;
+      if (match === null) continue;
+      const leftover = nodePath.join(directory, name);
+      const stat = await fs.lstat(leftover).catch(() => undefined);
+      if (stat === undefined || !stat.isFile()) continue;
+      const pid = Number(match[1]);
+      // A live writer's temp file lives for milliseconds; a dead writer's, or an old one, is a leftover.
+      const dead = pid !== process.pid && !isProcessAlive(pid);
+      if (dead || Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fs.rm(leftover, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Refuse a directory someone else could write to; `false` when it does not exist yet. */
+  async #checkDirectory(): Promise<boolean> {
+    const directory = nodePath.dirname(this.#path);
+    let stat;
+    try {
+      stat = await fs.stat(directory);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return false;
+      throw this.#ioError("inspect the directory of", error);
+    }
+    if (!stat.isDirectory()) return false; // reported by the operation that needs it
+    this.#checkOwnership(directory, stat.uid, stat.mode, 0);
+    return true;
+  }
+
+  /** Owned by us (or root) and not writable by group or others beyond what `allowed` grants. */
+  #checkOwnership(path: string, uid: number, mode: number, allowed: number): void {
+    const self = process.getuid?.();
+    if (self === undefined) return; // Windows: no POSIX owner or mode to check
+    if (uid !== self && uid !== 0) throw new TokenStoreUnsafeError(path, `owned by uid ${uid}, not by this process (uid ${self})`);
+    const writable = mode & 0o022 & ~allowed;
+    if (writable !== 0) throw new TokenStoreUnsafeError(path, `writable by ${writable & 0o020 ? "its group" : "everyone"} (mode ${(mode & 0o777).toString(8)})`);
   }
 
   /** Atomically replaces the file with `records`: temp file, fsync, rename, fsync directory. */
@@ -442,7 +511,20 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
     } satisfies LockOwner);
     const deadline = Date.now() + this.#lockTimeoutMs;
     let delay = 2;
-    for (;;) {
+    let holder: LockHolder | undefined;
+    let unbreakable = false;
+    let pause = true;
+    for (let attempt = 0; ; attempt += 1) {
+      // Every branch below comes back here: the deadline and the pause apply to all of them, so a lock
+      // that cannot be read or broken (another uid, sticky directory, read-only file system) cannot spin forever.
+      if (attempt > 0) {
+        if (Date.now() >= deadline) throw this.#lockTimeout(holder, unbreakable);
+        if (pause) {
+          await sleep(delay + Math.random() * delay);
+          delay = Math.min(delay * 2, 100);
+        }
+        pause = true;
+      }
       let handle: FileHandle | undefined;
       try {
         handle = await fs.open(this.#lockPath, "wx", 0o600);
@@ -461,22 +543,20 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
         }
       }
 
-      const holder = await readLock(this.#lockPath);
-      if (holder === undefined) continue; // released meanwhile: try again at once
+      holder = await readLock(this.#lockPath);
+      if (holder === undefined) continue; // released meanwhile (or a dangling link): try again
       if (isStale(holder)) {
-        await breakLock(this.#lockPath, holder.raw);
-        continue;
+        unbreakable = !(await breakLock(this.#lockPath, holder.raw));
+        // Broken: take it at once, without the pause (the deadline still applies).
+        pause = unbreakable;
       }
-      if (Date.now() >= deadline) {
-        const who = holder.owner === undefined ? "an unknown process" : `process ${holder.owner.pid} on ${holder.owner.host}`;
-        throw new TokenStoreError(
-          `Timed out after ${this.#lockTimeoutMs} ms waiting for the lock file "${this.#lockPath}" held by ${who}; ` +
-            "if that process is gone, delete the lock file",
-        );
-      }
-      await sleep(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 100);
     }
+  }
+
+  #lockTimeout(holder: LockHolder | undefined, unbreakable: boolean): TokenStoreError {
+    const who = holder?.owner === undefined ? "an unknown process" : `process ${holder.owner.pid} on ${holder.owner.host}`;
+    const hint = unbreakable ? "it is stale but could not be removed (check the directory's owner and permissions)" : "if that process is gone, delete the lock file";
+    return new TokenStoreError(`Timed out after ${this.#lockTimeoutMs} ms waiting for the lock file "${this.#lockPath}" held by ${who}; ${hint}`);
   }
 
   async #releaseFileLock(token: string): Promise<void> {
@@ -558,14 +638,16 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-async function breakLock(lockPath: string, staleContent: string): Promise<void> {
+/** Break a stale lock; `false` when it could not be moved (no permission, read-only file system). */
+async function breakLock(lockPath: string, staleContent: string): Promise<boolean> {
   // Move the stale lock aside first, then make sure we moved the one we
   // judged: another process may have broken it and taken a fresh lock since.
   const aside = `${lockPath}.${randomBytes(6).toString("hex")}.stale`;
   try {
     await fs.rename(lockPath, aside);
-  } catch {
-    return;
+  } catch (error) {
+    // Gone meanwhile counts as broken: someone else did it.
+    return errorCode(error) === "ENOENT";
   }
   const moved = await fs.readFile(aside, "utf8").catch(() => undefined);
   if (moved !== undefined && moved !== staleContent) {
@@ -573,6 +655,7 @@ async function breakLock(lockPath: string, staleContent: string): Promise<void> 
     await fs.link(aside, lockPath).catch(() => undefined);
   }
   await fs.rm(aside, { force: true }).catch(() => undefined);
+  return true;
 }
 
 async function fsyncDirectory(directory: string): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { DigimeWriteError, TokenStoreError } from "../errors.js";
 import { CallDeadlines } from "../internal/call-deadlines.js";
-import { sanitizeError } from "../internal/redact.js";
+import { sanitizeError, scrubError } from "../internal/redact.js";
 import type { RefreshLeases, TokenStore } from "./token-store.js";
 
 /** @internal */
@@ -40,7 +40,8 @@ export class GuardedStore {
 
   /** Wrap a store failure so that no foreign object, and no token in `secrets`, rides along. */
   error(operation: string, error: unknown, secrets: readonly string[]): DigimeWriteError {
-    if (error instanceof DigimeWriteError) return error;
+    // A store may throw one of our classes itself, with a database error (rows and all) as its cause.
+    if (error instanceof DigimeWriteError) return scrubError(error, [...secrets]);
     const cause = sanitizeError(error, [...secrets]);
     return new TokenStoreError(`Token store ${operation} failed: ${cause.message}`, { cause });
   }

@@ -38,6 +38,20 @@ export interface QueueOptions {
   perUserConcurrency?: number;
   /** Writes accepted but not yet settled; past it `write` rejects with `QUEUE_FULL`. Default 10,000. */
   maxQueued?: number;
+  /**
+   * Writes of one user accepted but not yet settled; past it that user's
+   * `write` rejects with `QUEUE_FULL` (`reason: "per-user"`), so one user
+   * cannot fill the queue for everyone. Default 1,000; at least 1.
+   */
+  maxQueuedPerUser?: number;
+  /**
+   * Bytes of in-memory payloads (Buffer, Uint8Array) accepted but not yet
+   * settled; past it `write` rejects with `QUEUE_FULL` (`reason: "bytes"`).
+   * Streams count 0: they are read when sent. A single write larger than the
+   * budget is still accepted into an otherwise byte-free queue. Default
+   * 256 MiB (268,435,456).
+   */
+  maxQueuedBytes?: number;
 }
 
 /** {@link QueueOptions} with every default filled in. */
@@ -53,7 +67,13 @@ export type ResolvedQueueOptions = Required<QueueOptions>;
  * const lanes = Math.min(users.length, DEFAULT_QUEUE_OPTIONS.concurrency); // users writing at once
  * ```
  */
-export const DEFAULT_QUEUE_OPTIONS: Readonly<ResolvedQueueOptions> = Object.freeze({ concurrency: 8, perUserConcurrency: 1, maxQueued: 10_000 });
+export const DEFAULT_QUEUE_OPTIONS: Readonly<ResolvedQueueOptions> = Object.freeze({
+  concurrency: 8,
+  perUserConcurrency: 1,
+  maxQueued: 10_000,
+  maxQueuedPerUser: 1_000,
+  maxQueuedBytes: 256 * 1024 * 1024,
+});
 
 /**
  * The default `perUserConcurrency` where the library refreshes tokens before
@@ -90,6 +110,8 @@ interface Job {
   readonly signal: AbortSignal | undefined;
   /** Acceptance order, so close({ drain: false }) rejects in the order writes came. */
   readonly seq: number;
+  /** Payload bytes held in memory, counted against `maxQueuedBytes` until settled. */
+  readonly bytes: number;
   /** The async context of the `write()` call, which the write runs in. */
   readonly context: AsyncResource;
   onAbort: (() => void) | undefined;
@@ -183,11 +205,14 @@ export class WriteQueue {
   #accepted = 0;
   #settled = 0;
   #closed = false;
+  /** Accepted, unsettled writes per user (kept apart from the lanes, which come and go as writes start). */
+  readonly #perUser = new Map<string, number>();
+  #queuedBytes = 0;
   #idleWaiters: Array<() => void> = [];
   readonly #onIdle: (settled: number) => void;
 
-  constructor(options: ResolvedQueueOptions, onIdle: (settled: number) => void) {
-    this.#options = options;
+  constructor(options: Omit<ResolvedQueueOptions, "maxQueuedPerUser" | "maxQueuedBytes"> & QueueOptions, onIdle: (settled: number) => void) {
+    this.#options = { ...DEFAULT_QUEUE_OPTIONS, ...options };
     this.#global = new PQueue({ concurrency: options.concurrency });
     this.#onIdle = onIdle;
   }
@@ -225,11 +250,18 @@ export class WriteQueue {
    * calling any of its methods. A signal that aborts before the work starts
    * rejects it with `WRITE_ABORTED`.
    */
-  enqueue<T>(userId: string, priority: number, signal: AbortSignal | undefined, work: QueuedWork<T>): Error | undefined {
+  enqueue<T>(userId: string, priority: number, signal: AbortSignal | undefined, work: QueuedWork<T>, bytes = 0): Error | undefined {
     if (this.#closed) return new ClientClosedError();
     if (this.size >= this.#options.maxQueued) return new QueueFullError(this.#options.maxQueued);
+    const ofUser = this.#perUser.get(userId) ?? 0;
+    if (ofUser >= this.#options.maxQueuedPerUser) return new QueueFullError(this.#options.maxQueuedPerUser, "per-user");
+    if (bytes > 0 && this.#queuedBytes > 0 && this.#queuedBytes + bytes > this.#options.maxQueuedBytes) {
+      return new QueueFullError(this.#options.maxQueuedBytes, "bytes");
+    }
     if (signal?.aborted) return new WriteAbortedError(signal.reason);
     this.#accepted += 1;
+    this.#perUser.set(userId, ofUser + 1);
+    this.#queuedBytes += bytes;
     // Told before scheduling: a worker may start the work synchronously.
     work.accepted();
     let lane = this.#lanes.get(userId);
@@ -243,6 +275,7 @@ export class WriteQueue {
       work: work as QueuedWork<unknown>,
       signal,
       seq: this.#accepted,
+      bytes,
       context: new AsyncResource("digime-write"),
       onAbort: undefined,
       started: false,
@@ -340,6 +373,11 @@ export class WriteQueue {
     job.done = true;
     if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
     this.#settled += 1;
+    this.#queuedBytes -= job.bytes;
+    const userId = job.lane.userId;
+    const left = (this.#perUser.get(userId) ?? 1) - 1;
+    if (left === 0) this.#perUser.delete(userId);
+    else this.#perUser.set(userId, left);
     if (this.size === 0) this.#becameIdle();
   }
 

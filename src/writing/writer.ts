@@ -199,7 +199,7 @@ export class Writer {
     const write = new PendingWrite(this, parsedOptions?.id ?? newWriteId(), user, source, signal, priority, now());
     return new Promise<WriteReceipt>((resolve, reject) => {
       write.settleWith(resolve, reject);
-      const refused = queue.enqueue(user, priority, signal, write);
+      const refused = queue.enqueue(user, priority, signal, write, source.size ?? 0);
       if (refused !== undefined) write.reject(refused);
     });
   }
@@ -255,7 +255,7 @@ export class Writer {
         retry,
         {
           onRetry: (failure, attempt, delayMs) => {
-            emit("write:retrying", { ...base, attempt, delayMs, error: failure.error as DigimeWriteError });
+            emit("write:retrying", { ...base, attempt, delayMs, error: attemptError(failure.error as DigimeWriteError, attempt) });
           },
         },
         signal,
@@ -392,4 +392,20 @@ export class Writer {
       error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", `Delivery failed after ${attempt} attempt(s): ${cause.message}`, details, { cause }),
     });
   }
+}
+
+/**
+ * The error of one attempt that is about to be retried. The attempt loop
+ * carries the error the write would settle with if retries ran out
+ * (`DELIVERY_RETRIES_EXHAUSTED`); `write:retrying` must not say that.
+ */
+function attemptError(error: DigimeWriteError, attempt: number): DigimeWriteError {
+  if (!(error instanceof DeliveryError) || error.code !== "DELIVERY_RETRIES_EXHAUSTED") return error;
+  const reason = error.cause instanceof Error ? error.cause.message : error.message;
+  return new DeliveryError(
+    "DELIVERY_ATTEMPT_FAILED",
+    `Attempt ${attempt} failed and will be retried: ${reason}`,
+    { attempts: attempt, httpStatus: error.httpStatus, sdkErrorCode: error.sdkErrorCode, possiblyDelivered: error.possiblyDelivered },
+    error.cause === undefined ? {} : { cause: error.cause },
+  );
 }

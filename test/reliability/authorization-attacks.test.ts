@@ -3,6 +3,7 @@
  * sealed bundle or the callback, completion fails with the right typed error
  * and digi.me never sees a code exchange.
  */
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DigimeWriteError, MemoryTokenStore, WriteClient, type ErrorCode } from "../../src/index.js";
@@ -60,6 +61,9 @@ async function refused(w: World, run: () => Promise<unknown>, codes: readonly Er
   expect(w.failedEvents, "authorization:failed heard").toBe(events + 1);
   return error;
 }
+
+/** Secrets as a client accepts them (32 random-looking bytes), reproducible from fast-check's seed. */
+const strongSecret = fc.nat().map((n) => createHash("sha256").update(`secret-${n}`).digest("base64url"));
 
 const segmentsOf = (sealed: string) => sealed.split(".");
 
@@ -196,7 +200,7 @@ describe("a bundle or state that belongs to someone else is refused", () => {
     const w = world();
     const { callback } = await begun(w);
     await fc.assert(
-      fc.asyncProperty(fc.string({ minLength: 32, maxLength: 100 }), async (secret) => {
+      fc.asyncProperty(strongSecret, async (secret) => {
         fc.pre(secret !== STATE_SECRET);
         const stranger = world(secret, w);
         const foreign = await stranger.client.beginAuthorization({ userId: "alice" });
@@ -390,7 +394,7 @@ describe("a malformed or oversized callback is refused as INVALID_CALLBACK", () 
 
 describe("key rotation", () => {
   it("a bundle sealed under an old secret opens while the secret is listed, anywhere in the list, and not after", async () => {
-    const secret = fc.string({ minLength: 32, maxLength: 64, unit: "grapheme-ascii" });
+    const secret = strongSecret;
     const clock = { now: T0 };
     const sandbox = createSandbox({ now: () => clock.now });
     await fc.assert(
@@ -411,7 +415,7 @@ describe("key rotation", () => {
     );
   });
 
-  it("the sealer: the first secret seals, every listed one opens, an unlisted one reports unknown-key", async () => {
+  it("the sealer: the first secret seals, every listed one opens, an unlisted one cannot open it", async () => {
     const secret = fc.string({ minLength: 1, maxLength: 64 });
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(secret, { minLength: 2, maxLength: 5 }), fc.jsonValue(), async (secrets, payload) => {
@@ -422,7 +426,7 @@ describe("key rotation", () => {
         const roundTrip = JSON.parse(JSON.stringify(payload)) as unknown;
         expect(await all.open(sealedNewest)).toEqual({ ok: true, payload: roundTrip });
         expect(await all.open(sealedOldest)).toEqual({ ok: true, payload: roundTrip });
-        expect(await createSealer([newest]).open(sealedOldest)).toEqual({ ok: false, reason: "unknown-key" });
+        expect(await createSealer([newest]).open(sealedOldest)).toEqual({ ok: false, reason: "tampered" });
         // What the rotated list seals opens under the newest secret alone.
         expect((await createSealer([newest]).open(await all.seal(payload))).ok).toBe(true);
       }),

@@ -24,6 +24,7 @@ import {
   type SetResult,
   type StoredCredentials,
   type TokenStore,
+  TokenStoreError,
   type UserAccessToken,
   type WriteClientEvents,
 } from "../../src/index.js";
@@ -31,7 +32,7 @@ import { createSandbox, type Sandbox, type SandboxSdkVersion } from "../../src/t
 import { EVENT_NAMES, jsonFile, REDIRECT_URI } from "../support/setup.js";
 import { recordingSdk } from "./support/recording-sdk.js";
 
-const SECRETS = ["no-leaks-state-secret-NEW-0123456789abcdef", "no-leaks-state-secret-OLD-0123456789abcdef"];
+const SECRETS = ["dvHVMbj8x3OpFRonE_d-W6S1lx6P_8qeNg_PAwRfoSc", "+6NecK4L/Is0MsY3OWVLLQBgNcTdCswUv9gRuKFy+50="];
 const T0 = Date.UTC(2030, 0, 1);
 
 /** Everything the library showed the outside world, as text. */
@@ -97,13 +98,28 @@ class LeakyPendingStore extends MemoryPendingAuthorizationStore {
   }
 }
 
-/** A token store whose failures echo what it was asked to store, like a chatty database driver. */
+/**
+ * A token store whose failures echo what it was asked to store, like a chatty
+ * database driver. `typed`: the store wraps the driver's error in our own
+ * `TokenStoreError`, as the Postgres example in docs/token-stores.md used to,
+ * with the row in a pg-style `detail`, a token prefix in the message and a
+ * multi-line message to forge log lines.
+ */
 class LeakyFailingStore implements TokenStore {
   readonly inner = new MemoryTokenStore();
-  failing = false;
+  failing: false | "plain" | "typed" = false;
 
-  #fail(detail: unknown): never {
+  #fail(detail: { credentials: Credentials }): never {
     const text = JSON.stringify(detail);
+    if (this.failing === "typed") {
+      const { accessToken, refreshToken } = detail.credentials.userAccessToken;
+      const pg = Object.assign(new Error("duplicate key value violates unique constraint \"digime_tokens_pkey\""), {
+        code: "23505",
+        detail: `Key (user_id)=(x) already exists with (access_token, refresh_token)=(${accessToken.value}, ${refreshToken.value}).`,
+        parameters: [accessToken.value, refreshToken.value],
+      });
+      throw Object.assign(new TokenStoreError(`upsert failed for token ${accessToken.value.slice(0, 16)}…\nWARN forged line`, { cause: pg }), { row: detail });
+    }
     throw Object.assign(new Error(`duplicate key violates constraint; row: ${text}`), {
       code: "23505",
       detail: text,
@@ -115,7 +131,7 @@ class LeakyFailingStore implements TokenStore {
     return this.inner.get(key);
   }
   async set(key: CredentialsKey, credentials: Credentials, options: SetOptions): Promise<SetResult> {
-    if (this.failing) this.#fail({ key, credentials, options });
+    if (this.failing !== false) this.#fail({ credentials });
     return this.inner.set(key, credentials, options);
   }
   delete(key: CredentialsKey): Promise<boolean> {
@@ -126,7 +142,7 @@ class LeakyFailingStore implements TokenStore {
   }
 }
 
-type Trap = "authorize" | "exchange" | "write" | "write-terminal" | "refresh";
+type Trap = "authorize" | "exchange" | "write" | "write-terminal" | "write-hostile" | "refresh";
 
 /**
  * An SDK whose next call of a chosen kind fails with an error that echoes
@@ -136,8 +152,23 @@ type Trap = "authorize" | "exchange" | "write" | "write-terminal" | "refresh";
 function trappingSdk(inner: DigimeSdk, privateKey: string): { sdk: DigimeSdk; arm(trap: Trap): void; raised: unknown[] } {
   const armed = new Set<Trap>();
   const raised: unknown[] = [];
+  const keyBody = privateKey
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("-----"))
+    .join("");
   const fire = (trap: Trap, status: number, secrets: Record<string, unknown>): void => {
     if (!armed.delete(trap)) return;
+    if (trap === "write-hostile") {
+      // A hostile server: a token where digi.me's error code goes, a token prefix and the bare key body in the message.
+      const token = secrets.token as UserAccessToken;
+      const error = Object.assign(new Error(`rejected ${token.accessToken.value.slice(0, 20)} key=${keyBody}`), {
+        name: "ServerError",
+        error: { code: token.refreshToken.value, message: "no", statusCode: status },
+        response: { statusCode: status, headers: {}, body: JSON.stringify({ error: { code: token.accessToken.value } }) },
+      });
+      raised.push(error);
+      throw error;
+    }
     const text = JSON.stringify(secrets);
     const error = Object.assign(new Error(`Request failed with ${status}: ${text} signed with ${privateKey}`), {
       name: "HTTPError",
@@ -160,6 +191,7 @@ function trappingSdk(inner: DigimeSdk, privateKey: string): { sdk: DigimeSdk; ar
       if (name === "write" || name === "pushData") {
         fire("write", 500, { token });
         fire("write-terminal", 400, { token });
+        fire("write-hostile", 400, { token });
       }
       if (name === "refreshToken") fire("refresh", 503, { token });
       return method.call(inner, options as never);
@@ -179,6 +211,8 @@ function secretsOf(sandbox: Sandbox, recorder: ReturnType<typeof recordingSdk>, 
   secrets.set(pem, "private key");
   // Any line of the key's body gives it away, however the text around it was wrapped.
   for (const line of pem.split("\n")) if (line.length >= 16 && !line.startsWith("-----")) secrets.set(line, "private key line");
+  // A prefix gives part of a secret away too.
+  for (const [value, kind] of [...secrets]) if (value.length >= 32) secrets.set(value.slice(0, 16), `prefix of a ${kind}`);
   return secrets;
 }
 
@@ -242,8 +276,10 @@ describe.each<SandboxSdkVersion>(["v16", "v8", "v10"])("no secret leaks anywhere
     pending.failNextSave = true;
     await seen.settle("begin with a failing pending store", () => client.beginAuthorization({ userId: "frank" }));
     // The token store fails while a new token is stored: held in memory, persisted at close.
-    store.failing = true;
+    store.failing = "plain";
     await authorize("grace");
+    store.failing = "typed";
+    await authorize("heidi");
     store.failing = false;
 
     // Writes through faults, refreshes, a failing store, an SDK echoing secrets, and a dead refresh token.
@@ -260,12 +296,17 @@ describe.each<SandboxSdkVersion>(["v16", "v8", "v10"])("no secret leaks anywhere
     await round("echoing SDK error");
     trap.arm("write-terminal");
     await round("rejected by the SDK");
+    trap.arm("write-hostile");
+    await round("hostile SDK error");
     clock.now += 400_000; // inside the refresh window (16.x refreshes first); still valid
     trap.arm("refresh");
     await round("refresh");
-    store.failing = true;
+    store.failing = "plain";
     clock.now += 300_000; // expired: every user's token is rotated while the store fails
     await round("failing store");
+    store.failing = "typed";
+    clock.now += 300_000;
+    await round("failing store throwing TokenStoreError");
     store.failing = false;
     sandbox.expireAccessTokens();
     await round("expired by digi.me");
@@ -297,7 +338,7 @@ describe.each<SandboxSdkVersion>(["v16", "v8", "v10"])("no secret leaks anywhere
       await rm(directory, { recursive: true, force: true });
     }
     pollTokens();
-    for (const u of [...users, "grace"]) {
+    for (const u of [...users, "grace", "heidi"]) {
       const record = await store.inner.get({ userId: u, contractId: sandbox.contractDetails.contractId });
       if (record !== undefined) for (const t of [record.userAccessToken.accessToken.value, record.userAccessToken.refreshToken.value]) seenTokens.add(t);
     }
@@ -336,6 +377,8 @@ describe.each<SandboxSdkVersion>(["v16", "v8", "v10"])("no secret leaks anywhere
       for (const [secret, kind] of secrets) if (text.includes(secret)) leaks.push(`${kind} in ${where}`);
     }
     expect([...new Set(leaks)]).toEqual([]);
+    // No line break from a foreign message reaches a message of ours (a forged log line).
+    expect(seen.texts.filter((t) => t.where.endsWith("(message)") && /[\r\n\u001b]\s*WARN forged line/.test(t.text)).map((t) => t.where)).toEqual([]);
   }, 30_000);
 });
 

@@ -88,7 +88,7 @@ describe("close({ drain: false })", () => {
     }
     expect(refused.length).toBe(60 - delivered.length);
     // None of the refused writes reached digi.me.
-    const stored = libraries.flatMap((id) => h.sandbox.library(id)?.files ?? []).map((f) => f.fileName);
+    const stored = libraries.flatMap((id) => h.sandbox.library(id)?.files ?? []).map((f) => f.fileDescriptor.reference?.[0]);
     expect(stored.sort()).toEqual(delivered.map((w) => `file-${w.id.slice(2)}.json`).sort());
     expect(h.events.filter((e) => e.name === "write:failed")).toHaveLength(refused.length);
   });

@@ -2,7 +2,7 @@ import { MemoryTokenStore, WriteClient, type WriteClientEvents, type WriteClient
 import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkVersion } from "../../src/testing/index.js";
 
 export const REDIRECT_URI = "https://app.example/digime/callback";
-export const STATE_SECRET = "test-state-secret-0123456789-abcdefghij";
+export const STATE_SECRET = "ojgp0V8l8W6l5TXjS8Sv7oN1_DJ60gbObEZNpO_3cUo";
 
 export interface Harness {
   sandbox: Sandbox;
@@ -87,7 +87,8 @@ export function jsonFile(n: number, accountId = "acc-1") {
   return {
     fileData: Buffer.from(JSON.stringify({ n })),
     fileName: `file-${n}.json`,
-    fileDescriptor: { mimeType: "application/json", accounts: [{ accountId }] },
+    // The name again as a reference: SDKs 9+ never send fileName, so tests find files by reference.
+    fileDescriptor: { mimeType: "application/json", accounts: [{ accountId }], reference: [`file-${n}.json`] },
   };
 }
 

@@ -135,7 +135,7 @@ export interface Sandbox {
    * ```ts
    * import { setupServer } from "msw/node";
    * const server = setupServer(...sandbox.handlers());
-   * server.listen({ onUnhandledFrame: "error" }); // msw 2: onUnhandledRequest
+   * server.listen(); // fail on unhandled requests: onUnhandledRequest (msw 2) or onUnhandledFrame (msw 3)
    * const sdk = init({ applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl, onboardUrl: sandbox.onboardUrl });
    * ```
    */
@@ -204,6 +204,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const state = createSandboxState(options);
   const fakes = new Map<SandboxSdkVersion, DigimeSdk>();
   const httpFrontEnd = createHttpFrontEnd(state);
+  // The fakes hand out consent URLs on the server's host while it listens, so a browser can open them.
+  state.onboardUrl = () => httpFrontEnd.onboardUrl;
   const makers: Record<SandboxSdkVersion, () => DigimeSdk> = {
     v8: () => createGenerationA(state),
     v10: () => createGenerationB(state),

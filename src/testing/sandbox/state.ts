@@ -61,6 +61,12 @@ export interface SandboxState {
   readonly gate: Gate;
   /** Whether delivered files keep their bytes (else only size and hash). */
   readonly keepFileBytes: boolean;
+  /**
+   * The consent UI root the in-process fakes put in authorize URLs: the
+   * loopback server's while `sandbox.listen()` runs, so a browser can open
+   * them. Set by `createSandbox`; unset, the virtual host.
+   */
+  onboardUrl?: (() => string) | undefined;
 }
 
 function positiveSeconds(value: number | undefined, fallback: number, name: string): number {

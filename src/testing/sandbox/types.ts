@@ -98,7 +98,12 @@ export interface DeliveredFile {
   libraryId: string;
   /** The contract that wrote it. */
   contractId: string;
-  /** The name the writer gave. Generations B and C never send it over the wire; the in-process fakes record it anyway. */
+  /**
+   * The name the writer gave: generation A only. Generations B and C never
+   * send it (the import request carries the bytes and the descriptor), so it
+   * is `""` for them, in process and over HTTP alike; identify their files
+   * by `fileDescriptor.reference` or `sha256`.
+   */
   fileName: string;
   /** The descriptor the writer sent. */
   fileDescriptor: FileDescriptor;

@@ -16,7 +16,7 @@ import { recordingSdk, type SdkRecorder } from "./recording-sdk.js";
 import { mulberry32 } from "../../../src/testing/sandbox/random.js";
 
 export const REDIRECT_URI = "https://app.example/digime/callback";
-export const STATE_SECRET = "soak-state-secret-0123456789-abcdefghijkl";
+export const STATE_SECRET = "LJRuxBlVp-jUWnFhHMKGZL2cA4mF9rfRF7MSWUkXhFk";
 
 export interface SoakConfig {
   version: SandboxSdkVersion;

@@ -133,7 +133,7 @@ export async function getAuthorizeUrlFor(state: SandboxState, generation: Sandbo
       serviceId,
     }),
   );
-  const url = new URL(`${SANDBOX_ONBOARD_URL}authorize`);
+  const url = new URL(`${state.onboardUrl?.() ?? SANDBOX_ONBOARD_URL}authorize`);
   url.searchParams.set("code", result.preauthorizationCode);
   if (generation === "A") url.searchParams.set("callback", callback);
   if (generation === "C") url.searchParams.set("sourceType", "pull");

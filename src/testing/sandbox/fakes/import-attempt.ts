@@ -1,6 +1,8 @@
 /**
  * One upload to the import endpoint, as SDK 10.x and 16.x make it: the
- * server's failure comes back as the got error the SDK would see.
+ * server's failure comes back as the got error the SDK would see. The file
+ * name is not sent (the import request carries the bytes and the descriptor
+ * only), so digi.me, and this fake, never see it.
  */
 import type { ContractDetails, SdkFileMeta, UserAccessToken } from "../../../sdk/types.js";
 import { importFile } from "../server.js";
@@ -32,7 +34,7 @@ export function importAttempt(
       await importFile(state, {
         contract: contractOf(contractDetails),
         accessToken: token.accessToken.value,
-        fileName: data.fileName,
+        fileName: undefined,
         fileDescriptor: data.fileDescriptor,
         generation,
         body,

@@ -1,0 +1,173 @@
+/**
+ * Authorization is bound to the browser and the user: a consent URL started
+ * by one user and approved by another never stores a token, and a denial
+ * counts only for an authorization the browser really started.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  AuthorizationUserMismatchError,
+  DigimeWriteError,
+  ValidationError,
+  WriteClient,
+  type AuthorizationBundle,
+  type ConsumeResult,
+  type PendingAuthorizationStore,
+} from "../src/index.js";
+import { REDIRECT_URI, setup } from "./support/setup.js";
+
+/** Run `action`, expect a typed error with `code`, no code exchange, and no token stored for either user. */
+async function refusedWithoutExchange(h: ReturnType<typeof setup>, action: () => Promise<unknown>, code: string): Promise<DigimeWriteError> {
+  const exchanges = h.sandbox.counters.exchanges;
+  const error = await action().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DigimeWriteError);
+  expect((error as DigimeWriteError).code).toBe(code);
+  expect(h.sandbox.counters.exchanges).toBe(exchanges);
+  expect(await h.store.listByUser("mallory")).toEqual([]);
+  expect(await h.store.listByUser("victim")).toEqual([]);
+  return error as DigimeWriteError;
+}
+
+describe("a consent URL forwarded to another user (login CSRF on the connect flow)", () => {
+  it("is refused before the exchange when the callback's user is not expectedUserId", async () => {
+    const h = setup("v16");
+    // The attacker starts a connect as themselves and sends the consent URL to the victim.
+    const attacker = await h.client.beginAuthorization({ userId: "mallory" });
+    const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
+    // The victim's browser has no cookie for this authorization; the app knows who is signed in.
+    const error = await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { expectedUserId: "victim" }), "AUTHORIZATION_USER_MISMATCH");
+    expect(error).toBeInstanceOf(AuthorizationUserMismatchError);
+    expect(h.events.filter((e) => e.name === "authorization:failed")).toHaveLength(1);
+    // The state is used up: the attacker cannot complete it afterwards either.
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { sealed: attacker.sealed }), "STATE_REPLAYED");
+  });
+
+  it("is refused when the sealed bundle is required and the browser has none", async () => {
+    const h = setup("v16");
+    const attacker = await h.client.beginAuthorization({ userId: "mallory" });
+    const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { requireSealed: true }), "STATE_UNKNOWN");
+  });
+
+  it("is refused by a client made with requireSealedBundle, whatever the call passes", async () => {
+    const h = setup("v16", { requireSealedBundle: true });
+    const attacker = await h.client.beginAuthorization({ userId: "mallory" });
+    const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback), "STATE_UNKNOWN");
+  });
+
+  it("is refused when the victim's browser holds its own, different sealed bundle", async () => {
+    const h = setup("v16");
+    const attacker = await h.client.beginAuthorization({ userId: "mallory" });
+    const own = await h.client.beginAuthorization({ userId: "victim" });
+    const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { sealed: own.sealed, expectedUserId: "victim", requireSealed: true }), "STATE_MISMATCH");
+  });
+
+  it("completes normally for the user who started it, with every check on", async () => {
+    const h = setup("v16", { requireSealedBundle: true });
+    const begin = await h.client.beginAuthorization({ userId: "victim" });
+    const callback = await h.sandbox.consent(begin.url);
+    const result = await h.client.completeAuthorization(callback, { sealed: begin.sealed, expectedUserId: "victim" });
+    expect(result.userId).toBe("victim");
+    expect(await h.store.listByUser("victim")).toHaveLength(1);
+  });
+});
+
+describe("a denial callback", () => {
+  it("is reported as AUTHORIZATION_DENIED only with the state of an authorization this browser started", async () => {
+    const h = setup("v16");
+    const begin = await h.client.beginAuthorization({ userId: "victim" });
+    const denied = await h.sandbox.consent(begin.url, { approve: false });
+    await expect(h.client.completeAuthorization(denied, { sealed: begin.sealed })).rejects.toMatchObject({ code: "AUTHORIZATION_DENIED", userId: "victim" });
+  });
+
+  it("with a state that does not match the sealed bundle is STATE_MISMATCH, not a denial", async () => {
+    const h = setup("v16");
+    const own = await h.client.beginAuthorization({ userId: "victim" });
+    const forged = `https://app.example/digime/callback?success=false&errorCode=UserCancelled&state=${"x".repeat(43)}`;
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(forged, { sealed: own.sealed }), "STATE_MISMATCH");
+  });
+
+  it("with a state nobody issued is STATE_UNKNOWN, not a denial", async () => {
+    const h = setup("v16");
+    const forged = `https://app.example/digime/callback?success=false&errorCode=UserCancelled&state=${"x".repeat(43)}`;
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(forged), "STATE_UNKNOWN");
+  });
+});
+
+describe("the pending-store check compares the whole bundle", () => {
+  it("refuses a pending entry that shares the verifier but names another user", async () => {
+    const held = new Map<string, AuthorizationBundle>();
+    // A store that someone altered: same state and verifier, another user.
+    const pending: PendingAuthorizationStore = {
+      async save(bundle) {
+        held.set(bundle.state, { ...bundle, userId: "mallory" });
+      },
+      async consume(state): Promise<ConsumeResult> {
+        const bundle = held.get(state);
+        held.delete(state);
+        return bundle === undefined ? { status: "unknown" } : { status: "found", bundle };
+      },
+    };
+    const h = setup("v16", { pendingAuthorizations: pending });
+    const begin = await h.client.beginAuthorization({ userId: "victim" });
+    const callback = await h.sandbox.consent(begin.url);
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(callback, { sealed: begin.sealed }), "STATE_TAMPERED");
+  });
+
+  it("accepts a pending entry whose context came back with its keys reordered (as jsonb does)", async () => {
+    const held = new Map<string, AuthorizationBundle>();
+    const pending: PendingAuthorizationStore = {
+      async save(bundle) {
+        held.set(bundle.state, { ...bundle, context: { b: 2, a: 1 } });
+      },
+      async consume(state): Promise<ConsumeResult> {
+        const bundle = held.get(state);
+        held.delete(state);
+        return bundle === undefined ? { status: "unknown" } : { status: "found", bundle };
+      },
+    };
+    const h = setup("v16", { pendingAuthorizations: pending });
+    const begin = await h.client.beginAuthorization({ userId: "victim", context: { a: 1, b: 2 } });
+    const callback = await h.sandbox.consent(begin.url);
+    await expect(h.client.completeAuthorization(callback, { sealed: begin.sealed })).resolves.toMatchObject({ userId: "victim" });
+  });
+});
+
+describe("the sealed bundle fits a browser cookie", () => {
+  it("every bundle begun with the largest inputs stays within 3,800 characters", async () => {
+    const h = setup("v16");
+    const { sealed } = await h.client.beginAuthorization({ userId: "u".repeat(256), context: { d: "x".repeat(2040) } });
+    expect(sealed.length).toBeLessThanOrEqual(3800);
+  });
+
+  it("a context over 2 KiB is refused, naming input.context", async () => {
+    const h = setup("v16");
+    await expect(h.client.beginAuthorization({ userId: "alice", context: { d: "x".repeat(2041) } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("input.context") });
+  });
+
+  it("a bundle that would not fit is refused with a clear error, and nothing is left pending", async () => {
+    const saved: string[] = [];
+    const h = setup("v16");
+    // An SDK whose verifier is far longer than PKCE's 128 characters pushes the bundle over the limit.
+    const sdk = h.sandbox.sdk("v16");
+    const long = new Proxy(sdk, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (name !== "getAuthorizeUrl" || typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          const result = (await (value as (...a: unknown[]) => Promise<{ codeVerifier: string }>).apply(target, args)) as { codeVerifier: string };
+          return { ...result, codeVerifier: result.codeVerifier.padEnd(1000, "v") };
+        };
+      },
+    });
+    const client = new WriteClient({ sdk: long, contractDetails: h.sandbox.contractDetails, redirectUri: REDIRECT_URI, tokenStore: h.store, pendingAuthorizations: { save: async (b) => void saved.push(b.state), consume: async () => ({ status: "unknown" }) } });
+    const error = await client.beginAuthorization({ userId: "u".repeat(256), context: { d: "x".repeat(2040) } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).message).toMatch(/input\.context: makes the sealed bundle \d+ characters, over the 3800/);
+    expect(saved).toEqual([]);
+  });
+});
