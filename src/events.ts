@@ -208,6 +208,25 @@ export interface SdkLimitationEvent {
   message: string;
 }
 
+/** `config:warning`: said once per client when its configuration cannot do what a deployment like it usually needs.
+ *
+ * @example
+ * ```ts
+ * client.on("config:warning", ({ warning, message }) => log.warn({ warning }, message));
+ * ```
+ */
+export interface ConfigWarningEvent {
+  /**
+   * `authorization-not-shared`: the token store is shared by several
+   * processes, but there is no `stateSecret` and the pending authorization
+   * store is this process's memory, so an authorization begun here cannot
+   * complete on another instance.
+   */
+  warning: "authorization-not-shared";
+  /** What it means and what to do, in a sentence. */
+  message: string;
+}
+
 /** `queue:idle`: nothing is queued or running any more.
  *
  * @example
@@ -285,6 +304,8 @@ export interface WriteClientEvents {
   "reauthorization:required": [ReauthorizationRequiredEvent];
   /** The SDK cannot do something the library relies on (said once). */
   "sdk:limitation": [SdkLimitationEvent];
+  /** The configuration cannot do what a deployment like it usually needs (said once). */
+  "config:warning": [ConfigWarningEvent];
   /** Nothing is queued or running. */
   "queue:idle": [QueueIdleEvent];
 }

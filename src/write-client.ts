@@ -15,6 +15,7 @@ import { parseOrThrow } from "./internal/zod-issues.js";
 import { createSdkPort, type SdkPort, type SdkPortConfig } from "./sdk/sdk-port.js";
 import { createTokenEndpoint } from "./sdk/wire/token-endpoint.js";
 import type { SdkGeneration } from "./sdk/types.js";
+import { MemoryTokenStore } from "./tokens/memory-token-store.js";
 import { TokenKeeper } from "./tokens/token-keeper.js";
 import { expiryMs } from "./tokens/token-comparison.js";
 import { ClientClosedError } from "./errors.js";
@@ -142,6 +143,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   readonly #queue: WriteQueue;
   readonly #now: () => number;
   #closing: Promise<CloseResult> | undefined;
+  /** Whether the next authorization should say (once) that it can complete only on this instance. */
+  #authorizationNotShared: boolean;
   /** What no error leaving the client may show: the contract key (whole, body, lines) and the state secrets. */
   readonly #secrets: readonly string[];
 
@@ -179,6 +182,12 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       coordination: resolved.refreshCoordination,
       idleUserMs: resolved.idleUserMs,
     });
+    // A store that coordinates across processes, other than the in-process one, means several instances.
+    this.#authorizationNotShared =
+      options.stateSecret === undefined &&
+      options.pendingAuthorizations === undefined &&
+      this.#keeper.coordinatesAcrossProcesses &&
+      !(resolved.tokenStore instanceof MemoryTokenStore);
     this.#authorizer = new Authorizer({
       port: this.#port,
       keeper: this.#keeper,
@@ -267,6 +276,16 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    *   pending authorization store fails; TokenStoreError when the token store cannot be read.
    */
   beginAuthorization(input: BeginAuthorizationInput): Promise<BeginAuthorizationResult> {
+    if (this.#authorizationNotShared) {
+      this.#authorizationNotShared = false;
+      this.#safeEmit("config:warning", [
+        {
+          warning: "authorization-not-shared",
+          message:
+            "The token store is shared by several processes, but without a stateSecret and a shared pendingAuthorizations store an authorization begun on this instance cannot complete on another: give every instance the same stateSecret, or a Redis/PostgreSQL pending authorization store.",
+        },
+      ]);
+    }
     return this.#scrubbed(this.#authorizer.begin(input));
   }
 

@@ -4,9 +4,12 @@
  * shared. Refreshes are coordinated by the store's lease; a refused refresh
  * token is reported only when nothing newer exists anywhere.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import nodePath from "node:path";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { MemoryTokenStore, WriteClient, type TokenStore, type WriteClientOptions } from "../src/index.js";
+import { FileTokenStore, MemoryPendingAuthorizationStore, MemoryTokenStore, WriteClient, type TokenStore, type WriteClientOptions } from "../src/index.js";
 import { createSandbox, type Sandbox } from "../src/testing/index.js";
 import { jsonFile, REDIRECT_URI, STATE_SECRET } from "./support/setup.js";
 
@@ -221,5 +224,38 @@ describe("memory follows active users", () => {
     // A released user is read from the store again.
     await expect(idle.write("user-3", jsonFile(99))).resolves.toMatchObject({ status: "delivered" });
     await idle.close();
+  });
+});
+
+describe("authorizations across instances", () => {
+  async function warningsFor(options: Partial<WriteClientOptions>): Promise<unknown[]> {
+    const sandbox = createSandbox();
+    const client = new WriteClient({
+      sdk: sandbox.sdk("v16"),
+      contractDetails: sandbox.contractDetails,
+      redirectUri: REDIRECT_URI,
+      tokenStore: new MemoryTokenStore(),
+      ...options,
+    });
+    const warnings: unknown[] = [];
+    client.on("config:warning", (event) => warnings.push(event));
+    await client.beginAuthorization({ userId: "alice" });
+    await client.beginAuthorization({ userId: "bob" });
+    await client.close();
+    return warnings;
+  }
+
+  it("are said once to complete only on this instance when a shared store has no stateSecret nor shared pending store", async () => {
+    const directory = await mkdtemp(nodePath.join(tmpdir(), "config-warning-"));
+    try {
+      const shared = new FileTokenStore({ path: nodePath.join(directory, "tokens.json") });
+      expect(await warningsFor({ tokenStore: shared })).toEqual([{ warning: "authorization-not-shared", message: expect.stringMatching(/stateSecret/) }]);
+      expect(await warningsFor({ tokenStore: shared, stateSecret: STATE_SECRET })).toEqual([]);
+      expect(await warningsFor({ tokenStore: shared, pendingAuthorizations: new MemoryPendingAuthorizationStore() })).toEqual([]);
+      // One process's memory store: nothing is shared, nothing to say.
+      expect(await warningsFor({})).toEqual([]);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

@@ -79,6 +79,7 @@ export const EVENT_NAMES: Array<keyof WriteClientEvents> = [
     "token:persist-failed",
     "reauthorization:required",
     "sdk:limitation",
+    "config:warning",
     "queue:idle",
 ];
 
