@@ -5,11 +5,10 @@
  * time (`until_ms`): the bundle's expiry while pending, used-until after.
  */
 import type { Pool } from "pg";
-import { z } from "zod";
 import { TokenStoreError } from "../../errors.js";
 import { authorizationBundleSchema, type AuthorizationBundle } from "../../authorization/bundle.js";
 import type { ConsumeResult, PendingAuthorizationStore } from "../../authorization/pending-store.js";
-import { parseOrThrow } from "../../internal/zod-issues.js";
+import { parseBundle, parseConsumeArguments } from "../pending-arguments.js";
 import { parseStoreOptions } from "../parse-options.js";
 import { guarded } from "../store-failure.js";
 import { postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
@@ -33,13 +32,6 @@ export interface PostgresPendingAuthorizationStoreOptions extends PostgresStoreO
 
 /** Expired rows removed per `save`: enough to keep up with any sign-up rate, small enough to stay cheap. */
 const SWEEP_BATCH = 100;
-
-const stateSchema = z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(1024, {
-  error: "must be at most 1024 characters",
-});
-const usedUntilSchema = z.number({ error: "must be a positive integer (epoch ms)" }).int({ error: "must be a positive integer (epoch ms)" }).positive({
-  error: "must be a positive integer (epoch ms)",
-});
 
 interface ConsumedRow {
   bundle: unknown;
@@ -114,7 +106,7 @@ export class PostgresPendingAuthorizationStore implements PendingAuthorizationSt
    * ```
    */
   async save(bundle: AuthorizationBundle): Promise<void> {
-    const parsed = parseOrThrow(authorizationBundleSchema, bundle, "INVALID_ARGUMENT", "bundle");
+    const parsed = parseBundle(bundle);
     const result = await guarded(
       "PostgresPendingAuthorizationStore.save",
       () =>
@@ -146,8 +138,7 @@ export class PostgresPendingAuthorizationStore implements PendingAuthorizationSt
    * ```
    */
   async consume(state: string, usedUntil: number): Promise<ConsumeResult> {
-    const parsedState = parseOrThrow(stateSchema, state, "INVALID_ARGUMENT", "state");
-    const until = parseOrThrow(usedUntilSchema, usedUntil, "INVALID_ARGUMENT", "usedUntil");
+    const { state: parsedState, usedUntil: until } = parseConsumeArguments(state, usedUntil);
     const taken = await guarded("PostgresPendingAuthorizationStore.consume", () =>
       // The locked self-join returns the row as it was before this update; a
       // concurrent consume waits for the lock and then sees the cleared bundle.

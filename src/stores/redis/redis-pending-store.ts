@@ -6,11 +6,10 @@
  * holds `P<expiresAt>:<bundle JSON>` and expires with the bundle (PXAT);
  * consumed, it holds a used marker until `usedUntil`.
  */
-import { z } from "zod";
 import { TokenStoreError } from "../../errors.js";
 import { authorizationBundleSchema, type AuthorizationBundle } from "../../authorization/bundle.js";
 import type { ConsumeResult, PendingAuthorizationStore } from "../../authorization/pending-store.js";
-import { parseOrThrow } from "../../internal/zod-issues.js";
+import { parseBundle, parseConsumeArguments } from "../pending-arguments.js";
 import { parseStoreOptions } from "../parse-options.js";
 import { guarded } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
@@ -26,13 +25,6 @@ import { CONSUME_PENDING } from "./script.js";
  * ```
  */
 export interface RedisPendingAuthorizationStoreOptions extends RedisStoreConnectionOptions {}
-
-const stateSchema = z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(1024, {
-  error: "must be at most 1024 characters",
-});
-const usedUntilSchema = z.number({ error: "must be a positive integer (epoch ms)" }).int({ error: "must be a positive integer (epoch ms)" }).positive({
-  error: "must be a positive integer (epoch ms)",
-});
 
 /**
  * Pending authorizations in Redis, one-time use across every process.
@@ -74,7 +66,7 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
    * ```
    */
   async save(bundle: AuthorizationBundle): Promise<void> {
-    const parsed = parseOrThrow(authorizationBundleSchema, bundle, "INVALID_ARGUMENT", "bundle");
+    const parsed = parseBundle(bundle);
     const value = `P${parsed.expiresAt}:${JSON.stringify(parsed)}`;
     const reply = await guarded(
       "RedisPendingAuthorizationStore.save",
@@ -96,8 +88,7 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
    * ```
    */
   async consume(state: string, usedUntil: number): Promise<ConsumeResult> {
-    const parsedState = parseOrThrow(stateSchema, state, "INVALID_ARGUMENT", "state");
-    const until = parseOrThrow(usedUntilSchema, usedUntil, "INVALID_ARGUMENT", "usedUntil");
+    const { state: parsedState, usedUntil: until } = parseConsumeArguments(state, usedUntil);
     const previous = await guarded("RedisPendingAuthorizationStore.consume", () =>
       CONSUME_PENDING.run(this.#redis, [this.#key(parsedState)], [String(until)]),
     );
