@@ -39,7 +39,10 @@ describe("a consent URL forwarded to another user (login CSRF on the connect flo
     // The victim's browser has no cookie for this authorization; the app knows who is signed in.
     const error = await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { expectedUserId: "victim" }), "AUTHORIZATION_USER_MISMATCH");
     expect(error).toBeInstanceOf(AuthorizationUserMismatchError);
-    expect(h.events.filter((e) => e.name === "authorization:failed")).toHaveLength(1);
+    const failed = h.events.filter((e) => e.name === "authorization:failed");
+    expect(failed).toHaveLength(1);
+    // The event names who began the authorization: the user who sent the link.
+    expect(failed[0]!.payload).toMatchObject({ userId: "mallory", error: { code: "AUTHORIZATION_USER_MISMATCH" } });
     // The state is used up: the attacker cannot complete it afterwards either.
     await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { sealed: attacker.sealed }), "STATE_REPLAYED");
   });

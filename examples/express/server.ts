@@ -33,7 +33,9 @@ export async function startExample(options: { port?: number; host?: string; env?
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
   const redirectUri = env.DIGIME_REDIRECT_URI ?? `${url}callback`;
   const digime = await createDigime({ redirectUri, env });
-  server.on("request", createApp({ client: digime.client, mode: digime.mode, secureCookies: redirectUri.startsWith("https:") }));
+  // The callback is served by this app, so its origin is the one browsers show for the app's pages.
+  const origin = new URL(redirectUri).origin;
+  server.on("request", createApp({ client: digime.client, mode: digime.mode, secureCookies: redirectUri.startsWith("https:"), origin }));
   return {
     url,
     digime,

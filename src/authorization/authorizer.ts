@@ -252,10 +252,8 @@ export class Authorizer {
       const bundle = await this.#resolveBundle(callback, sealed);
       userId = bundle.userId;
       // Before the exchange: a code approved by one user must never be stored under another.
-      if (expectedUserId !== undefined && !safeEqual(expectedUserId, bundle.userId)) {
-        userId = expectedUserId;
-        throw new AuthorizationUserMismatchError();
-      }
+      // authorization:failed then names the user who began it (the one who sent the link), for the app's records.
+      if (expectedUserId !== undefined && !safeEqual(expectedUserId, bundle.userId)) throw new AuthorizationUserMismatchError();
       if (!callback.success) throw new AuthorizationDeniedError(callback.errorCode, userId);
       return await this.#finish(bundle, callback);
     } catch (error) {

@@ -173,6 +173,7 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
    * The credentials for `key`, or `undefined`.
    *
    * @throws {@link TokenStoreCorruptError} when the file is not a token store.
+   * @throws {@link TokenStoreUnsafeError} when the file or its directory could be read or replaced by someone else.
    * @throws {@link TokenStoreError} when the file cannot be read.
    * @example
    * ```ts
@@ -190,6 +191,7 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
    * resolves once the file is durably replaced.
    *
    * @throws {@link TokenStoreCorruptError} when the file is not a token store (it is not touched).
+   * @throws {@link TokenStoreUnsafeError} when the file or its directory could be read or replaced by someone else.
    * @throws {@link TokenStoreError} when the file cannot be read, locked or written.
    * @example
    * ```ts
@@ -226,6 +228,7 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
    * Removes the credentials for `key`; `true` if there were any.
    *
    * @throws {@link TokenStoreCorruptError} when the file is not a token store (it is not touched).
+   * @throws {@link TokenStoreUnsafeError} when the file or its directory could be read or replaced by someone else.
    * @throws {@link TokenStoreError} when the file cannot be read, locked or written.
    * @example
    * ```ts
@@ -320,7 +323,11 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
 
   /** The records on disk: from the cache when the file is unchanged, else read and checked. */
   async #load(): Promise<RecordMap> {
-    await (this.#started ??= this.#start());
+    // A failed start (an unsafe directory) is tried again next time, so fixing the permissions is enough.
+    await (this.#started ??= this.#start().catch((error: unknown) => {
+      this.#started = undefined;
+      throw error;
+    }));
     let handle: FileHandle;
     try {
       handle = await fs.open(this.#path, fsConstants.O_RDONLY | O_NOFOLLOW);

@@ -24,8 +24,14 @@ describe("supply chain", () => {
       expect(key, `${key} must be pinned as name@x.y.z`).toMatch(/^(@[^/@]+\/)?[^/@]+@\d+\.\d+\.\d+$/);
       expect(value).toBe(true);
     }
-    const withScripts = locked.filter(([, entry]) => entry.hasInstallScript === true).map(([path, entry]) => `${nameOf(path)}@${entry.version}`);
-    expect(withScripts.sort()).toEqual(allowed.map(([key]) => key).sort());
+    const withScripts = locked.filter(([, entry]) => entry.hasInstallScript === true);
+    expect(withScripts.map(([path, entry]) => `${nameOf(path)}@${entry.version}`).sort()).toEqual(allowed.map(([key]) => key).sort());
+    // npm verifies a pin against the lockfile's resolved URL, never the tarball's own package.json:
+    // without one (omit-lockfile-registry-resolved) the pin cannot match and the script counts as unreviewed.
+    for (const [path, entry] of withScripts) {
+      const name = nameOf(path);
+      expect(entry.resolved).toBe(`https://registry.npmjs.org/${name}/-/${name.split("/").at(-1)}-${entry.version}.tgz`);
+    }
   });
 
   it("locks every package as a registry tarball with a sha512 integrity (no git, file or URL sources)", () => {

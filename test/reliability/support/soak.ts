@@ -150,7 +150,8 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
         const receipt = await client.write(userIds[write.user]!, {
           fileData: write.bytes,
           fileName: write.fileName,
-          fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "soak" }] },
+          // The name again as a reference: SDKs 9+ never send fileName, so files are found by reference.
+          fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "soak" }], reference: [write.fileName] },
         });
         write.outcome = { kind: "delivered", receipt };
       } catch (error) {
@@ -180,12 +181,13 @@ export function deliveredFiles(run: SoakRun): Map<string, { count: number; libra
   const found = new Map<string, { count: number; libraryIds: Set<string>; bytesMatch: boolean }>();
   for (const library of run.sandbox.libraries()) {
     for (const file of library.files) {
-      const entry = found.get(file.fileName) ?? { count: 0, libraryIds: new Set<string>(), bytesMatch: true };
+      const name = file.fileDescriptor.reference?.[0] ?? "";
+      const entry = found.get(name) ?? { count: 0, libraryIds: new Set<string>(), bytesMatch: true };
       entry.count += 1;
       entry.libraryIds.add(library.id);
-      const bytes = expected.get(file.fileName);
+      const bytes = expected.get(name);
       if (bytes === undefined || !bytes.equals(file.bytes)) entry.bytesMatch = false;
-      found.set(file.fileName, entry);
+      found.set(name, entry);
     }
   }
   return found;
