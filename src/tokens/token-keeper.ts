@@ -13,7 +13,7 @@ import type { SdkPort } from "../sdk/sdk-port.js";
 import type { UserAccessToken } from "../sdk/types.js";
 import { tokenSecrets, withToken } from "./credentials.js";
 import { GuardedStore } from "./guarded-store.js";
-import { expiryMs, sameToken } from "./token-comparison.js";
+import { expiryMs, isAtLeastAsNew, sameToken } from "./token-comparison.js";
 import { TokenPersister, type PersistRetryOptions, type PersistState } from "./token-persister.js";
 import { TokenRefresher, type RefreshCoordinationOptions } from "./token-refresher.js";
 import type { Credentials, CredentialsKey, StoredCredentials, TokenStore } from "./token-store.js";
@@ -162,14 +162,22 @@ export class TokenKeeper {
     const record = await this.#store.call("get", (store) => store.get(this.#key(userId)));
     const unsaved = this.#users.get(userId)?.unsaved;
     if (unsaved !== undefined) return unsaved;
-    if (record !== undefined) this.#remember(userId, record);
-    return record;
+    return record === undefined ? undefined : this.#remember(userId, record);
   }
 
-  #remember(userId: string, record: StoredCredentials): void {
+  /**
+   * Keep what a store read returned, unless this process has seen a newer
+   * token since the read began (a slow read overtaken by a refresh here):
+   * then that newer one is the truth, and handing out the read one would
+   * spend a refresh token already spent.
+   */
+  #remember(userId: string, record: StoredCredentials): Credentials {
     const state = this.#state(userId);
+    const known = state.lastKnown;
+    if (known !== undefined && !sameToken(known.userAccessToken, record.userAccessToken) && !isAtLeastAsNew(record.userAccessToken, known.userAccessToken)) return known;
     state.version = record.version;
     state.lastKnown = record;
+    return record;
   }
 
   /**
@@ -190,8 +198,7 @@ export class TokenKeeper {
     const latest = this.#users.get(userId);
     if (latest?.unsaved !== undefined) return latest.unsaved;
     if (record === undefined) throw new NotAuthorizedError(userId);
-    this.#remember(userId, record);
-    return record;
+    return this.#remember(userId, record);
   }
 
   /**

@@ -27,7 +27,10 @@ function harness(seed: number, overrides: Partial<WriteClientOptions> = {}) {
     storeTimeoutMs: 25,
     persistRetry: { inlineAttempts: 2, minDelayMs: 1, maxDelayMs: 10 },
     retry: { minDelayMs: 0, maxDelayMs: 2 },
-    queue: { concurrency: 16 },
+    // One write per user at a time: this clock jumps 100 s every 20 settled writes, so several writes of a
+    // user in flight can see their token expire between the check and the SDK call, which real time within
+    // the refresh window does not (several at a time: test/refresh-coordination.test.ts).
+    queue: { concurrency: 16, perUserConcurrency: 1 },
     ...overrides,
   });
   const persistFailed: TokenPersistFailedEvent[] = [];
