@@ -85,6 +85,8 @@ add("new WriteClient(options)", "INVALID_OPTIONS", [
   ["stateSecret: empty", options({ stateSecret: "" }), "options.stateSecret"],
   ["stateSecret: huge", options({ stateSecret: huge(1_000_000) }), "options.stateSecret"],
   ["stateSecret: 1,000 secrets", options({ stateSecret: Array.from({ length: 1000 }, (_, i) => `${i}`.padEnd(40, "s")) }), "options.stateSecret"],
+  ["stateSecret: 43 × a (guessable)", options({ stateSecret: "a".repeat(43) }), "options.stateSecret"],
+  ["requireSealedBundle: a string", options({ requireSealedBundle: "yes" }), "options.requireSealedBundle"],
   ["pendingAuthorizations: no consume", options({ pendingAuthorizations: { save() {} } }), "options.pendingAuthorizations.consume"],
   ["authorizationTtlMs: NaN", options({ authorizationTtlMs: Number.NaN }), "options.authorizationTtlMs"],
   ["authorizationTtlMs: a year", options({ authorizationTtlMs: 365 * 24 * 3600 * 1000 }), "options.authorizationTtlMs"],
@@ -92,6 +94,8 @@ add("new WriteClient(options)", "INVALID_OPTIONS", [
   ["queue.concurrency: huge", options({ queue: { concurrency: 1e9 } }), "options.queue.concurrency"],
   ["queue.perUserConcurrency: 0", options({ queue: { perUserConcurrency: 0 } }), "options.queue.perUserConcurrency"],
   ["queue.maxQueued: Infinity", options({ queue: { maxQueued: Number.POSITIVE_INFINITY } }), "options.queue.maxQueued"],
+  ["queue.maxQueuedPerUser: 0", options({ queue: { maxQueuedPerUser: 0 } }), "options.queue.maxQueuedPerUser"],
+  ["queue.maxQueuedBytes: Infinity", options({ queue: { maxQueuedBytes: Number.POSITIVE_INFINITY } }), "options.queue.maxQueuedBytes"],
   ["retry.retries: huge", options({ retry: { retries: 1e6 } }), "options.retry.retries"],
   ["retry.maxDelayMs: negative", options({ retry: { maxDelayMs: -1 } }), "options.retry.maxDelayMs"],
   ["retry.factor: 0", options({ retry: { factor: 0 } }), "options.retry.factor"],
@@ -137,12 +141,18 @@ add("client.completeAuthorization(callback, options)", "INVALID_CALLBACK", [
   ["callback.state: duplicated", () => client.completeAuthorization(`${callback}&state=${"t".repeat(43)}`), "callback.state"],
   ["callback.postboxId: huge", () => client.completeAuthorization({ success: "true", code: "abc", state: "s".repeat(43), postboxId: huge(1000) }), "callback.postboxId"],
   ["callback.errorCode: an object", () => client.completeAuthorization({ success: "false", errorCode: { code: "x" } }), "callback.errorCode"],
+  ["callback.errorCode: a forged log line", () => client.completeAuthorization({ success: "false", errorCode: "UserCancelled\r\nINFO ok", state: "s".repeat(43) }), "callback.errorCode"],
+  ["callback.state: missing on a denial", () => client.completeAuthorization({ success: "false", errorCode: "UserCancelled" }), "callback.state"],
 ]);
 add("client.completeAuthorization(callback, options)", "INVALID_ARGUMENT", [
   ["options: a string", () => client.completeAuthorization(callback, "sealed" as never), "options"],
   ["options.sealed: a number", () => client.completeAuthorization(callback, { sealed: 42 } as never), "options.sealed"],
   ["options.sealed: empty", () => client.completeAuthorization(callback, { sealed: "" }), "options.sealed"],
   ["options.sealed: huge", () => client.completeAuthorization(callback, { sealed: huge(20_000) }), "options.sealed"],
+  ["options.expectedUserId: empty", () => client.completeAuthorization(callback, { expectedUserId: "" }), "options.expectedUserId"],
+  ["options.expectedUserId: a number", () => client.completeAuthorization(callback, { expectedUserId: 7 } as never), "options.expectedUserId"],
+  ["options.expectedUserId: huge", () => client.completeAuthorization(callback, { expectedUserId: huge(1000) }), "options.expectedUserId"],
+  ["options.requireSealed: a string", () => client.completeAuthorization(callback, { requireSealed: "yes" } as never), "options.requireSealed"],
 ]);
 
 // --- client.write(userId, fileMeta, options) ---
