@@ -8,7 +8,7 @@
  * In your own app, import from "digime-write-pipeline" instead of ../src.
  */
 import { CompactEncrypt, compactDecrypt } from "jose";
-import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "../src/index.js";
+import type { Credentials, CredentialsKey, RefreshLeaseOptions, SetOptions, SetResult, StoredCredentials, TokenStore } from "../src/index.js";
 
 export class EncryptedTokenStore implements TokenStore {
   /** `key`: 32 random bytes, e.g. Buffer.from(process.env.DIGIME_TOKEN_KEY!, "base64"). */
@@ -31,6 +31,16 @@ export class EncryptedTokenStore implements TokenStore {
 
   async listByUser(userId: string): Promise<StoredCredentials[]> {
     return Promise.all((await this.inner.listByUser(userId)).map((record) => this.#open(record)));
+  }
+
+  // Refresh leases pass through, so processes sharing the inner store still refresh one at a time.
+  async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    if (this.inner.acquireRefreshLease === undefined) throw new Error("the inner store has no refresh leases");
+    return this.inner.acquireRefreshLease(key, options);
+  }
+
+  async releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void> {
+    await this.inner.releaseRefreshLease?.(key, owner);
   }
 
   async #seal<T extends Credentials>(credentials: T): Promise<T> {

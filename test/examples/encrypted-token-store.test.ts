@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe("EncryptedTokenStore over MemoryTokenStore passes the TokenStore contract", () => {
-  for (const c of tokenStoreContract(() => new EncryptedTokenStore(new MemoryTokenStore(), randomBytes(32)))) it(c.name, c.run);
+  for (const c of tokenStoreContract(() => new EncryptedTokenStore(new MemoryTokenStore(), randomBytes(32)), { leases: true })) it(c.name, c.run);
 });
 
 describe("EncryptedTokenStore over FileTokenStore", () => {
