@@ -4,7 +4,7 @@
  * through a p-queue of the same concurrency: no store, no events, no retries).
  */
 import PQueue from "p-queue";
-import { MemoryTokenStore, WriteClient, type UserAccessToken, type WriteClientOptions, type WriteFileMeta } from "../../src/index.js";
+import { MemoryTokenStore, WriteClient, type TokenStore, type UserAccessToken, type WriteClientOptions, type WriteFileMeta } from "../../src/index.js";
 import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkV16 } from "../../src/testing/index.js";
 
 export const REDIRECT_URI = "https://app.example/digime/callback";
@@ -31,6 +31,8 @@ export interface WorldOptions {
   client?: Partial<WriteClientOptions>;
   /** Extra sandbox options. */
   sandbox?: SandboxOptions;
+  /** The client's token store. Default: a new `MemoryTokenStore`. */
+  store?: TokenStore;
   /**
    * App users to write for, when more than `users`: each is stored with the
    * token of one of the `users` authorized ones (digi.me is indifferent to
@@ -44,7 +46,7 @@ export interface World {
   sandbox: Sandbox;
   sdk: SandboxSdkV16;
   client: WriteClient;
-  store: MemoryTokenStore;
+  store: TokenStore;
   users: string[];
   /** The token each user holds after authorization: the baseline starts from the very same one. */
   tokens: Map<string, UserAccessToken>;
@@ -66,7 +68,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   let offset = 0;
   const sandbox = createSandbox({ keepFileBytes: false, ...options.sandbox, now: () => Date.now() + offset });
   const sdk = sandbox.sdk("v16");
-  const store = new MemoryTokenStore();
+  const store = options.store ?? new MemoryTokenStore();
   const client = new WriteClient({
     sdk,
     contractDetails: sandbox.contractDetails,
