@@ -1,8 +1,10 @@
 /**
  * The user's situation: the sandbox served over HTTP in this process, and
  * 4 worker processes, each with its own WriteClient, sharing one token store
- * (file, Redis, PostgreSQL) and writing for the same user while 2-second
- * access tokens expire again and again. Every write must be delivered, no
+ * (file, Redis, PostgreSQL) and writing for the same user while 4-second
+ * access tokens expire again and again (short enough to expire often, long
+ * enough that a loaded test machine does not stall a write past the refresh
+ * margin, which would make SDKs refresh inside writes). Every write must be delivered, no
  * re-consent reported, and no spent refresh token ever presented to digi.me.
  */
 import { spawn } from "node:child_process";
@@ -23,9 +25,9 @@ import { DATABASE_URL, postgresAvailable, REDIS_URL, redisAvailable, uniqueSuffi
 import { REDIRECT_URI } from "./support/setup.js";
 
 const WORKERS = 4;
-const WRITES_PER_WORKER = 60;
-const GAP_MS = 100; // 60 writes × 100 ms: each worker writes for about 6 s, three token lifetimes
-const ACCESS_TOKEN_SECONDS = 2;
+const WRITES_PER_WORKER = 100;
+const GAP_MS = 100; // 100 writes × 100 ms: each worker writes for about 10 s, two to three token lifetimes
+const ACCESS_TOKEN_SECONDS = 4;
 
 const worker = fileURLToPath(new URL("./support/multi-process-worker.ts", import.meta.url));
 const cwd = fileURLToPath(new URL("..", import.meta.url));
@@ -148,17 +150,17 @@ function expectNothingLostNorRefused(figures: Awaited<ReturnType<typeof runFleet
   expect(figures.files).toBe(WORKERS * WRITES_PER_WORKER);
   expect(figures.reauthorizationEvents).toBe(0);
   expect(figures.refusedRefreshes).toBe(0);
-  // Refreshes follow the tokens' lives, not the writes (240) nor the workers (4 per life).
+  // Refreshes follow the tokens' lives, not the writes (400) nor the workers (4 per life).
   expect(figures.refreshes).toBeGreaterThanOrEqual(2);
   expect(figures.refreshes).toBeLessThanOrEqual(Math.ceil(figures.tokenLives * 2) + 1);
 }
 
 const sdkName = realSdkC === undefined ? "createHttpSdk" : `the real SDK ${realSdkC.version}`;
 
-describe(`${WORKERS} worker processes (${sdkName}) writing for one user through 2-second tokens, one shared store`, () => {
+describe(`${WORKERS} worker processes (${sdkName}) writing for one user through ${ACCESS_TOKEN_SECONDS}-second tokens, one shared store`, () => {
   it("FileTokenStore: every write delivered, no re-consent, no spent refresh token presented", async () => {
-    const figures = await runFleet(await fileStore(), 1_000);
-    console.log(`multi-process file (refreshWindowMs 1000): ${JSON.stringify(figures)}`);
+    const figures = await runFleet(await fileStore(), 2_000);
+    console.log(`multi-process file (refreshWindowMs 2000): ${JSON.stringify(figures)}`);
     expectNothingLostNorRefused(figures);
   }, 90_000);
 

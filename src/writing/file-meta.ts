@@ -125,11 +125,15 @@ export function isValidFileMeta(input: unknown): input is ParsedFileMeta {
 type ParsedDescriptor = ParsedFileMeta["fileDescriptor"];
 
 /**
- * The last copy made of each caller's descriptor object. Apps tend to pass
- * one descriptor for many files; while its contents are unchanged, its
- * writes share one frozen copy instead of making their own.
+ * The caller's last descriptor object and the copy made of it. Apps tend to
+ * pass one descriptor for many files; while its contents are unchanged, its
+ * writes share one frozen copy instead of making their own. One slot rather
+ * than a WeakMap: an app that builds a new descriptor per write (the common
+ * case too) then pays no WeakMap insert, whose cost the garbage collector
+ * keeps charging for every entry.
  */
-const descriptorCopies = new WeakMap<object, Readonly<FileDescriptor>>();
+let lastDescriptor: object | undefined;
+let lastCopy: Readonly<FileDescriptor> | undefined;
 
 function sameList(copy: readonly string[] | undefined, list: readonly string[] | undefined): boolean {
   if (copy === undefined || list === undefined) return copy === list;
@@ -146,8 +150,7 @@ function sameDescriptor(copy: Readonly<FileDescriptor>, descriptor: ParsedDescri
 
 /** A frozen copy of `descriptor` holding only the fields the SDK knows. */
 function copyDescriptor(descriptor: ParsedDescriptor): FileDescriptor {
-  const known = descriptorCopies.get(descriptor);
-  if (known !== undefined && sameDescriptor(known, descriptor)) return known as FileDescriptor;
+  if (lastDescriptor === descriptor && lastCopy !== undefined && sameDescriptor(lastCopy, descriptor)) return lastCopy as FileDescriptor;
   const copy: FileDescriptor = {
     mimeType: descriptor.mimeType,
     accounts: descriptor.accounts.map((a) => Object.freeze({ accountId: a.accountId })),
@@ -156,7 +159,8 @@ function copyDescriptor(descriptor: ParsedDescriptor): FileDescriptor {
   };
   Object.freeze(copy.accounts);
   Object.freeze(copy);
-  descriptorCopies.set(descriptor, copy);
+  lastDescriptor = descriptor;
+  lastCopy = copy;
   return copy;
 }
 
