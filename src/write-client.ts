@@ -209,6 +209,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       now: resolved.now,
       retry: resolved.retry,
       listening: (name) => this.listenerCount(name) > 0,
+      scrub: (error) => scrubError(error, this.#secrets),
     });
   }
 
@@ -331,7 +332,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    */
   write(userId: string, fileMeta: WriteFileMeta, options?: WriteOptions): Promise<WriteReceipt> {
     if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
-    return this.#scrubbed(this.#writer.write(userId, fileMeta, options));
+    // The writer scrubs every error it rejects with (see WriterDeps.scrub).
+    return this.#writer.write(userId, fileMeta, options);
   }
 
   /**

@@ -47,8 +47,9 @@ const memoryOptionsSchema = z.object({
 
 /**
  * A {@link TokenStore} kept in process memory. Compare-and-set is atomic
- * because every operation runs without awaiting in between; records handed
- * out are copies, so callers cannot change what is stored. Refresh leases
+ * because every operation runs without awaiting in between; `get` hands out
+ * the stored record, deeply frozen, and the other methods copies, so callers
+ * cannot change what is stored. Refresh leases
  * ({@link RefreshLeases}) coordinate every client sharing the instance.
  *
  * @example
@@ -78,7 +79,8 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases {
   }
 
   /**
-   * The credentials for `key`, or `undefined`.
+   * The credentials for `key`, or `undefined`. The record is deeply frozen:
+   * copy it (`structuredClone`) to change it.
    *
    * @example
    * ```ts
@@ -87,7 +89,9 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases {
    */
   async get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
     const { userId, contractId } = parseCredentialsKey(key);
-    return copyOut(this.#records.get(userId)?.get(contractId));
+    // The stored record itself: it is deeply frozen, so nobody can change it through this
+    // reference, and a write (which reads once each time) does not pay for a copy.
+    return this.#records.get(userId)?.get(contractId);
   }
 
   /**

@@ -66,6 +66,8 @@ export interface WriterDeps {
   retry: ResolvedRetryOptions;
   /** Whether anyone listens to an event; payloads nobody would see are not built. Default: always. */
   listening?: (name: WriteClientEventName) => boolean;
+  /** Scrubs an error in place before a write rejects with it (see `scrubError`). Default: none. */
+  scrub?: (error: unknown) => unknown;
 }
 
 interface DeliveryProgress {
@@ -191,7 +193,7 @@ export class Writer {
       source = toFileSource(fileMeta);
       parsedOptions = parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(this.#deps.scrub?.(error) ?? error);
     }
     const { queue, now } = this.#deps;
     const priority = parsedOptions?.priority ?? 0;
@@ -233,6 +235,8 @@ export class Writer {
         : new DeliveryError("DELIVERY_REJECTED", "The write failed unexpectedly", { attempts: write.attempts }, { cause: sanitizeError(thrown) });
     // The last attempt decides the code, but any attempt may have stored the file.
     if (write.possibleDuplicate) error = withPossibleDelivery(error);
+    // Here rather than around every write's promise: only failures pay for it.
+    this.#deps.scrub?.(error);
     this.#deps.emit("write:failed", { ...write.base(), attempts: write.attempts, possiblyDelivered: write.possibleDuplicate, error });
     return error;
   }
