@@ -3,26 +3,17 @@
  * SDK latency. The client runs them at its default per-user concurrency; the
  * baseline is a bare p-queue of that same concurrency around the SDK.
  */
-import { performance } from "node:perf_hooks";
 import { PROACTIVE_PER_USER_CONCURRENCY } from "../../src/index.js";
 import type { Benchmark } from "../lib/report.js";
-import { collect, median } from "../lib/stats.js";
-import { alternateRounds, burst, createWorld, submitter, type Arm } from "../lib/world.js";
+import { median } from "../lib/stats.js";
+import { alternateRounds, rateRound, type Arm } from "../lib/world.js";
 
 const LATENCY_MS = 2;
 const PER_USER = PROACTIVE_PER_USER_CONCURRENCY;
 
-async function round(arm: Arm, writes: number): Promise<number> {
-  // Global concurrency 16: the per-user limit is what binds, as in an app with several users.
-  const world = await createWorld({ users: 1, concurrency: arm === "client" ? 16 : PER_USER, latencyMs: LATENCY_MS });
-  const submit = submitter(world, arm, { freshPayload: true });
-  await collect();
-  const started = performance.now();
-  const failed = await burst(writes, submit);
-  const seconds = (performance.now() - started) / 1000;
-  await world.client.close();
-  if (failed !== 0) throw new Error(`backlog (${arm}): ${failed} of ${writes} writes failed`);
-  return writes / seconds;
+function round(arm: Arm, writes: number): Promise<number> {
+  // Global concurrency 16 for the client: the per-user limit is what binds, as in an app with several users.
+  return rateRound("backlog", { users: 1, concurrency: arm === "client" ? 16 : PER_USER, latencyMs: LATENCY_MS }, arm, writes, { freshPayload: true });
 }
 
 export const backlog: Benchmark = {

@@ -3,24 +3,15 @@
  * write (as application code makes one), concurrency 16. Throughput at 2 ms
  * SDK latency, and CPU per write at 0 ms, each against the bare baseline.
  */
-import { performance } from "node:perf_hooks";
 import type { Benchmark } from "../lib/report.js";
 import { collect, median } from "../lib/stats.js";
-import { alternateRounds, burst, createWorld, drive, submitter, type Arm } from "../lib/world.js";
+import { alternateRounds, createWorld, drive, rateRound, submitter, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const AUTHORIZED = 100;
 
-async function throughputRound(arm: Arm, users: number, writes: number): Promise<number> {
-  const world = await createWorld({ users: AUTHORIZED, distinctUsers: users, concurrency: CONCURRENCY, latencyMs: 2 });
-  const submit = submitter(world, arm, { freshPayload: true });
-  await collect();
-  const started = performance.now();
-  const failed = await burst(writes, submit);
-  const seconds = (performance.now() - started) / 1000;
-  await world.client.close();
-  if (failed !== 0) throw new Error(`many-users (${arm}): ${failed} of ${writes} writes failed`);
-  return writes / seconds;
+function throughputRound(arm: Arm, users: number, writes: number): Promise<number> {
+  return rateRound("many-users", { users: AUTHORIZED, distinctUsers: users, concurrency: CONCURRENCY, latencyMs: 2 }, arm, writes, { freshPayload: true });
 }
 
 async function cpuRound(arm: Arm, users: number, writes: number): Promise<number> {

@@ -3,26 +3,16 @@
  * concurrency 16, all submitted at once. Rounds alternate client and baseline;
  * the figure is the median of each side.
  */
-import { performance } from "node:perf_hooks";
 import type { Benchmark } from "../lib/report.js";
-import { collect, median } from "../lib/stats.js";
-import { alternateRounds, burst, createWorld, submitter, type Arm } from "../lib/world.js";
+import { median } from "../lib/stats.js";
+import { alternateRounds, rateRound, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
 const LATENCY_MS = 2;
 
-async function round(arm: Arm, writes: number): Promise<number> {
-  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
-  const submit = submitter(world, arm);
-  await collect();
-  const started = performance.now();
-  const failed = await burst(writes, submit);
-  const seconds = (performance.now() - started) / 1000;
-  await world.client.close();
-  if (failed !== 0) throw new Error(`throughput (${arm}): ${failed} of ${writes} writes failed`);
-  if (world.sandbox.counters.deliveries !== writes) throw new Error(`throughput (${arm}): ${world.sandbox.counters.deliveries} deliveries for ${writes} writes`);
-  return writes / seconds;
+function round(arm: Arm, writes: number): Promise<number> {
+  return rateRound("throughput", { users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS }, arm, writes);
 }
 
 export const throughput: Benchmark = {

@@ -3,9 +3,11 @@
  * it with authorized users, and the bare baseline (the same fake called
  * through a p-queue of the same concurrency: no store, no events, no retries).
  */
+import { performance } from "node:perf_hooks";
 import PQueue from "p-queue";
 import { MemoryTokenStore, WriteClient, type TokenStore, type UserAccessToken, type WriteClientOptions, type WriteFileMeta } from "../../src/index.js";
 import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkV16 } from "../../src/testing/index.js";
+import { collect } from "./stats.js";
 
 export const REDIRECT_URI = "https://app.example/digime/callback";
 export const STATE_SECRET = "H38NzVsR9vidqueo0uM-8p7Mu57lDU5ZSxTNff45khM";
@@ -209,4 +211,22 @@ export async function alternateRounds(rounds: number, round: (arm: Arm) => Promi
     for (const arm of order) perArm[arm].push(await round(arm));
   }
   return perArm;
+}
+
+/**
+ * One round of a throughput benchmark: a fresh world, `writes` submitted at
+ * once through `arm`, writes per second. Throws when a write failed or the
+ * sandbox did not receive every file.
+ */
+export async function rateRound(label: string, options: WorldOptions, arm: Arm, writes: number, submit: { freshPayload?: boolean } = {}): Promise<number> {
+  const world = await createWorld(options);
+  const send = submitter(world, arm, submit);
+  await collect();
+  const started = performance.now();
+  const failed = await burst(writes, send);
+  const seconds = (performance.now() - started) / 1000;
+  await world.client.close();
+  if (failed !== 0) throw new Error(`${label} (${arm}): ${failed} of ${writes} writes failed`);
+  if (world.sandbox.counters.deliveries !== writes) throw new Error(`${label} (${arm}): ${world.sandbox.counters.deliveries} deliveries for ${writes} writes`);
+  return writes / seconds;
 }
