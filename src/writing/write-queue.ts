@@ -124,6 +124,8 @@ interface Job {
 interface Lane {
   readonly userId: string;
   running: number;
+  /** Writes of the user accepted and not settled (`maxQueuedPerUser`); the lane lives at least as long as they do. */
+  queued: number;
   /** Live entries are `waiting[head…]`; taken ones before `head` are `undefined` until compaction. */
   waiting: Array<Job | undefined>;
   head: number;
@@ -206,7 +208,6 @@ export class WriteQueue {
   #settled = 0;
   #closed = false;
   /** Accepted, unsettled writes per user (kept apart from the lanes, which come and go as writes start). */
-  readonly #perUser = new Map<string, number>();
   #queuedBytes = 0;
   #idleWaiters: Array<() => void> = [];
   readonly #onIdle: (settled: number) => void;
@@ -253,22 +254,23 @@ export class WriteQueue {
   enqueue<T>(userId: string, priority: number, signal: AbortSignal | undefined, work: QueuedWork<T>, bytes = 0): Error | undefined {
     if (this.#closed) return new ClientClosedError();
     if (this.size >= this.#options.maxQueued) return new QueueFullError(this.#options.maxQueued);
-    const ofUser = this.#perUser.get(userId) ?? 0;
-    if (ofUser >= this.#options.maxQueuedPerUser) return new QueueFullError(this.#options.maxQueuedPerUser, "per-user");
+    let lane = this.#lanes.get(userId);
+    if (lane !== undefined && lane.queued >= this.#options.maxQueuedPerUser) return new QueueFullError(this.#options.maxQueuedPerUser, "per-user");
     if (bytes > 0 && this.#queuedBytes > 0 && this.#queuedBytes + bytes > this.#options.maxQueuedBytes) {
       return new QueueFullError(this.#options.maxQueuedBytes, "bytes");
     }
     if (signal?.aborted) return new WriteAbortedError(signal.reason);
     this.#accepted += 1;
-    this.#perUser.set(userId, ofUser + 1);
     this.#queuedBytes += bytes;
     // Told before scheduling: a worker may start the work synchronously.
     work.accepted();
-    let lane = this.#lanes.get(userId);
+    // Again: a listener told of the acceptance may have written for this user meanwhile.
+    lane = this.#lanes.get(userId);
     if (lane === undefined) {
-      lane = { userId, running: 0, waiting: [], head: 0, ready: false, version: 0 };
+      lane = { userId, running: 0, queued: 0, waiting: [], head: 0, ready: false, version: 0 };
       this.#lanes.set(userId, lane);
     }
+    lane.queued += 1;
     const job: Job = {
       lane,
       priority,
@@ -374,10 +376,7 @@ export class WriteQueue {
     if (job.onAbort !== undefined) job.signal?.removeEventListener("abort", job.onAbort);
     this.#settled += 1;
     this.#queuedBytes -= job.bytes;
-    const userId = job.lane.userId;
-    const left = (this.#perUser.get(userId) ?? 1) - 1;
-    if (left === 0) this.#perUser.delete(userId);
-    else this.#perUser.set(userId, left);
+    job.lane.queued -= 1;
     if (this.size === 0) this.#becameIdle();
   }
 
