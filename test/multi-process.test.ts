@@ -7,30 +7,24 @@
  * margin, which would make SDKs refresh inside writes). Every write must be delivered, no
  * re-consent reported, and no spent refresh token ever presented to digi.me.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import nodePath from "node:path";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { FileTokenStore, WriteClient, type TokenStore } from "../src/index.js";
+import { FileTokenStore } from "../src/index.js";
 import { PostgresTokenStore } from "../src/postgres.js";
 import { RedisTokenStore } from "../src/redis.js";
-import { createHttpSdk, createSandbox } from "../src/testing/index.js";
-import type { WorkerConfig, WorkerReport } from "./support/multi-process-worker.js";
+import { runFleet as runFleetWith, type FleetFigures, type SharedStore } from "./support/fleet.js";
 import { findSdks } from "./support/real-sdk.js";
 import { DATABASE_URL, postgresAvailable, REDIS_URL, redisAvailable, uniqueSuffix } from "./support/servers.js";
-import { REDIRECT_URI } from "./support/setup.js";
 
 const WORKERS = 4;
 const WRITES_PER_WORKER = 100;
 const GAP_MS = 100; // 100 writes × 100 ms: each worker writes for about 10 s, two to three token lifetimes
 const ACCESS_TOKEN_SECONDS = 4;
 
-const worker = fileURLToPath(new URL("./support/multi-process-worker.ts", import.meta.url));
-const cwd = fileURLToPath(new URL("..", import.meta.url));
 const realSdkC = process.env.DIGIME_SDK_PATH === undefined ? undefined : findSdks().sdks.find((sdk) => sdk.generation === "C");
 const [hasRedis, hasPostgres] = await Promise.all([redisAvailable("multi-process (Redis)"), postgresAvailable("multi-process (PostgreSQL)")]);
 
@@ -39,36 +33,14 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
 
-function runWorker(config: WorkerConfig): Promise<WorkerReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", worker, JSON.stringify(config)], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      if (code !== 0) return reject(new Error(`worker ${config.name} exited with ${code}: ${stderr.slice(-2000)}`));
-      resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as WorkerReport);
-    });
-  });
-}
-
-interface StoreUnderTest {
-  /** What the workers open. */
-  spec: WorkerConfig["store"];
-  /** The same store, opened here to authorize the user. */
-  open(): Promise<TokenStore>;
-}
-
-async function fileStore(): Promise<StoreUnderTest> {
+async function fileStore(): Promise<SharedStore> {
   const directory = await mkdtemp(nodePath.join(tmpdir(), "multi-process-"));
   cleanups.push(() => rm(directory, { recursive: true, force: true }));
   const path = nodePath.join(directory, "tokens.json");
   return { spec: { kind: "file", path }, open: async () => new FileTokenStore({ path }) };
 }
 
-async function redisStore(): Promise<StoreUnderTest> {
+async function redisStore(): Promise<SharedStore> {
   const keyPrefix = `test:multi:${uniqueSuffix()}:`;
   const redis = new Redis(REDIS_URL);
   cleanups.push(async () => {
@@ -79,7 +51,7 @@ async function redisStore(): Promise<StoreUnderTest> {
   return { spec: { kind: "redis", url: REDIS_URL, keyPrefix }, open: async () => new RedisTokenStore({ client: redis, keyPrefix }) };
 }
 
-async function postgresStore(): Promise<StoreUnderTest> {
+async function postgresStore(): Promise<SharedStore> {
   const table = `multi_${uniqueSuffix()}`.toLowerCase().slice(0, 40);
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
   cleanups.push(async () => {
@@ -96,55 +68,18 @@ async function postgresStore(): Promise<StoreUnderTest> {
   };
 }
 
-/** Authorize one user here, then let the workers write; the figures of the run. */
-async function runFleet(store: StoreUnderTest, refreshWindowMs: number | undefined) {
-  const sandbox = createSandbox({ accessTokenLifetimeSeconds: ACCESS_TOKEN_SECONDS });
-  const server = await sandbox.listen();
-  try {
-    const endpoints = { applicationId: sandbox.applicationId, baseUrl: server.baseUrl, onboardUrl: server.onboardUrl };
-    const parent = new WriteClient({ sdk: createHttpSdk(endpoints), contractDetails: sandbox.contractDetails, redirectUri: REDIRECT_URI, tokenStore: await store.open() });
-    const { url, sealed } = await parent.beginAuthorization({ userId: "alice" });
-    await parent.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
-    await parent.close();
-    sandbox.resetCounters();
-
-    const started = Date.now();
-    const reports = await Promise.all(
-      Array.from({ length: WORKERS }, (_, w) =>
-        runWorker({
-          ...endpoints,
-          name: `w${w}`,
-          contractDetails: sandbox.contractDetails,
-          store: store.spec,
-          userId: "alice",
-          count: WRITES_PER_WORKER,
-          gapMs: GAP_MS,
-          ...(refreshWindowMs === undefined ? {} : { refreshWindowMs }),
-          ...(realSdkC === undefined ? {} : { sdkPath: realSdkC.source.replace(/^DIGIME_SDK_PATH /, "") }),
-        }),
-      ),
-    );
-    const seconds = (Date.now() - started) / 1000;
-    const counters = sandbox.counters;
-    const files = sandbox.library("lib-alice")?.files.length ?? 0;
-    const figures = {
-      seconds: Number(seconds.toFixed(1)),
-      delivered: reports.reduce((n, r) => n + r.delivered, 0),
-      failed: reports.flatMap((r) => r.failed),
-      reauthorizationEvents: reports.reduce((n, r) => n + r.reauthorizationEvents, 0),
-      refreshes: counters.refreshes,
-      refusedRefreshes: counters.failedRefreshes,
-      // The tokens' lives the run spanned: a refresh per life is the ideal.
-      tokenLives: Number((seconds / ACCESS_TOKEN_SECONDS).toFixed(1)),
-      files,
-    };
-    return figures;
-  } finally {
-    await sandbox.close();
-  }
+function runFleet(store: SharedStore, refreshWindowMs: number | undefined): Promise<FleetFigures> {
+  return runFleetWith(store, {
+    workers: WORKERS,
+    writesPerWorker: WRITES_PER_WORKER,
+    gapMs: GAP_MS,
+    accessTokenSeconds: ACCESS_TOKEN_SECONDS,
+    refreshWindowMs,
+    sdkPath: realSdkC?.source.replace(/^DIGIME_SDK_PATH /, ""),
+  });
 }
 
-function expectNothingLostNorRefused(figures: Awaited<ReturnType<typeof runFleet>>): void {
+function expectNothingLostNorRefused(figures: FleetFigures): void {
   expect(figures.failed).toEqual([]);
   expect(figures.delivered).toBe(WORKERS * WRITES_PER_WORKER);
   expect(figures.files).toBe(WORKERS * WRITES_PER_WORKER);

@@ -7,9 +7,10 @@ import { growth } from "./growth.js";
 import { idleMemory } from "./idle-memory.js";
 import { manyUsers } from "./many-users.js";
 import { memory } from "./memory.js";
+import { processes } from "./processes.js";
 import { refreshStorm } from "./storm.js";
 import { stores } from "./stores.js";
 import { streaming } from "./streaming.js";
 import { throughput } from "./throughput.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, stores];
+export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, stores, processes];

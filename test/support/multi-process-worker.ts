@@ -28,6 +28,8 @@ export interface WorkerConfig {
   refreshWindowMs?: number;
   /** A built real SDK (generation C) to use instead of createHttpSdk. */
   sdkPath?: string;
+  /** `false`: hide the store's refresh leases, so this process refreshes on its own. */
+  leases?: boolean;
 }
 
 export interface WorkerReport {
@@ -41,7 +43,17 @@ export interface WorkerReport {
 const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
 const closers: Array<() => Promise<unknown>> = [];
 
+/** The store without its lease methods. */
+function withoutLeases(inner: TokenStore): TokenStore {
+  return { get: (k) => inner.get(k), set: (k, c, o) => inner.set(k, c, o), delete: (k) => inner.delete(k), listByUser: (u) => inner.listByUser(u) };
+}
+
 function openStore(): TokenStore {
+  const store = openSharedStore();
+  return config.leases === false ? withoutLeases(store) : store;
+}
+
+function openSharedStore(): TokenStore {
   const spec = config.store;
   if (spec.kind === "file") return new FileTokenStore({ path: spec.path });
   if (spec.kind === "redis") {
