@@ -1,5 +1,5 @@
 /**
- * 11. A shared store's cost: 10,000 writes over 100 users, 2 ms SDK latency,
+ * 12. A shared store's cost: 10,000 writes over 100 users, 2 ms SDK latency,
  * concurrency 16, with `RedisTokenStore` against the same run with
  * `MemoryTokenStore`, and the store calls each delivered write makes (a
  * counting wrapper around either store). Needs Redis (`REDIS_URL`, default
@@ -69,7 +69,7 @@ export const stores: Benchmark = {
     const rounds = quick ? 2 : 5;
     const redis = await redisReachable();
     if (redis === undefined) {
-      return { rows: [{ id: "11", figure: `stores: no Redis at ${REDIS_URL}, not measured`, unit: "", client: null, baseline: null }], details: {} };
+      return { rows: [{ id: "12", figure: `stores: no Redis at ${REDIS_URL}, not measured`, unit: "", client: null, baseline: null }], details: {} };
     }
     const prefix = `bench:${process.pid}:${Date.now()}:`;
     let n = 0;
@@ -83,9 +83,9 @@ export const stores: Benchmark = {
       const redisRate = median(shared.map((x) => x.perSecond));
       const memoryRate = median(memory.map((x) => x.perSecond));
       const rows: Row[] = [
-        { id: "11a", figure: `RedisTokenStore vs MemoryTokenStore: ${writes.toLocaleString("en-US")} writes over ${USERS} users, 2 ms latency`, unit: "writes/s", client: redisRate, baseline: memoryRate, ratio: redisRate / memoryRate },
+        { id: "12a", figure: `RedisTokenStore vs MemoryTokenStore: ${writes.toLocaleString("en-US")} writes over ${USERS} users, 2 ms latency`, unit: "writes/s", client: redisRate, baseline: memoryRate, ratio: redisRate / memoryRate },
         {
-          id: "11b",
+          id: "12b",
           figure: "store calls per delivered write (Redis | memory), steady state: no token due",
           unit: "calls",
           client: median(shared.map((x) => x.callsPerWrite)),
