@@ -156,6 +156,12 @@ describe("the packed tarball", () => {
     expect(files.filter((f) => !f.startsWith("dist/") && !["README.md", "CHANGELOG.md", "package.json", "LICENSE", ...fallbacks].includes(f))).toEqual([]);
   });
 
+  it("installs the digime-write-pipeline command: `sandbox --help` runs from node_modules/.bin", async () => {
+    const { stdout } = await run(path.join(project, "node_modules/.bin/digime-write-pipeline"), ["sandbox", "--help"], { cwd: project });
+    expect(stdout).toContain("Usage: digime-write-pipeline sandbox [options]");
+    expect(stdout).toContain("--state <file>");
+  });
+
   it("loads ioredis and pg only from the entries that need them, so the main entry works without either", async () => {
     for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "postgres.js", "postgres.cjs"]) {
       expect([...(await bareImports(entry))].filter((s) => s === "ioredis" || s === "pg"), entry).toEqual([]);
