@@ -178,6 +178,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       storeTimeoutMs: resolved.storeTimeoutMs,
       coordination: resolved.refreshCoordination,
       idleUserMs: resolved.idleUserMs,
+      telemetry: resolved.telemetry,
     });
     this.#authorizer = new Authorizer({
       port: this.#port,
@@ -189,9 +190,12 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       contractId: this.#contractId,
       ttlMs: resolved.authorizationTtlMs,
       requireSealed: resolved.requireSealedBundle,
+      telemetry: resolved.telemetry,
     });
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
     this.#queue = new WriteQueue(queue, (settled) => emit("queue:idle", { settled }));
+    const writeQueue = this.#queue;
+    resolved.telemetry.observeQueue(() => ({ depth: writeQueue.size - writeQueue.running, inFlight: writeQueue.running }));
     this.#writer = new Writer({
       queue: this.#queue,
       keeper: this.#keeper,
@@ -199,6 +203,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       emit,
       now: resolved.now,
       retry: resolved.retry,
+      telemetry: resolved.telemetry,
+      contractId: this.#contractId,
       listening: (name) => this.listenerCount(name) > 0,
     });
   }
