@@ -127,7 +127,7 @@ describe("OpenTelemetry spans", () => {
       [1, write!.spanContext().spanId, api.SpanStatusCode.ERROR],
       [2, write!.spanContext().spanId, api.SpanStatusCode.UNSET],
     ]);
-    expect(attempts[0]!.attributes).toMatchObject({ "error.type": "DELIVERY_RETRIES_EXHAUSTED", "http.response.status_code": 503 });
+    expect(attempts[0]!.attributes).toMatchObject({ "error.type": "DELIVERY_ATTEMPT_FAILED", "http.response.status_code": 503 });
 
     const [refresh] = byName("digime.token.refresh");
     expect(parentOf(refresh!)).toBe(attempts[0]!.spanContext().spanId);

@@ -9,6 +9,7 @@ import { manyUsers } from "./many-users.js";
 import { memory } from "./memory.js";
 import { refreshStorm } from "./storm.js";
 import { streaming } from "./streaming.js";
+import { telemetry } from "./telemetry.js";
 import { throughput } from "./throughput.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory];
+export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, telemetry];

@@ -23,16 +23,21 @@ import { errorType, httpStatusOf, type Telemetry, type TelemetryAttributes, type
 export interface OpenTelemetryApi {
   /** `api.trace`. */
   trace: {
+    /** A tracer of the global provider. */
     getTracer(name: string, version?: string): unknown;
+    /** A context with `span` as the active span. */
     setSpan(context: any, span: any): unknown;
   };
   /** `api.context`. */
   context: {
+    /** The active context. */
     active(): unknown;
+    /** Run `fn` in `context`. */
     with(context: any, fn: (...args: any[]) => any): any;
   };
   /** `api.metrics`. */
   metrics: {
+    /** A meter of the global provider. */
     getMeter(name: string, version?: string): unknown;
   };
 }
@@ -54,9 +59,15 @@ export interface OpenTelemetryOptions {
    */
   api?: OpenTelemetryApi;
   /** Where spans go. Default: the global tracer provider your SDK registered (`api.trace`). */
-  tracerProvider?: { getTracer(name: string, version?: string): unknown };
+  tracerProvider?: {
+    /** The library's tracer (scope `digime-write-pipeline`). */
+    getTracer(name: string, version?: string): unknown;
+  };
   /** Where metrics go. Default: the global meter provider (`api.metrics`). */
-  meterProvider?: { getMeter(name: string, version?: string): unknown };
+  meterProvider?: {
+    /** The library's meter (scope `digime-write-pipeline`). */
+    getMeter(name: string, version?: string): unknown;
+  };
   /**
    * Put the app's user id on spans as `user.id`. Off by default: user ids
    * are personal data in many apps. Never put on metrics (unbounded).

@@ -319,7 +319,9 @@ export class Writer {
       telemetry.count("digime.write.attempts", { "digime.attempt.outcome": "success" });
       return outcome;
     } catch (error) {
-      step.end(error);
+      // A failure that will be retried is the attempt's (DELIVERY_ATTEMPT_FAILED), as write:retrying says.
+      const failure = error instanceof AttemptFailedError ? error.failure : undefined;
+      step.end(failure?.retryable === true && failure.error instanceof DigimeWriteError ? attemptError(failure.error, attempt) : error);
       telemetry.count("digime.write.attempts", { "digime.attempt.outcome": "failure" });
       throw error;
     }

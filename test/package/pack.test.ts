@@ -166,6 +166,10 @@ describe("the packed tarball", () => {
     for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "postgres.js", "postgres.cjs"]) {
       expect([...(await bareImports(entry))].filter((s) => s === "ioredis" || s === "pg"), entry).toEqual([]);
     }
+    // @opentelemetry/api (optional peer) is loaded only when the `opentelemetry` option is set, never imported.
+    for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "cli.js"]) {
+      expect([...(await bareImports(entry))].filter((s) => s.startsWith("@opentelemetry/")), entry).toEqual([]);
+    }
     expect([...(await bareImports("redis.js"))]).toContain("ioredis");
     expect([...(await bareImports("redis.cjs"))]).toContain("ioredis");
   });
