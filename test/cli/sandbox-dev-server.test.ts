@@ -12,6 +12,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuthorizationDeniedError, MemoryTokenStore, WriteClient, type TokenStore } from "../../src/index.js";
 import { createHttpSdk } from "../../src/testing/index.js";
+import { findSdks } from "../support/real-sdk.js";
 import { jsonFile, REDIRECT_URI, STATE_SECRET } from "../support/setup.js";
 import { runCli, startCli, type Banner, type RunningCli } from "./support.js";
 
@@ -174,5 +175,28 @@ describe("digime-write-pipeline sandbox", () => {
     await expect(client.write("dave", jsonFile(1))).resolves.toMatchObject({ status: "delivered", attempts: 2 });
     await expect(client.write("dave", jsonFile(2))).resolves.toMatchObject({ status: "delivered", attempts: 1 });
     await client.close();
+  });
+});
+
+// The real SDK, when one is available (DIGIME_SDK_PATH or an installed @digime/digime-sdk-nodejs), against the dev server.
+const real = findSdks();
+if (real.sdks.length === 0) console.warn(`SKIPPED the real SDK against the sandbox dev server: ${real.reasons.join("; ")}`);
+
+describe.skipIf(real.sdks.length === 0)("the real SDK against digime-write-pipeline sandbox", () => {
+  it.each(real.sdks.map((sdk) => [`${sdk.source} (${sdk.version})`, sdk] as const))("%s: authorize, consent on the page, exchange, write", async (_name, sdk) => {
+    const cli = await start(["sandbox", "--port", "0"]);
+    const client = new WriteClient({
+      sdk: sdk.init({ applicationId: cli.banner.applicationId, baseUrl: cli.banner.baseUrl, onboardUrl: cli.banner.onboardUrl }),
+      contractDetails: { contractId: cli.banner.contractId, privateKey: await readFile(cli.banner.privateKeyFile, "utf8") },
+      redirectUri: REDIRECT_URI,
+      tokenStore: new MemoryTokenStore(),
+      stateSecret: STATE_SECRET,
+    });
+    const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
+    const { location } = await clickThrough(url, "approve");
+    await client.completeAuthorization(location, { sealed });
+    await expect(client.write("alice", jsonFile(1))).resolves.toMatchObject({ status: "delivered" });
+    await client.close();
+    expect(await cli.stop()).toBe(0);
   });
 });
