@@ -142,6 +142,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   readonly #queue: WriteQueue;
   readonly #now: () => number;
   #closing: Promise<CloseResult> | undefined;
+  /** Stops the queue gauges (telemetry), once closed. */
+  readonly #stopObserving: () => void;
   /** What no error leaving the client may show: the contract key (whole, body, lines) and the state secrets. */
   readonly #secrets: readonly string[];
 
@@ -195,7 +197,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
     this.#queue = new WriteQueue(queue, (settled) => emit("queue:idle", { settled }));
     const writeQueue = this.#queue;
-    resolved.telemetry.observeQueue(() => ({ depth: writeQueue.size - writeQueue.running, inFlight: writeQueue.running }));
+    this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: writeQueue.size - writeQueue.running, inFlight: writeQueue.running }));
     this.#writer = new Writer({
       queue: this.#queue,
       keeper: this.#keeper,
@@ -388,6 +390,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     this.#queue.close(!drain);
     this.#closing = (async () => {
       await this.#queue.onIdle();
+      this.#stopObserving();
       return { unsavedTokens: await this.#keeper.close() };
     })();
     return this.#closing;

@@ -89,6 +89,7 @@ interface OtelSpan {
   setStatus(status: { code: number; message?: string }): unknown;
   end(): void;
 }
+type ObservableCallback = (result: { observe(value: number, attributes?: TelemetryAttributes): void }) => void;
 interface OtelTracer {
   startSpan(name: string, options: { kind: number; attributes: TelemetryAttributes }, context: unknown): OtelSpan;
 }
@@ -100,7 +101,8 @@ interface OtelMeter {
   createCounter(name: string, options: { description: string; unit: string }): OtelInstrument;
   createHistogram(name: string, options: { description: string; unit: string; advice?: { explicitBucketBoundaries: number[] } }): OtelInstrument;
   createObservableGauge(name: string, options: { description: string; unit: string }): {
-    addCallback(callback: (result: { observe(value: number, attributes?: TelemetryAttributes): void }) => void): void;
+    addCallback(callback: ObservableCallback): void;
+    removeCallback(callback: ObservableCallback): void;
   };
 }
 
@@ -192,11 +194,17 @@ class OpenTelemetrySeam implements Telemetry {
     this.#histograms.get(name)?.record?.(seconds, attributes);
   }
 
-  observeQueue(read: () => { depth: number; inFlight: number }): void {
+  observeQueue(read: () => { depth: number; inFlight: number }): () => void {
     const depth = this.#meter.createObservableGauge("digime.queue.depth", { unit: "{write}", description: "Writes accepted and waiting for their first attempt" });
     const inFlight = this.#meter.createObservableGauge("digime.queue.in_flight", { unit: "{write}", description: "Writes running: calling the SDK or waiting between attempts" });
-    depth.addCallback((result) => result.observe(read().depth));
-    inFlight.addCallback((result) => result.observe(read().inFlight));
+    const observeDepth: ObservableCallback = (result) => result.observe(read().depth);
+    const observeInFlight: ObservableCallback = (result) => result.observe(read().inFlight);
+    depth.addCallback(observeDepth);
+    inFlight.addCallback(observeInFlight);
+    return () => {
+      depth.removeCallback(observeDepth);
+      inFlight.removeCallback(observeInFlight);
+    };
   }
 }
 

@@ -46,8 +46,12 @@ export interface Telemetry {
   count(name: TelemetryCounter, attributes?: TelemetryAttributes, value?: number): void;
   /** Record a duration in seconds. */
   record(name: TelemetryHistogram, seconds: number, attributes?: TelemetryAttributes): void;
-  /** Report the queue's depth (accepted, not started) and in-flight writes when metrics are collected. */
-  observeQueue(read: () => { depth: number; inFlight: number }): void;
+  /**
+   * Report the queue's depth (accepted, not started) and in-flight writes
+   * when metrics are collected, until the returned function is called (on close,
+   * so the meter does not keep a closed client alive).
+   */
+  observeQueue(read: () => { depth: number; inFlight: number }): () => void;
 }
 
 const NOOP_STEP: TelemetryStep = Object.freeze({
@@ -64,7 +68,7 @@ export const NO_TELEMETRY: Telemetry = Object.freeze({
   start: () => NOOP_STEP,
   count: () => undefined,
   record: () => undefined,
-  observeQueue: () => undefined,
+  observeQueue: () => () => undefined,
 });
 
 /**
