@@ -208,6 +208,41 @@ ${body}`,
     }
   });
 
+  it("without @opentelemetry/api installed: runs with telemetry off, and `opentelemetry: true` is INVALID_OPTIONS saying what to install; the API passed as `api` works", async () => {
+    const apiPath = path.join(root, "node_modules/@opentelemetry/api");
+    const body = (load: string) => `${load}
+const sandbox = createSandbox();
+const base = { sdk: sandbox.sdk("v16"), contractDetails: sandbox.contractDetails, redirectUri: "https://app.example/cb", tokenStore: new MemoryTokenStore() };
+let missing;
+try { new WriteClient({ ...base, opentelemetry: true }); } catch (error) { missing = error; }
+(async () => {
+  const plain = await new WriteClient(base).beginAuthorization({ userId: "alice" });
+  const traced = await new WriteClient({ ...base, opentelemetry: { api } }).beginAuthorization({ userId: "alice" });
+  console.log(JSON.stringify({ code: missing?.code, message: missing?.message, plain: typeof plain.url, traced: typeof traced.url }));
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+    await writeFile(
+      path.join(project, "otel.mjs"),
+      body(`import { WriteClient, MemoryTokenStore } from "digime-write-pipeline";
+import { createSandbox } from "digime-write-pipeline/testing";
+import { createRequire } from "node:module";
+const api = createRequire(import.meta.url)(${JSON.stringify(apiPath)});`),
+    );
+    await writeFile(
+      path.join(project, "otel.cjs"),
+      body(`const { WriteClient, MemoryTokenStore } = require("digime-write-pipeline");
+const { createSandbox } = require("digime-write-pipeline/testing");
+const api = require(${JSON.stringify(apiPath)});`),
+    );
+    expect(existsSync(path.join(project, "node_modules/@opentelemetry/api"))).toBe(false);
+    for (const script of ["otel.mjs", "otel.cjs"]) {
+      const { stdout } = await run(process.execPath, [script], { cwd: project });
+      const result = JSON.parse(stdout) as { code: string; message: string; plain: string; traced: string };
+      expect(result, script).toMatchObject({ code: "INVALID_OPTIONS", plain: "string", traced: "string" });
+      expect(result.message, script).toContain("npm install @opentelemetry/api");
+    }
+  });
+
   it("installs with its dependencies and runs from an ES module", async () => {
     const script = roundTrip(`import { WriteClient, MemoryTokenStore, DigimeWriteError } from "digime-write-pipeline";
 import { createSandbox } from "digime-write-pipeline/testing";`);
