@@ -13,6 +13,8 @@ import type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/t
 import type { TokenStore } from "./tokens/token-store.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions, type ResolvedQueueOptions } from "./writing/write-queue.js";
 import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions, type RetryOptions } from "./writing/retry-policy.js";
+import { createOpenTelemetry, type OpenTelemetryOptions } from "./telemetry/opentelemetry.js";
+import { NO_TELEMETRY, type Telemetry } from "./telemetry/telemetry.js";
 
 /**
  * Options of {@link WriteClient}.
@@ -108,6 +110,17 @@ export interface WriteClientOptions {
    * inside it (see docs/sdk-generations.md). Not needed for SDK 13.x and later.
    */
   digimeApi?: DigimeApiOptions;
+  /**
+   * OpenTelemetry traces and metrics (see docs/observability.md): a span per
+   * authorization step, per write (from `write()` to settlement, a child of
+   * the caller's active span), per attempt, refresh and token store call;
+   * counters and histograms of writes, attempts, retries, refreshes, persist
+   * failures and the queue. Needs the optional peer dependency
+   * `@opentelemetry/api` and an SDK you register; `true` uses the global
+   * providers. No token or secret is ever put on a span or metric.
+   * @defaultValue false (nothing is loaded, nothing recorded)
+   */
+  opentelemetry?: boolean | OpenTelemetryOptions;
   /** Clock in epoch ms. Default `Date.now`; pass `sandbox.now` in tests that move time. */
   now?: () => number;
 }
@@ -161,6 +174,8 @@ export interface ResolvedOptions {
   storeTimeoutMs: number;
   sdkGeneration: SdkGeneration | undefined;
   digimeApi: { applicationId: string; baseUrl: string; timeoutMs: number } | undefined;
+  /** The telemetry seam: a no-op unless `opentelemetry` is set. */
+  telemetry: Telemetry;
   now: () => number;
 }
 
@@ -246,6 +261,23 @@ const optionsSchema = strict({
       timeoutMs: z.number().int().min(1000).max(120_000).optional(),
     })
     .optional(),
+  // true/false pass as they are; an object is checked key by key (a union would only say "Invalid input").
+  opentelemetry: z
+    .preprocess(
+      (value) => (typeof value === "boolean" ? undefined : value),
+      strict({
+        api: z
+          .custom<NonNullable<OpenTelemetryOptions["api"]>>(
+            (value) => typeof value === "object" && value !== null && ["trace", "context", "metrics"].every((k) => typeof (value as Record<string, unknown>)[k] === "object"),
+            "must be the @opentelemetry/api module (with trace, context and metrics)",
+          )
+          .optional(),
+        tracerProvider: z.object({ getTracer: fn("getTracer") }).optional(),
+        meterProvider: z.object({ getMeter: fn("getMeter") }).optional(),
+        includeUserId: z.boolean().optional(),
+      }).optional(),
+    )
+    .optional(),
   now: z.custom<() => number>((value) => typeof value === "function", "must be a function returning epoch ms").optional(),
 });
 
@@ -280,8 +312,15 @@ export function resolveOptions(input: unknown): ResolvedOptions {
             baseUrl: withTrailingSlash(o.digimeApi.baseUrl ?? DEFAULT_DIGIME_BASE_URL),
             timeoutMs: o.digimeApi.timeoutMs ?? DEFAULT_DIGIME_TIMEOUT_MS,
           },
+    telemetry: telemetryOf((input as WriteClientOptions).opentelemetry),
     now: o.now ?? Date.now,
   };
+}
+
+/** The seam for option `opentelemetry` (already validated): loads the API only when asked to. */
+function telemetryOf(option: WriteClientOptions["opentelemetry"]): Telemetry {
+  if (option === undefined || option === false) return NO_TELEMETRY;
+  return createOpenTelemetry(option);
 }
 
 function withTrailingSlash(url: string): string {

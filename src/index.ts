@@ -12,6 +12,7 @@
  */
 export { WriteClient, type CloseOptions, type CloseResult, type AuthorizationStatus } from "./write-client.js";
 export type { WriteClientOptions, DigimeApiOptions } from "./client-options.js";
+export type { OpenTelemetryApi, OpenTelemetryOptions } from "./telemetry/opentelemetry.js";
 export type {
   BeginAuthorizationInput,
   BeginAuthorizationResult,

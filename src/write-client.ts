@@ -145,6 +145,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   #closing: Promise<CloseResult> | undefined;
   /** Whether the next authorization should say (once) that it can complete only on this instance. */
   #authorizationNotShared: boolean;
+  /** Stops the queue gauges (telemetry), once closed. */
+  readonly #stopObserving: () => void;
   /** What no error leaving the client may show: the contract key (whole, body, lines) and the state secrets. */
   readonly #secrets: readonly string[];
 
@@ -181,6 +183,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       storeTimeoutMs: resolved.storeTimeoutMs,
       coordination: resolved.refreshCoordination,
       idleUserMs: resolved.idleUserMs,
+      telemetry: resolved.telemetry,
     });
     // A store that coordinates across processes, other than the in-process one, means several instances.
     this.#authorizationNotShared =
@@ -198,9 +201,12 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       contractId: this.#contractId,
       ttlMs: resolved.authorizationTtlMs,
       requireSealed: resolved.requireSealedBundle,
+      telemetry: resolved.telemetry,
     });
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
     this.#queue = new WriteQueue(queue, (settled) => emit("queue:idle", { settled }));
+    const writeQueue = this.#queue;
+    this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: writeQueue.size - writeQueue.running, inFlight: writeQueue.running }));
     this.#writer = new Writer({
       queue: this.#queue,
       keeper: this.#keeper,
@@ -208,6 +214,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       emit,
       now: resolved.now,
       retry: resolved.retry,
+      telemetry: resolved.telemetry,
+      contractId: this.#contractId,
       listening: (name) => this.listenerCount(name) > 0,
       scrub: (error) => scrubError(error, this.#secrets),
     });
@@ -403,6 +411,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     this.#queue.close(!drain);
     this.#closing = (async () => {
       await this.#queue.onIdle();
+      this.#stopObserving();
       return { unsavedTokens: await this.#keeper.close() };
     })();
     return this.#closing;

@@ -72,6 +72,7 @@ describe("sandbox URLs and the loopback server", () => {
     await expect(sandbox.listen({ host: "0.0.0.0" as never })).rejects.toThrow(RangeError);
     await expect(sandbox.listen({ port: -1 })).rejects.toThrow(RangeError);
     await expect(sandbox.listen({ port: 1.5 })).rejects.toThrow(RangeError);
+    await expect(sandbox.listen({ interactive: "yes" as never })).rejects.toThrow(/interactive must be a boolean/);
     expect(sandbox.baseUrl).toBe("https://sandbox.digi.me.invalid/v1.7/");
   });
 
@@ -185,5 +186,33 @@ describe("one state behind every front end", () => {
     const data = { fileData: Buffer.from("x"), fileName: "x.txt", fileDescriptor: DESCRIPTOR };
     await expect(sdk.pushData({ type: "library", contractDetails: sandbox.contractDetails, userAccessToken: token, data })).rejects.toMatchObject({ name: "HTTPError" });
     expect(rule.hits).toBe(2);
+  });
+});
+
+describe("listen({ interactive: true }): pages for a person", () => {
+  it("asks on the consent page (no redirect until a button is pressed), escapes what it shows, and lists delivered files at the root", async () => {
+    const sandbox = sandboxUnderTest();
+    const server = await sandbox.listen({ interactive: true });
+    const sdk = sandbox.sdk("v16");
+    const { url, codeVerifier } = await sdk.getAuthorizeUrl({ contractDetails: sandbox.contractDetails, callback: "https://app.example/cb", state: "s1" });
+    const page = await fetch(url, { redirect: "manual" });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('name="decision" value="approve"');
+    // A bad decision is refused without spending the link.
+    const bad = await fetch(url, { method: "POST", body: new URLSearchParams({ decision: "maybe" }), redirect: "manual" });
+    expect(bad.status).toBe(400);
+    const decided = await fetch(url, { method: "POST", body: new URLSearchParams({ decision: "approve" }), redirect: "manual" });
+    expect(decided.status).toBe(303);
+    const code = new URL(decided.headers.get("location")!).searchParams.get("code")!;
+    const token = await sdk.exchangeCodeForToken({ contractDetails: sandbox.contractDetails, authorizationCode: code, codeVerifier });
+    await sdk.pushData({
+      type: "library",
+      contractDetails: sandbox.contractDetails,
+      userAccessToken: token,
+      data: { fileData: Buffer.from("x"), fileName: "x", fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }], reference: ['<script>alert("x")</script>'] } },
+    });
+    const overview = await (await fetch(server.url)).text();
+    expect(overview).toContain("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;");
+    expect(overview).not.toContain("<script>");
   });
 });

@@ -11,6 +11,7 @@ import { processes } from "./processes.js";
 import { refreshStorm } from "./storm.js";
 import { stores } from "./stores.js";
 import { streaming } from "./streaming.js";
+import { telemetry } from "./telemetry.js";
 import { throughput } from "./throughput.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, stores, processes];
+export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, telemetry, stores, processes];

@@ -32,6 +32,8 @@ export async function buildBench(): Promise<void> {
     clean: true,
     target: "node22",
     platform: "node",
+    // The OpenTelemetry SDK (dev dependencies, CommonJS that requires the API) loads from node_modules, as in an app.
+    external: [/^@opentelemetry\//],
     silent: true,
   });
 }

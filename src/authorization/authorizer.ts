@@ -3,6 +3,7 @@
  * back is explicit and happens before the code is exchanged: callback shape,
  * bundle integrity, state equality (constant time), expiry, one-time use.
  */
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import {
@@ -187,6 +188,8 @@ export interface AuthorizerDeps {
   ttlMs: number;
   /** Client default of {@link CompleteAuthorizationOptions.requireSealed}. */
   requireSealed: boolean;
+  /** Spans of begin and complete. Default: off. */
+  telemetry?: Telemetry;
 }
 
 /** @internal */
@@ -197,7 +200,36 @@ export class Authorizer {
     this.#deps = deps;
   }
 
-  async begin(input: unknown): Promise<BeginAuthorizationResult> {
+  begin(input: unknown): Promise<BeginAuthorizationResult> {
+    const userId = (input as { userId?: unknown } | undefined)?.userId;
+    return this.#traced("digime.authorization.begin", typeof userId === "string" ? userId : undefined, () => this.#begin(input), () => undefined);
+  }
+
+  complete(callbackInput: unknown, options: unknown): Promise<CompleteAuthorizationResult> {
+    return this.#traced("digime.authorization.complete", undefined, () => this.#complete(callbackInput, options), (result) => result.userId);
+  }
+
+  /** Run one authorization step in a span (its store and SDK calls nest under it). */
+  async #traced<T>(name: string, userId: string | undefined, run: () => Promise<T>, userOf: (result: T) => string | undefined): Promise<T> {
+    const telemetry = this.#deps.telemetry ?? NO_TELEMETRY;
+    if (!telemetry.enabled) return run();
+    const step = telemetry.start(name, { "digime.contract.id": this.#deps.contractId });
+    let result: T;
+    try {
+      result = await step.run(run);
+    } catch (error) {
+      const user = error instanceof AuthorizationDeniedError ? error.userId : userId;
+      if (telemetry.includeUserId && user !== undefined) step.set({ "user.id": user });
+      step.end(error);
+      throw error;
+    }
+    const user = userOf(result) ?? userId;
+    if (telemetry.includeUserId && user !== undefined) step.set({ "user.id": user });
+    step.end();
+    return result;
+  }
+
+  async #begin(input: unknown): Promise<BeginAuthorizationResult> {
     const parsed = parseOrThrow(beginSchema, input, "INVALID_ARGUMENT", "input");
     const { port, keeper, sealer, pending, now, contractId } = this.#deps;
     const state = randomBytes(32).toString("base64url");
@@ -238,7 +270,7 @@ export class Authorizer {
     return { url, state, sealed, expiresAt };
   }
 
-  async complete(callbackInput: unknown, options: unknown): Promise<CompleteAuthorizationResult> {
+  async #complete(callbackInput: unknown, options: unknown): Promise<CompleteAuthorizationResult> {
     let userId: string | undefined;
     try {
       const parsedOptions = parseOrThrow(completeOptionsSchema, options, "INVALID_ARGUMENT", "options") ?? {};

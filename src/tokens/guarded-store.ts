@@ -6,6 +6,7 @@
 import { DigimeWriteError, TokenStoreError } from "../errors.js";
 import { CallDeadlines } from "../internal/call-deadlines.js";
 import { sanitizeError, scrubError } from "../internal/redact.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import type { RefreshLeases, TokenStore } from "./token-store.js";
 
 /** @internal */
@@ -14,11 +15,13 @@ export class GuardedStore {
   /** The store's refresh leases, when it offers both methods. */
   readonly leases: RefreshLeases | undefined;
   readonly #timeoutMs: number;
+  readonly #telemetry: Telemetry;
   #deadlines: CallDeadlines | undefined;
 
-  constructor(store: TokenStore, timeoutMs: number) {
+  constructor(store: TokenStore, timeoutMs: number, telemetry: Telemetry = NO_TELEMETRY) {
     this.store = store;
     this.#timeoutMs = timeoutMs;
+    this.#telemetry = telemetry;
     this.leases =
       typeof store.acquireRefreshLease === "function" && typeof store.releaseRefreshLease === "function"
         ? (store as TokenStore & RefreshLeases)
@@ -35,7 +38,20 @@ export class GuardedStore {
     // One shared timer for every pending call, not one armed and cleared per call: this runs on every write.
     this.#deadlines ??= new CallDeadlines(this.#timeoutMs, (label) => new TokenStoreError(`Token store ${label} did not answer within ${this.#timeoutMs} ms`));
     const store = this.store;
-    return this.#deadlines.run(operation, () => call(store));
+    if (!this.#telemetry.enabled) return this.#deadlines.run(operation, () => call(store));
+    // A span per store call, a child of whatever step is running (an attempt, a refresh, an authorization).
+    const deadlines = this.#deadlines;
+    const step = this.#telemetry.start(`digime.token_store.${operation}`, { "digime.token_store.operation": operation });
+    return step.run(() => deadlines.run(operation, () => call(store))).then(
+      (value) => {
+        step.end();
+        return value;
+      },
+      (error: unknown) => {
+        step.end(error instanceof DigimeWriteError ? error : new TokenStoreError("failed"));
+        throw error;
+      },
+    );
   }
 
   /** Wrap a store failure so that no foreign object, and no token in `secrets`, rides along. */

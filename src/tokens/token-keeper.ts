@@ -7,6 +7,7 @@
  * {@link TokenRefresher} (one refresh at a time, across processes under the
  * store's lease).
  */
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { NotAuthorizedError, ReauthorizationRequiredError } from "../errors.js";
 import type { EmitEvent } from "../events.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
@@ -36,6 +37,8 @@ export interface TokenKeeperOptions {
   coordination: RefreshCoordinationOptions;
   /** A user's in-memory state is released after this many ms without activity (and nothing pending). */
   idleUserMs: number;
+  /** Spans of store calls and refreshes; refresh and persist-failure counts. Default: off. */
+  telemetry?: Telemetry;
 }
 
 /** What happened to a token handed to {@link TokenKeeper.accept}. */
@@ -73,8 +76,9 @@ export class TokenKeeper {
 
   constructor(options: TokenKeeperOptions) {
     this.#options = options;
-    this.#store = new GuardedStore(options.store, options.storeTimeoutMs);
-    this.#persister = new TokenPersister({ store: this.#store, contractId: options.contractId, emit: options.emit, retry: options.persistRetry });
+    const telemetry = options.telemetry ?? NO_TELEMETRY;
+    this.#store = new GuardedStore(options.store, options.storeTimeoutMs, telemetry);
+    this.#persister = new TokenPersister({ store: this.#store, contractId: options.contractId, emit: options.emit, retry: options.persistRetry, telemetry });
     this.#refresher = new TokenRefresher({
       store: this.#store,
       port: options.port,
@@ -85,6 +89,7 @@ export class TokenKeeper {
       fresh: (userId, credentials) => !this.#refreshDue(this.#state(userId), credentials),
       accept: (userId, basis, token) => this.accept(userId, basis, token, "proactive"),
       rejected: (userId, token) => this.markRejected(userId, token),
+      telemetry,
     });
   }
 
@@ -289,6 +294,8 @@ export class TokenKeeper {
       persisted,
       accessTokenExpiresAt: expiryMs(token.accessToken.expiry),
     });
+    const telemetry = this.#options.telemetry;
+    if (telemetry?.enabled) telemetry.count("digime.token.refreshes", { "digime.refresh.source": source, "digime.refresh.outcome": "success" });
     return { changed: true, persisted };
   }
 

@@ -4,6 +4,7 @@
  * background tries while the token waits in memory.
  * @module
  */
+import type { Telemetry } from "../telemetry/telemetry.js";
 import { TokenStoreError } from "../errors.js";
 import type { EmitEvent } from "../events.js";
 import { sleep } from "../internal/sleep.js";
@@ -52,6 +53,8 @@ export interface TokenPersisterOptions {
   contractId: string;
   emit: EmitEvent;
   retry: PersistRetryOptions;
+  /** Counts failed persist tries. Default: off. */
+  telemetry?: Telemetry;
 }
 
 /** @internal */
@@ -95,6 +98,7 @@ export class TokenPersister {
         return true;
       } catch (error) {
         state.failedPersists += 1;
+        if (this.#options.telemetry?.enabled) this.#options.telemetry.count("digime.token.persist_failures");
         const wrapped = this.#options.store.error("set", error, [...tokenSecrets(state.unsaved), ...tokenSecrets(state.lastKnown)]);
         if (attempt >= inlineAttempts) {
           this.#options.emit("token:persist-failed", {
@@ -173,6 +177,7 @@ export class TokenPersister {
         return true;
       } catch {
         state.failedPersists += 1;
+        if (this.#options.telemetry?.enabled) this.#options.telemetry.count("digime.token.persist_failures");
         return false;
       }
     });

@@ -10,6 +10,7 @@ import { DigimeWriteError, ReauthorizationRequiredError, TokenStoreError } from 
 import { sleep } from "../internal/sleep.js";
 import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import type { UserAccessToken } from "../sdk/types.js";
 import { tokenSecrets, withToken } from "./credentials.js";
 import type { GuardedStore } from "./guarded-store.js";
@@ -60,6 +61,8 @@ export interface TokenRefresherOptions {
   accept(userId: string, basis: Credentials, token: UserAccessToken): Promise<unknown>;
   /** Remember and announce a refresh token digi.me refused with nothing newer anywhere. */
   rejected(userId: string, token: UserAccessToken): void;
+  /** A span per refresh call; failed refreshes counted. Default: off. */
+  telemetry?: Telemetry;
 }
 
 /** Polling a shared store for another process's result: quick at first, then gentle. */
@@ -152,6 +155,22 @@ export class TokenRefresher {
 
   /** Spend `basis`'s refresh token, persist the new pair, and return it. */
   async #spend(userId: string, basis: Credentials): Promise<Credentials> {
+    const telemetry = this.#options.telemetry ?? NO_TELEMETRY;
+    const step = telemetry.enabled ? telemetry.start("digime.token.refresh", { "digime.contract.id": this.#options.contractId }) : undefined;
+    if (step === undefined) return this.#spendNow(userId, basis);
+    let credentials: Credentials;
+    try {
+      credentials = await step.run(() => this.#spendNow(userId, basis));
+    } catch (error) {
+      step.end(error);
+      telemetry.count("digime.token.refreshes", { "digime.refresh.source": "proactive", "digime.refresh.outcome": "failure" });
+      throw error;
+    }
+    step.end();
+    return credentials;
+  }
+
+  async #spendNow(userId: string, basis: Credentials): Promise<Credentials> {
     let token: UserAccessToken;
     try {
       token = await this.#options.port.refresh(basis.userAccessToken);

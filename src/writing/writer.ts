@@ -14,6 +14,7 @@ import {
 } from "../errors.js";
 import type { EmitEvent, WriteClientEventName, WriteReceipt } from "../events.js";
 import { sanitizeError } from "../internal/redact.js";
+import { retryReason, type Telemetry, type TelemetryStep } from "../telemetry/telemetry.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "../sdk/sdk-failure.js";
 import type { PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
@@ -64,6 +65,10 @@ export interface WriterDeps {
   emit: EmitEvent;
   now: () => number;
   retry: ResolvedRetryOptions;
+  /** Spans and metrics of each write, attempt and retry. */
+  telemetry: Telemetry;
+  /** The contract written with (a span attribute). */
+  contractId: string;
   /** Whether anyone listens to an event; payloads nobody would see are not built. Default: always. */
   listening?: (name: WriteClientEventName) => boolean;
   /** Scrubs an error in place before a write rejects with it (see `scrubError`). Default: none. */
@@ -128,6 +133,10 @@ export class PendingWrite implements QueuedWork<PortWriteResult>, DeliveryProgre
   tokenRefreshed = false;
   possibleDuplicate = false;
   outcome: PortWriteResult | undefined = undefined;
+  /** The write's span, from write() to settlement; undefined with telemetry off. */
+  trace: TelemetryStep | undefined = undefined;
+  /** Monotonic ms at write(), for the duration metrics (telemetry on only). */
+  acceptedAt = 0;
   #resolve: ((receipt: WriteReceipt) => void) | undefined = undefined;
   #reject: ((error: unknown) => void) | undefined = undefined;
 
@@ -205,6 +214,15 @@ export class Writer {
     const priority = parsedOptions?.priority ?? 0;
     const signal = parsedOptions?.signal;
     const write = new PendingWrite(this, parsedOptions?.id ?? newWriteId(), user, source, signal, priority, now());
+    const { telemetry } = this.#deps;
+    if (telemetry.enabled) {
+      // Here, in write()'s own call: the caller's active span becomes the parent, though the write runs later.
+      write.acceptedAt = performance.now();
+      const attributes: Record<string, string | number> = { "digime.write.id": write.id, "digime.contract.id": this.#deps.contractId, "digime.write.priority": priority };
+      if (source.size !== undefined) attributes["digime.file.size"] = source.size;
+      if (telemetry.includeUserId) attributes["user.id"] = user;
+      write.trace = telemetry.start("digime.write", attributes);
+    }
     return new Promise<WriteReceipt>((resolve, reject) => {
       write.settleWith(resolve, reject);
       const refused = queue.enqueue(user, priority, signal, write, source.size ?? 0);
@@ -230,6 +248,7 @@ export class Writer {
       possibleDuplicate: write.possibleDuplicate,
     });
     if (this.#deps.listening?.("write:succeeded") !== false) this.#deps.emit("write:succeeded", { ...write.base(), receipt });
+    if (write.trace !== undefined) this.#settledTelemetry(write, "delivered", undefined);
     return receipt;
   }
 
@@ -244,7 +263,17 @@ export class Writer {
     // Here rather than around every write's promise: only failures pay for it.
     this.#deps.scrub?.(error);
     this.#deps.emit("write:failed", { ...write.base(), attempts: write.attempts, possiblyDelivered: write.possibleDuplicate, error });
+    if (write.trace !== undefined) this.#settledTelemetry(write, "failed", error);
     return error;
+  }
+
+  /** End the write's span; count it and record its duration. */
+  #settledTelemetry(write: PendingWrite, outcome: "delivered" | "failed", error: DigimeWriteError | undefined): void {
+    const { telemetry } = this.#deps;
+    write.trace!.set({ "digime.write.outcome": outcome, "digime.write.attempts": write.attempts, "digime.write.possible_duplicate": write.possibleDuplicate });
+    write.trace!.end(error);
+    telemetry.count("digime.writes", error === undefined ? { "digime.write.outcome": outcome } : { "digime.write.outcome": outcome, "error.type": error.code });
+    telemetry.record("digime.write.duration", (performance.now() - write.acceptedAt) / 1000, { "digime.write.outcome": outcome });
   }
 
   /** @internal Deliver `write`: attempts under the retry policy. */
@@ -253,12 +282,19 @@ export class Writer {
     const { source, signal } = write;
     const base = write.base();
     const progress: DeliveryProgress = write;
+    const { telemetry } = this.#deps;
+    const trace = write.trace;
+    if (trace !== undefined) {
+      const waited = (performance.now() - write.acceptedAt) / 1000;
+      trace.event("digime.write.dequeued", { "digime.write.queue_wait_s": waited });
+      telemetry.record("digime.write.queue_wait", waited);
+    }
     try {
       return await runWithRetries(
         async (attempt) => {
           progress.attempts = attempt;
           if (this.#deps.listening?.("write:started") !== false) emit("write:started", { ...base, attempt });
-          const outcome = await this.#attempt(base.userId, source, attempt, progress);
+          const outcome = trace === undefined ? await this.#attempt(base.userId, source, attempt, progress) : await this.#tracedAttempt(trace, base.userId, source, attempt, progress);
           progress.outcome = outcome;
           return outcome;
         },
@@ -266,6 +302,11 @@ export class Writer {
         {
           onRetry: (failure, attempt, delayMs) => {
             emit("write:retrying", { ...base, attempt, delayMs, error: attemptError(failure.error as DigimeWriteError, attempt) });
+            if (trace !== undefined) {
+              const reason = retryReason(failure.error);
+              trace.event("digime.write.retry", { "digime.write.attempt": attempt, "digime.retry.delay_ms": delayMs, "digime.retry.reason": reason });
+              telemetry.count("digime.write.retries", { "digime.retry.reason": reason });
+            }
           },
         },
         signal,
@@ -274,6 +315,24 @@ export class Writer {
       // An attempt that succeeded while the signal fired still delivered the file: report the truth.
       if (progress.outcome !== undefined) return progress.outcome;
       if (signal?.aborted && error === signal.reason) throw new WriteAbortedError(signal.reason);
+      throw error;
+    }
+  }
+
+  /** One attempt inside its own span (a child of the write's); refresh and store calls nest under it. */
+  async #tracedAttempt(trace: TelemetryStep, userId: string, source: FileSource, attempt: number, progress: DeliveryProgress): Promise<PortWriteResult> {
+    const { telemetry } = this.#deps;
+    const step = telemetry.start("digime.write.attempt", { "digime.write.attempt": attempt }, trace);
+    try {
+      const outcome = await step.run(() => this.#attempt(userId, source, attempt, progress));
+      step.end();
+      telemetry.count("digime.write.attempts", { "digime.attempt.outcome": "success" });
+      return outcome;
+    } catch (error) {
+      // A failure that will be retried is the attempt's (DELIVERY_ATTEMPT_FAILED), as write:retrying says.
+      const failure = error instanceof AttemptFailedError ? error.failure : undefined;
+      step.end(failure?.retryable === true && failure.error instanceof DigimeWriteError ? attemptError(failure.error, attempt) : error);
+      telemetry.count("digime.write.attempts", { "digime.attempt.outcome": "failure" });
       throw error;
     }
   }

@@ -156,9 +156,19 @@ describe("the packed tarball", () => {
     expect(files.filter((f) => !f.startsWith("dist/") && !["README.md", "CHANGELOG.md", "package.json", "LICENSE", ...fallbacks].includes(f))).toEqual([]);
   });
 
+  it("installs the digime-write-pipeline command: `sandbox --help` runs from node_modules/.bin", async () => {
+    const { stdout } = await run(path.join(project, "node_modules/.bin/digime-write-pipeline"), ["sandbox", "--help"], { cwd: project });
+    expect(stdout).toContain("Usage: digime-write-pipeline sandbox [options]");
+    expect(stdout).toContain("--state <file>");
+  });
+
   it("loads ioredis and pg only from the entries that need them, so the main entry works without either", async () => {
     for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "postgres.js", "postgres.cjs"]) {
       expect([...(await bareImports(entry))].filter((s) => s === "ioredis" || s === "pg"), entry).toEqual([]);
+    }
+    // @opentelemetry/api (optional peer) is loaded only when the `opentelemetry` option is set, never imported.
+    for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "cli.js"]) {
+      expect([...(await bareImports(entry))].filter((s) => s.startsWith("@opentelemetry/")), entry).toEqual([]);
     }
     expect([...(await bareImports("redis.js"))]).toContain("ioredis");
     expect([...(await bareImports("redis.cjs"))]).toContain("ioredis");
@@ -195,6 +205,41 @@ ${body}`,
     for (const script of ["stores.mjs", "stores.cjs"]) {
       const { stdout } = await run(process.execPath, [script], { cwd: project });
       expect(JSON.parse(stdout), script).toEqual(expected);
+    }
+  });
+
+  it("without @opentelemetry/api installed: runs with telemetry off, and `opentelemetry: true` is INVALID_OPTIONS saying what to install; the API passed as `api` works", async () => {
+    const apiPath = path.join(root, "node_modules/@opentelemetry/api");
+    const body = (load: string) => `${load}
+const sandbox = createSandbox();
+const base = { sdk: sandbox.sdk("v16"), contractDetails: sandbox.contractDetails, redirectUri: "https://app.example/cb", tokenStore: new MemoryTokenStore() };
+let missing;
+try { new WriteClient({ ...base, opentelemetry: true }); } catch (error) { missing = error; }
+(async () => {
+  const plain = await new WriteClient(base).beginAuthorization({ userId: "alice" });
+  const traced = await new WriteClient({ ...base, opentelemetry: { api } }).beginAuthorization({ userId: "alice" });
+  console.log(JSON.stringify({ code: missing?.code, message: missing?.message, plain: typeof plain.url, traced: typeof traced.url }));
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+    await writeFile(
+      path.join(project, "otel.mjs"),
+      body(`import { WriteClient, MemoryTokenStore } from "digime-write-pipeline";
+import { createSandbox } from "digime-write-pipeline/testing";
+import { createRequire } from "node:module";
+const api = createRequire(import.meta.url)(${JSON.stringify(apiPath)});`),
+    );
+    await writeFile(
+      path.join(project, "otel.cjs"),
+      body(`const { WriteClient, MemoryTokenStore } = require("digime-write-pipeline");
+const { createSandbox } = require("digime-write-pipeline/testing");
+const api = require(${JSON.stringify(apiPath)});`),
+    );
+    expect(existsSync(path.join(project, "node_modules/@opentelemetry/api"))).toBe(false);
+    for (const script of ["otel.mjs", "otel.cjs"]) {
+      const { stdout } = await run(process.execPath, [script], { cwd: project });
+      const result = JSON.parse(stdout) as { code: string; message: string; plain: string; traced: string };
+      expect(result, script).toMatchObject({ code: "INVALID_OPTIONS", plain: "string", traced: "string" });
+      expect(result.message, script).toContain("npm install @opentelemetry/api");
     }
   });
 

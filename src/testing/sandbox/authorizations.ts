@@ -137,6 +137,12 @@ export class AuthorizationRegistry {
     return code;
   }
 
+  /** Whether a pre-authorization code can still be consented to (known, unused, unexpired), without consuming it. */
+  isPendingOpen(preauthorizationCode: string): boolean {
+    const pending = this.#pending.get(preauthorizationCode);
+    return pending !== undefined && !pending.used && this.#clock.nowMs() < pending.expiresAt;
+  }
+
   /** The code's record without consuming it (to route faults by library). */
   peekCode(code: string): AuthorizationCode | undefined {
     return this.#codes.get(code);

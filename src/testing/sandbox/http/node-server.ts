@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import type { SandboxState } from "../state.js";
 import { apiErrorFailure } from "../wire.js";
 import { httpContextOf, type EndpointContext } from "./context.js";
+import { consentDecision, consentPage, overviewPage } from "./dev-pages.js";
 import { outcomeOfError, type HttpOutcome, type SandboxHttpRequest } from "./exchange.js";
 import { serverMount } from "./mount.js";
 import { dispatch, matchRoute } from "./router.js";
@@ -81,9 +82,23 @@ function send(response: ServerResponse, outcome: HttpOutcome): void {
   response.end(outcome.body);
 }
 
-async function serve(ctx: EndpointContext, origin: string, message: IncomingMessage, response: ServerResponse): Promise<void> {
+/** The pages for a person (interactive mode), or undefined when the request is for the API. */
+async function devPage(ctx: EndpointContext, request: SandboxHttpRequest): Promise<HttpOutcome | undefined> {
+  const path = `${request.url.origin}${request.url.pathname}`;
+  if (request.method === "GET" && request.url.pathname === "/") return overviewPage(ctx);
+  if (path !== `${ctx.mount.onboardUrl}authorize`) return undefined;
+  if (request.method === "GET") return consentPage(ctx, request);
+  if (request.method === "POST") return consentDecision(ctx, request);
+  return undefined;
+}
+
+async function serve(ctx: EndpointContext, origin: string, message: IncomingMessage, response: ServerResponse, interactive: boolean): Promise<void> {
   const request = fromIncomingMessage(message, origin);
   if (request === undefined) return send(response, outcomeOfError(apiErrorFailure(400, "InvalidRequest", "The request target is not a path")));
+  if (interactive) {
+    const outcome = await devPage(ctx, request);
+    if (outcome !== undefined) return send(response, outcome);
+  }
   const match = matchRoute(ctx.mount, request.method, request.url);
   if (match.kind === "none") return send(response, outcomeOfError(apiErrorFailure(404, "NotFound", "No such endpoint in the sandbox")));
   if (match.kind === "method-not-allowed") {
@@ -93,13 +108,15 @@ async function serve(ctx: EndpointContext, origin: string, message: IncomingMess
   send(response, await dispatch(match.route, ctx, request, match.params));
 }
 
-function validate(options: SandboxListenOptions): { port: number; host: string } {
+function validate(options: SandboxListenOptions): { port: number; host: string; interactive: boolean } {
   if (typeof options !== "object" || options === null) throw new TypeError("sandbox.listen: options must be an object");
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError("sandbox.listen: port must be an integer from 0 to 65535");
   const host = options.host ?? "127.0.0.1";
   if (!LOOPBACK_HOSTS.has(host)) throw new RangeError('sandbox.listen: host must be a loopback address ("127.0.0.1" or "::1")');
-  return { port, host };
+  const interactive = options.interactive ?? false;
+  if (typeof interactive !== "boolean") throw new TypeError("sandbox.listen: interactive must be a boolean");
+  return { port, host, interactive };
 }
 
 /**
@@ -113,7 +130,7 @@ function validate(options: SandboxListenOptions): { port: number; host: string }
  * ```
  */
 export async function startSandboxServer(state: SandboxState, options: SandboxListenOptions = {}): Promise<SandboxServer> {
-  const { port, host } = validate(options);
+  const { port, host, interactive } = validate(options);
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -127,7 +144,7 @@ export async function startSandboxServer(state: SandboxState, options: SandboxLi
   const mount = serverMount(origin);
   const ctx: EndpointContext = { state, http: httpContextOf(state), mount };
   server.on("request", (message: IncomingMessage, response: ServerResponse) => {
-    serve(ctx, origin, message, response).catch(() => {
+    serve(ctx, origin, message, response, interactive).catch(() => {
       // Only a transport failure gets here (the endpoints' errors are outcomes): drop the connection.
       response.destroy();
     });

@@ -48,6 +48,14 @@ export interface SandboxListenOptions {
   port?: number;
   /** Loopback address to bind. Only loopback is allowed: the sandbox has no authentication worth the name. Default `"127.0.0.1"`. */
   host?: "127.0.0.1" | "::1";
+  /**
+   * Serve pages for a person (what the `digime-write-pipeline sandbox` dev
+   * server does): the consent page asks, with an Approve and a Deny button,
+   * instead of approving at once, and `GET /` lists the libraries and the
+   * files delivered into them. Default `false`: the consent page approves
+   * and redirects straight away, as tests expect.
+   */
+  interactive?: boolean;
 }
 
 /**
