@@ -1,0 +1,219 @@
+/**
+ * {@link WriteWorker}: the consumer side of durable writes. A BullMQ worker
+ * whose processor hands each job to a {@link WriteClient}, so delivery (token
+ * keeping, refresh coordination, retries, events) is the client's, unchanged.
+ * @module
+ */
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { z } from "zod";
+import { DigimeWriteError } from "../errors.js";
+import type { WriteReceipt } from "../events.js";
+import { parseStoreOptions } from "../stores/parse-options.js";
+import type { WriteClient } from "../write-client.js";
+import type { WriteFileMeta } from "../writing/file-meta.js";
+import { encodeError, failedPossiblyDelivered, parseJobData, WRITE_JOB, type WriteJobData } from "./job-data.js";
+import type { PayloadStore } from "./payload-store.js";
+
+/**
+ * Defaults of {@link WriteWorkerOptions}.
+ *
+ * @example
+ * ```ts
+ * console.log(WRITE_WORKER_DEFAULTS.lockDurationMs); // 30000
+ * ```
+ */
+export const WRITE_WORKER_DEFAULTS = Object.freeze({
+  concurrency: 16,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 5,
+});
+
+/**
+ * Options of {@link WriteWorker}.
+ *
+ * @example
+ * ```ts
+ * const options: WriteWorkerOptions = { client, connection: { host: "127.0.0.1", port: 6379 }, queueName: "digime-writes", concurrency: 16 };
+ * ```
+ */
+export interface WriteWorkerOptions {
+  /** The client that delivers each write (its token store should be shared by every worker: Redis or PostgreSQL). */
+  client: WriteClient;
+  /** BullMQ's Redis connection: ioredis options or an ioredis instance (`maxRetriesPerRequest: null`). */
+  connection: ConnectionOptions;
+  /** The BullMQ queue's name, as given to the {@link DurableWriteQueue}. */
+  queueName: string;
+  /** BullMQ key prefix, as given to the queue. Default BullMQ's (`bull`). */
+  prefix?: string;
+  /**
+   * Jobs this worker runs at once (handed to the client, whose own queue
+   * still keeps one write per user at a time). Bounds: 1 to 1000.
+   * @defaultValue 16
+   */
+  concurrency?: number;
+  /** The payload store the producers use, for payloads not kept inside jobs. */
+  payloadStore?: PayloadStore;
+  /**
+   * How long a worker's hold on a running job lasts without renewal (BullMQ
+   * `lockDuration`). A job of a worker that died runs again once its lock
+   * lapsed and a stalled check saw it. Bounds: 100 ms to 10 minutes.
+   * @defaultValue 30000
+   */
+  lockDurationMs?: number;
+  /** How often this worker looks for jobs of dead workers (BullMQ `stalledInterval`). Bounds: 100 ms to 10 minutes. @defaultValue 30000 */
+  stalledIntervalMs?: number;
+  /** Times a job may be found stalled before it finally fails (BullMQ `maxStalledCount`). Bounds: 0 to 100. @defaultValue 5 */
+  maxStalledCount?: number;
+}
+
+const optionsSchema = z
+  .object({
+    client: z.custom<WriteClient>((value) => typeof (value as { write?: unknown } | null)?.write === "function", "must be a WriteClient"),
+    connection: z.custom<ConnectionOptions>((value) => typeof value === "object" && value !== null, "must be ioredis options or an ioredis instance"),
+    queueName: z.string().min(1, "must not be empty").max(200).regex(/^[^:]+$/, "must not contain ':'"),
+    prefix: z.string().min(1).max(100).optional(),
+    concurrency: z.number().int().min(1).max(1000).optional(),
+    payloadStore: z
+      .custom<PayloadStore>((value) => typeof (value as { open?: unknown } | null)?.open === "function", "must have put, open and delete methods")
+      .optional(),
+    lockDurationMs: z.number().int().min(100).max(600_000).optional(),
+    stalledIntervalMs: z.number().int().min(100).max(600_000).optional(),
+    maxStalledCount: z.number().int().min(0).max(100).optional(),
+  })
+  .strict();
+
+/** Errors that another run later can cure: the client's transient give-ups, and a client closed under a running job. */
+function worthAnotherRun(error: unknown): boolean {
+  return error instanceof DigimeWriteError && (error.retryable || error.code === "CLIENT_CLOSED");
+}
+
+/**
+ * The consumer side of durable writes (needs the optional peer `bullmq`):
+ * takes jobs of a {@link DurableWriteQueue} from Redis and delivers each
+ * through `client.write`. Several workers, in several processes, share a
+ * queue; a job whose worker died runs again elsewhere, flagged
+ * `possibleDuplicate`.
+ *
+ * How retries divide: the client retries transient faults within one run
+ * (seconds, its `retry` options); when it gives up, the run fails and BullMQ
+ * runs the job again after `outageBackoffMs`, doubling, up to `attempts`
+ * runs (an outage). Faults no retry cures (rejected, consent needed) fail the
+ * job at once, with no further runs.
+ *
+ * @example
+ * ```ts
+ * import { WriteWorker } from "digime-write-pipeline/bullmq";
+ * const worker = new WriteWorker({ client, connection: { host: "127.0.0.1", port: 6379, maxRetriesPerRequest: null }, queueName: "digime-writes" });
+ * process.on("SIGTERM", () => void worker.close().then(() => client.close()));
+ * ```
+ */
+export class WriteWorker {
+  readonly #options: z.output<typeof optionsSchema>;
+  readonly #worker: Worker;
+  #closing: Promise<void> | undefined;
+
+  /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
+  constructor(options: WriteWorkerOptions) {
+    this.#options = parseStoreOptions(optionsSchema, options, "WriteWorker");
+    const o = this.#options;
+    this.#worker = new Worker(o.queueName, (job) => this.#process(job), {
+      connection: o.connection,
+      ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
+      concurrency: o.concurrency ?? WRITE_WORKER_DEFAULTS.concurrency,
+      lockDuration: o.lockDurationMs ?? WRITE_WORKER_DEFAULTS.lockDurationMs,
+      stalledInterval: o.stalledIntervalMs ?? WRITE_WORKER_DEFAULTS.stalledIntervalMs,
+      maxStalledCount: o.maxStalledCount ?? WRITE_WORKER_DEFAULTS.maxStalledCount,
+    });
+    // Connection trouble is BullMQ's to ride out (it reconnects); jobs stay in Redis meanwhile.
+    this.#worker.on("error", () => undefined);
+    this.#worker.on("completed", (job) => void this.#release(job));
+    this.#worker.on("failed", (job) => {
+      if (job !== undefined && typeof job.finishedOn === "number") void this.#release(job);
+    });
+  }
+
+  /** The BullMQ queue's name. */
+  get queueName(): string {
+    return this.#options.queueName;
+  }
+
+  /**
+   * Resolves once the worker is connected and taking jobs.
+   *
+   * @example
+   * ```ts
+   * await worker.waitUntilReady();
+   * ```
+   */
+  async waitUntilReady(): Promise<void> {
+    await this.#worker.waitUntilReady();
+  }
+
+  async #process(job: Job): Promise<WriteReceipt | unknown> {
+    if (job.name !== WRITE_JOB) throw new UnrecoverableError(`Unknown job name ${JSON.stringify(job.name)}`);
+    let data: WriteJobData;
+    let fileData: WriteFileMeta["fileData"];
+    try {
+      data = parseJobData(job.data);
+      fileData = await this.#payload(data);
+    } catch (error) {
+      throw new UnrecoverableError(encodeError(error));
+    }
+    // A run before this one that was cut off (its worker died) or that may have stored the file: say so.
+    const possibleDuplicate = job.stalledCounter > 0 || failedPossiblyDelivered(job.failedReason);
+    try {
+      return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate });
+    } catch (error) {
+      const reason = encodeError(error);
+      throw worthAnotherRun(error) ? new Error(reason) : new UnrecoverableError(reason);
+    }
+  }
+
+  async #payload(data: WriteJobData): Promise<WriteFileMeta["fileData"]> {
+    const { payload } = data;
+    if (payload.kind === "inline") return Buffer.from(payload.base64, "base64");
+    if (payload.kind === "released") throw new DigimeWriteError("INVALID_ARGUMENT", "The job's payload was already released", false);
+    const store = this.#options.payloadStore;
+    if (store === undefined) throw new DigimeWriteError("INVALID_ARGUMENT", "The job's payload is in a payload store: pass the producer's payloadStore to the WriteWorker", false);
+    try {
+      return await store.open(payload.key);
+    } catch {
+      throw new DigimeWriteError("INVALID_ARGUMENT", "The job's payload is missing from the payload store", false);
+    }
+  }
+
+  /** A settled job's bytes are deleted: the stored file, or the inline copy in the job. */
+  async #release(job: Job): Promise<void> {
+    if (job.name !== WRITE_JOB) return;
+    try {
+      const data = parseJobData(job.data);
+      if (data.payload.kind === "released") return;
+      if (data.payload.kind === "stored") await this.#options.payloadStore?.delete(data.payload.key);
+      await job.updateData({ ...data, payload: { kind: "released" } });
+    } catch {
+      // Best effort: a payload left behind costs space, never a second delivery.
+    }
+  }
+
+  /**
+   * Stop taking jobs, let the running ones finish, and disconnect. Jobs not
+   * started stay queued for other workers (or this one, restarted). The
+   * client is yours to close afterwards.
+   *
+   * @example
+   * ```ts
+   * await worker.close();
+   * await client.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#worker.close();
+    return this.#closing;
+  }
+
+  /** Shows the queue's name only. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `WriteWorker { queueName: ${JSON.stringify(this.#options.queueName)}, closed: ${this.#closing !== undefined} }`;
+  }
+}
