@@ -26,7 +26,7 @@ export {
   type MemoryPendingAuthorizationStoreOptions,
   type ConsumeResult,
 } from "./authorization/pending-store.js";
-export type { TokenStore, Credentials, CredentialsKey, StoredCredentials, SetOptions, SetResult, RefreshLeases, RefreshLeaseOptions } from "./tokens/token-store.js";
+export type { TokenStore, Credentials, CredentialsKey, StoredCredentials, SetOptions, SetResult, RefreshLeases, RefreshLeaseOptions, ExpiringTokens, ListExpiringOptions, ExpiringCursor } from "./tokens/token-store.js";
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./tokens/memory-token-store.js";
 export { FileTokenStore, type FileTokenStoreOptions } from "./tokens/file-token-store.js";
 export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";

@@ -145,4 +145,18 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     await expect.poll(() => failed.map((e) => [e.id, e.error.code])).toEqual([[id, "DELIVERY_REJECTED"]]);
     expect(delivered("rejected")).toEqual([]);
   });
+
+  it("an outage longer than the client's retries: the run fails, BullMQ runs the job again later, and the client's retries are not multiplied", async () => {
+    // The client makes 6 attempts per run (retries: 5); the outage outlasts the first run only.
+    const outage = harness.sandbox.faults.add({ status: 503, times: 6 });
+    const retrying: Array<{ id: string; reason: string }> = [];
+    queue.on("retrying", ({ id, reason }) => retrying.push({ id, reason }));
+    await queue.listen();
+    const { id } = await queue.enqueue("alice", file("outage"));
+    const receipt = await queue.result(id);
+    expect(outage.hits).toBe(6);
+    expect(receipt).toMatchObject({ status: "delivered", attempts: 1, possibleDuplicate: false });
+    expect(retrying).toContainEqual({ id, reason: "run-failed" });
+    expect(delivered("outage")).toHaveLength(1);
+  });
 });
