@@ -71,11 +71,17 @@ function replaces(candidate: Credentials | undefined, token: UserAccessToken): c
   return candidate !== undefined && !sameToken(candidate.userAccessToken, token) && isAtLeastAsNew(candidate.userAccessToken, token);
 }
 
+/** The credentials a refresh ended with, and whether this refresh spent the refresh token (else someone else had). */
+export interface Refreshed {
+  credentials: Credentials;
+  spent: boolean;
+}
+
 /** @internal */
 export class TokenRefresher {
   readonly #options: TokenRefresherOptions;
   /** Refreshes in flight in this process, by the refresh token being spent. */
-  readonly #inFlight = new Map<string, Promise<Credentials>>();
+  readonly #inFlight = new Map<string, Promise<Refreshed>>();
 
   constructor(options: TokenRefresherOptions) {
     this.#options = options;
@@ -97,10 +103,19 @@ export class TokenRefresher {
    *
    * @throws ReauthorizationRequiredError when digi.me refused the refresh token and nothing newer appeared.
    */
-  refresh(userId: string, basis: Credentials): Promise<Credentials> {
+  async refresh(userId: string, basis: Credentials): Promise<Credentials> {
+    return (await this.refreshReporting(userId, basis)).credentials;
+  }
+
+  /**
+   * As {@link refresh}, saying whether this call spent the refresh token
+   * (`false`: another refresh, here or in another process, had replaced it).
+   * A caller sharing a refresh already running here is told `false`.
+   */
+  refreshReporting(userId: string, basis: Credentials): Promise<Refreshed> {
     const spent = basis.userAccessToken.refreshToken.value;
     const running = this.#inFlight.get(spent);
-    if (running !== undefined) return running;
+    if (running !== undefined) return running.then((r) => ({ credentials: r.credentials, spent: false }));
     const run = (this.#options.store.leases === undefined ? this.#refreshHere(userId, basis) : this.#refreshUnderLease(userId, basis)).finally(() => {
       this.#inFlight.delete(spent);
     });
@@ -109,10 +124,10 @@ export class TokenRefresher {
   }
 
   /** No shared lease: refresh at once (this process's single flight is the only coordination). */
-  async #refreshHere(userId: string, basis: Credentials): Promise<Credentials> {
+  async #refreshHere(userId: string, basis: Credentials): Promise<Refreshed> {
     // A store that cannot be read now must not stop a refresh that is due: the basis is the best we know.
     const latest = await this.#options.latest(userId).catch(() => undefined);
-    if (replaces(latest, basis.userAccessToken)) return latest;
+    if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
     return this.#spend(userId, basis);
   }
 
@@ -120,7 +135,7 @@ export class TokenRefresher {
    * Take the user's lease, re-read, and refresh only if the token is still
    * due; while another process holds the lease, wait for the token it stores.
    */
-  async #refreshUnderLease(userId: string, basis: Credentials): Promise<Credentials> {
+  async #refreshUnderLease(userId: string, basis: Credentials): Promise<Refreshed> {
     const { store, coordination } = this.#options;
     const leases = store.leases!;
     const key = this.#key(userId);
@@ -132,7 +147,7 @@ export class TokenRefresher {
         try {
           // Under the lease, the store is the truth: another process may have refreshed since we read.
           const latest = (await this.#options.latest(userId).catch(() => undefined)) ?? basis;
-          if (replaces(latest, basis.userAccessToken) && this.#options.fresh(userId, latest)) return latest;
+          if (replaces(latest, basis.userAccessToken) && this.#options.fresh(userId, latest)) return { credentials: latest, spent: false };
           return await this.#spend(userId, latest);
         } finally {
           // A release that fails only delays the next refresh until the lease expires.
@@ -140,7 +155,7 @@ export class TokenRefresher {
         }
       }
       const latest = await this.#options.latest(userId).catch(() => undefined);
-      if (replaces(latest, basis.userAccessToken)) return latest;
+      if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
       if (performance.now() >= deadline) {
         throw new TokenStoreError(
           `Another process held this user's refresh lease for more than ${coordination.holderWaitMs} ms without storing a new token`,
@@ -151,7 +166,7 @@ export class TokenRefresher {
   }
 
   /** Spend `basis`'s refresh token, persist the new pair, and return it. */
-  async #spend(userId: string, basis: Credentials): Promise<Credentials> {
+  async #spend(userId: string, basis: Credentials): Promise<Refreshed> {
     let token: UserAccessToken;
     try {
       token = await this.#options.port.refresh(basis.userAccessToken);
@@ -162,12 +177,12 @@ export class TokenRefresher {
       if (decide(info) !== "invalid-token") throw cause;
       // Refused: another process (or a write's own in-SDK refresh) may have spent it first.
       const newer = await this.awaitNewer(userId, basis.userAccessToken);
-      if (newer !== undefined) return newer;
+      if (newer !== undefined) return { credentials: newer, spent: false };
       this.#options.rejected(userId, basis.userAccessToken);
       throw new ReauthorizationRequiredError(userId, "digi.me rejected the refresh token", { cause });
     }
     await this.#options.accept(userId, basis, token);
-    return withToken(basis, token);
+    return { credentials: withToken(basis, token), spent: true };
   }
 
   /**
