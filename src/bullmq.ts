@@ -27,5 +27,5 @@ export {
   type DurableFailedEvent,
   type DurableRetryingEvent,
 } from "./durable/durable-write-queue.js";
-export { WriteWorker, WRITE_WORKER_DEFAULTS, type WriteWorkerOptions } from "./durable/write-worker.js";
+export { WriteWorker, WRITE_WORKER_DEFAULTS, type WriteWorkerOptions, type TokenUpkeepSchedule, type TokenUpkeepResult } from "./durable/write-worker.js";
 export { DirectoryPayloadStore, type PayloadStore, type DirectoryPayloadStoreOptions } from "./durable/payload-store.js";

@@ -4,14 +4,14 @@
  * keeping, refresh coordination, retries, events) is the client's, unchanged.
  * @module
  */
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import { z } from "zod";
 import { DigimeWriteError } from "../errors.js";
 import type { WriteReceipt } from "../events.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
 import type { WriteClient } from "../write-client.js";
 import type { WriteFileMeta } from "../writing/file-meta.js";
-import { encodeError, failedPossiblyDelivered, parseJobData, WRITE_JOB, type WriteJobData } from "./job-data.js";
+import { encodeError, failedPossiblyDelivered, parseJobData, UPKEEP_JOB, WRITE_JOB, type WriteJobData } from "./job-data.js";
 import type { PayloadStore } from "./payload-store.js";
 
 /**
@@ -65,6 +65,50 @@ export interface WriteWorkerOptions {
   stalledIntervalMs?: number;
   /** Times a job may be found stalled before it finally fails (BullMQ `maxStalledCount`). Bounds: 0 to 100. @defaultValue 5 */
   maxStalledCount?: number;
+  /**
+   * Token upkeep on a schedule: every `everyMs`, one of the queue's workers
+   * (whichever takes the job) runs `client.refreshExpiring({ withinMs })`.
+   * The schedule is a BullMQ job scheduler keyed by the contract, so any
+   * number of workers declaring it make one schedule. Pick `everyMs` well
+   * below `withinMs` so a missed run is caught by the next.
+   */
+  tokenUpkeep?: TokenUpkeepSchedule;
+}
+
+/**
+ * When {@link WriteWorker} runs token upkeep.
+ *
+ * @example
+ * ```ts
+ * const tokenUpkeep: TokenUpkeepSchedule = { everyMs: 3_600_000, withinMs: 7 * 86_400_000 }; // hourly, a week ahead
+ * ```
+ */
+export interface TokenUpkeepSchedule {
+  /** Run every this many ms (1 second to 7 days). */
+  everyMs: number;
+  /** Refresh tokens whose refresh token expires within this many ms (as `refreshExpiring`'s `withinMs`). */
+  withinMs: number;
+}
+
+/**
+ * What a token-upkeep job returns (counts only; the job stays in Redis a while).
+ *
+ * @example
+ * ```ts
+ * const { refreshed, expired }: TokenUpkeepResult = job.returnvalue;
+ * ```
+ */
+export interface TokenUpkeepResult {
+  /** Tokens found in the window. */
+  checked: number;
+  /** Refreshed by this run. */
+  refreshed: number;
+  /** Already refreshed by someone else. */
+  refreshedElsewhere: number;
+  /** Already expired: those users must consent again. */
+  expired: number;
+  /** Refreshes that failed. */
+  failed: number;
 }
 
 const optionsSchema = z
@@ -80,6 +124,13 @@ const optionsSchema = z
     lockDurationMs: z.number().int().min(100).max(600_000).optional(),
     stalledIntervalMs: z.number().int().min(100).max(600_000).optional(),
     maxStalledCount: z.number().int().min(0).max(100).optional(),
+    tokenUpkeep: z
+      .object({
+        everyMs: z.number().int().min(1_000).max(7 * 86_400_000),
+        withinMs: z.number().int().min(0).max(366 * 86_400_000),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -111,6 +162,8 @@ function worthAnotherRun(error: unknown): boolean {
 export class WriteWorker {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #worker: Worker;
+  readonly #scheduler: Queue | undefined;
+  readonly #scheduled: Promise<void>;
   #closing: Promise<void> | undefined;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
@@ -131,6 +184,24 @@ export class WriteWorker {
     this.#worker.on("failed", (job) => {
       if (job !== undefined && typeof job.finishedOn === "number") void this.#release(job);
     });
+    const upkeep = o.tokenUpkeep;
+    if (upkeep === undefined) {
+      this.#scheduler = undefined;
+      this.#scheduled = Promise.resolve();
+    } else {
+      const scheduler = new Queue(o.queueName, { connection: o.connection, ...(o.prefix === undefined ? {} : { prefix: o.prefix }) });
+      scheduler.on("error", () => undefined);
+      this.#scheduler = scheduler;
+      // One scheduler per contract: every worker upserts the same one.
+      this.#scheduled = scheduler
+        .upsertJobScheduler(`${UPKEEP_JOB}:${o.client.contractId}`, { every: upkeep.everyMs }, {
+          name: UPKEEP_JOB,
+          data: { withinMs: upkeep.withinMs, contractId: o.client.contractId },
+          opts: { removeOnComplete: { count: 20 }, removeOnFail: { count: 20 }, attempts: 1 },
+        })
+        .then(() => undefined);
+      this.#scheduled.catch(() => undefined);
+    }
   }
 
   /** The BullMQ queue's name. */
@@ -147,10 +218,11 @@ export class WriteWorker {
    * ```
    */
   async waitUntilReady(): Promise<void> {
-    await this.#worker.waitUntilReady();
+    await Promise.all([this.#worker.waitUntilReady(), this.#scheduled]);
   }
 
   async #process(job: Job): Promise<WriteReceipt | unknown> {
+    if (job.name === UPKEEP_JOB) return this.#upkeep(job);
     if (job.name !== WRITE_JOB) throw new UnrecoverableError(`Unknown job name ${JSON.stringify(job.name)}`);
     let data: WriteJobData;
     let fileData: WriteFileMeta["fileData"];
@@ -167,6 +239,19 @@ export class WriteWorker {
     } catch (error) {
       const reason = encodeError(error);
       throw worthAnotherRun(error) ? new Error(reason) : new UnrecoverableError(reason);
+    }
+  }
+
+  /** A token-upkeep run, for this worker's contract only (another contract's schedule is another client's). */
+  async #upkeep(job: Job): Promise<TokenUpkeepResult> {
+    const data = job.data as { withinMs?: unknown; contractId?: unknown };
+    const client = this.#options.client;
+    if (data.contractId !== client.contractId) throw new UnrecoverableError("A token-upkeep job of another contract: give each contract its own queue");
+    try {
+      const report = await client.refreshExpiring({ withinMs: Number(data.withinMs) });
+      return { checked: report.checked, refreshed: report.refreshed.length, refreshedElsewhere: report.refreshedElsewhere.length, expired: report.expired.length, failed: report.failed.length };
+    } catch (error) {
+      throw new UnrecoverableError(encodeError(error));
     }
   }
 
@@ -208,7 +293,7 @@ export class WriteWorker {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= this.#worker.close();
+    this.#closing ??= Promise.all([this.#worker.close(), this.#scheduler?.close()]).then(() => undefined);
     return this.#closing;
   }
 
