@@ -583,8 +583,9 @@ export class PayloadStoreRequiredError extends DigimeWriteError {
 
 /**
  * The durable queue (Redis) could not be reached or did not confirm in time:
- * the write was **not** accepted. Try again later; enqueueing the same id
- * again never delivers twice.
+ * the write was not confirmed (if Redis was lost mid-command, it may still
+ * have been kept). Enqueue it again with the same id once Redis is back:
+ * the same id is never delivered twice on purpose.
  *
  * @example
  * ```ts
@@ -595,7 +596,7 @@ export class QueueUnavailableError extends DigimeWriteError {
   declare readonly code: "QUEUE_UNAVAILABLE";
 
   constructor(operation: string, options?: DigimeWriteErrorOptions) {
-    super("QUEUE_UNAVAILABLE", `The durable write queue is unavailable (${operation}); the write was not accepted, try again later`, true, options);
+    super("QUEUE_UNAVAILABLE", `The durable write queue is unavailable (${operation}): the write was not confirmed; enqueue it again with the same id once Redis is back`, true, options);
   }
 }
 

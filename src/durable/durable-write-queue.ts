@@ -303,6 +303,7 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const store = this.#options.payloadStore;
     if (!inline && store === undefined) throw new PayloadStoreRequiredError(streamed ? "stream" : "too-large", size, this.#maxInlineBytes);
 
+    await within(this.#connected(), this.#enqueueTimeoutMs, "connecting to Redis");
     const existing = await within(Job.fromId(this.#queue, jobId), this.#enqueueTimeoutMs, "reading the write id");
     if (existing !== undefined) return this.#existing(existing, id, user);
 
@@ -319,6 +320,17 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const data: WriteJobData = { v: 1, id, userId: user, fileName: meta.fileName, fileDescriptor: meta.fileDescriptor, payload };
     await within(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId }), this.#enqueueTimeoutMs, "adding the job");
     return Object.freeze({ id, existing: false });
+  }
+
+  /**
+   * Resolves once the producer's connection is up: commands are never queued
+   * while Redis is away (they would land later, after `enqueue` said no), so
+   * a call made while it reconnects waits for it, within the timeout.
+   */
+  async #connected(): Promise<void> {
+    const client = (await this.#queue.getBackend().client) as unknown as { status?: string; once(event: "ready", listener: () => void): unknown; off(event: "ready", listener: () => void): unknown };
+    if (client.status === undefined || client.status === "ready") return;
+    await new Promise<void>((resolve) => client.once("ready", resolve));
   }
 
   #existing(job: Job, id: string, userId: string): EnqueueResult {
