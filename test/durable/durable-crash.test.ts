@@ -16,11 +16,14 @@ import type { DurableWorkerConfig } from "../support/durable-worker.js";
 import { REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
 import { REDIRECT_URI } from "../support/setup.js";
 import { startWorker, type WorkerProcess } from "../support/worker-process.js";
+import { findSdks } from "../support/real-sdk.js";
 
 const USERS = 5;
 const WRITES = 500;
 const CONCURRENCY = 16;
 const hasRedis = await redisAvailable("durable writes: crash test");
+// The workers speak HTTP to the sandbox through createHttpSdk (generation C's shape), or the real SDK 13+ when DIGIME_SDK_PATH names one.
+const realSdkC = process.env.DIGIME_SDK_PATH === undefined ? undefined : findSdks().sdks.find((sdk) => sdk.generation === "C");
 
 describe.skipIf(!hasRedis)("durable writes survive a worker killed with SIGKILL", () => {
   const suffix = uniqueSuffix();
@@ -61,6 +64,7 @@ describe.skipIf(!hasRedis)("durable writes survive a worker killed with SIGKILL"
       concurrency: CONCURRENCY,
       lockDurationMs: 4_000,
       stalledIntervalMs: 1_000,
+      ...(realSdkC === undefined ? {} : { sdkPath: realSdkC.source.replace(/^DIGIME_SDK_PATH /, "") }),
     };
     const victim = startWorker("./durable-worker.ts", config);
     const survivor = startWorker("./durable-worker.ts", config);

@@ -20,8 +20,12 @@ export interface WorkerProcess {
   stderr(): string;
 }
 
-export function startWorker(script: string, config: object): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url)), JSON.stringify(config)], { cwd, stdio: ["pipe", "pipe", "pipe"] });
+export function startWorker(script: string, config: object, env: Record<string, string> = {}): WorkerProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url)), JSON.stringify(config)], {
+    cwd,
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   const messages: Array<Record<string, unknown>> = [];
   const waiters: Array<{ match: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
   let buffered = "";
