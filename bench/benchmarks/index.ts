@@ -2,6 +2,7 @@
 import type { Benchmark } from "../lib/report.js";
 import { backlog } from "./backlog.js";
 import { cpu } from "./cpu.js";
+import { durableWrites } from "./durable.js";
 import { fairness } from "./fairness.js";
 import { growth } from "./growth.js";
 import { idleMemory } from "./idle-memory.js";
@@ -11,4 +12,4 @@ import { refreshStorm } from "./storm.js";
 import { streaming } from "./streaming.js";
 import { throughput } from "./throughput.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory];
+export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, durableWrites];
