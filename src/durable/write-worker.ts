@@ -134,6 +134,16 @@ const optionsSchema = z
   })
   .strict();
 
+/** Replaces the data of each job KEYS[i] that still exists with ARGV[i] (its data without the payload). */
+const RELEASE_SCRIPT = `
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'data', ARGV[i]) end
+end
+return #KEYS
+`;
+const RELEASE_BATCH_MS = 20;
+const RELEASE_BATCH_SIZE = 200;
+
 /** Errors that another run later can cure: the client's transient give-ups, and a client closed under a running job. */
 function worthAnotherRun(error: unknown): boolean {
   return error instanceof DigimeWriteError && (error.retryable || error.code === "CLIENT_CLOSED");
@@ -163,6 +173,8 @@ export class WriteWorker {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #worker: Worker;
   readonly #scheduler: Queue | undefined;
+  readonly #releases: Array<[string, string]> = [];
+  #flushing: Promise<void> | undefined;
   readonly #scheduled: Promise<void>;
   #closing: Promise<void> | undefined;
 
@@ -180,9 +192,9 @@ export class WriteWorker {
     });
     // Connection trouble is BullMQ's to ride out (it reconnects); jobs stay in Redis meanwhile.
     this.#worker.on("error", () => undefined);
-    this.#worker.on("completed", (job) => void this.#release(job));
+    this.#worker.on("completed", (job) => this.#release(job));
     this.#worker.on("failed", (job) => {
-      if (job !== undefined && typeof job.finishedOn === "number") void this.#release(job);
+      if (job !== undefined && typeof job.finishedOn === "number") this.#release(job);
     });
     const upkeep = o.tokenUpkeep;
     if (upkeep === undefined) {
@@ -268,16 +280,36 @@ export class WriteWorker {
     }
   }
 
-  /** A settled job's bytes are deleted: the stored file, or the inline copy in the job. */
-  async #release(job: Job): Promise<void> {
+  /**
+   * A settled job's bytes are deleted: the stored file, or the copy inside
+   * the job. Inline copies are replaced in batches (one script per batch,
+   * touching only jobs that still exist): one call per job would cost the
+   * queue about half its throughput.
+   */
+  #release(job: Job): void {
     if (job.name !== WRITE_JOB) return;
+    let data: WriteJobData;
     try {
-      const data = parseJobData(job.data);
-      if (data.payload.kind === "released") return;
-      if (data.payload.kind === "stored") await this.#options.payloadStore?.delete(data.payload.key);
-      await job.updateData({ ...data, payload: { kind: "released" } });
+      data = parseJobData(job.data);
     } catch {
-      // Best effort: a payload left behind costs space, never a second delivery.
+      return;
+    }
+    if (data.payload.kind === "released") return;
+    if (data.payload.kind === "stored") void this.#options.payloadStore?.delete(data.payload.key).catch(() => undefined);
+    this.#releases.push([this.#worker.toKey(job.id!), JSON.stringify({ ...data, payload: { kind: "released" } })]);
+    this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, RELEASE_BATCH_MS)).then(() => this.#flushReleases());
+  }
+
+  async #flushReleases(): Promise<void> {
+    try {
+      while (this.#releases.length > 0) {
+        const batch = this.#releases.splice(0, RELEASE_BATCH_SIZE);
+        const client = (await this.#worker.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown> };
+        // Best effort: a payload left behind costs space until the job's retention ends, never a second delivery.
+        await client.eval(RELEASE_SCRIPT, batch.length, ...batch.map(([key]) => key), ...batch.map(([, json]) => json)).catch(() => undefined);
+      }
+    } finally {
+      this.#flushing = undefined;
     }
   }
 
@@ -293,7 +325,14 @@ export class WriteWorker {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= Promise.all([this.#worker.close(), this.#scheduler?.close()]).then(() => undefined);
+    this.#closing ??= (async () => {
+      // Pausing lets running writes finish on an open connection; then the last payloads are released.
+      await this.#worker.pause().catch(() => undefined);
+      await this.#flushing;
+      await this.#flushReleases();
+      await this.#worker.close();
+      await this.#scheduler?.close();
+    })();
     return this.#closing;
   }
 
