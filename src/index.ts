@@ -11,7 +11,7 @@
  * @module digime-write-pipeline
  */
 export { WriteClient, type CloseOptions, type CloseResult, type AuthorizationStatus, type RefreshExpiringOptions } from "./write-client.js";
-export type { RefreshExpiringReport } from "./tokens/token-upkeep.js";
+export type { RefreshExpiringReport, UpkeepFailure } from "./tokens/token-upkeep.js";
 export type { WriteClientOptions, DigimeApiOptions } from "./client-options.js";
 export type {
   BeginAuthorizationInput,

@@ -28,10 +28,15 @@ import type { PayloadStore } from "./payload-store.js";
  * ```
  */
 export const DURABLE_QUEUE_DEFAULTS = Object.freeze({
+  /** Largest payload kept inside a job: 256 KiB. */
   maxInlineBytes: 256 * 1024,
+  /** Runs of a write before it finally fails. */
   attempts: 5,
+  /** Wait before the second run, ms, doubling after. */
   outageBackoffMs: 60_000,
+  /** How long a settled write is kept: one day. */
   keepSettledMs: 24 * 60 * 60 * 1000,
+  /** How long enqueue waits for Redis, ms. */
   enqueueTimeoutMs: 10_000,
 });
 

@@ -23,9 +23,13 @@ import type { PayloadStore } from "./payload-store.js";
  * ```
  */
 export const WRITE_WORKER_DEFAULTS = Object.freeze({
+  /** Jobs run at once. */
   concurrency: 16,
+  /** A running job's lock, ms. */
   lockDurationMs: 30_000,
+  /** How often stalled jobs are looked for, ms. */
   stalledIntervalMs: 30_000,
+  /** Stalls before a job finally fails. */
   maxStalledCount: 5,
 });
 

@@ -31,7 +31,22 @@ export interface RefreshExpiringReport {
   /** Users whose refresh token had already expired: only a new consent helps (`reauthorization:required` is emitted). */
   readonly expired: readonly string[];
   /** Users whose refresh failed, with the error code (`REAUTHORIZATION_REQUIRED` when digi.me refused the token). */
-  readonly failed: ReadonlyArray<{ readonly userId: string; readonly code: ErrorCode }>;
+  readonly failed: readonly UpkeepFailure[];
+}
+
+/**
+ * One user whose token upkeep failed.
+ *
+ * @example
+ * ```ts
+ * for (const { userId, code }: UpkeepFailure of report.failed) log.warn({ userId, code }, "token upkeep failed");
+ * ```
+ */
+export interface UpkeepFailure {
+  /** The user. */
+  readonly userId: string;
+  /** Why: the code of the error the refresh met. */
+  readonly code: ErrorCode;
 }
 
 /** What upkeep needs from the keeper. */

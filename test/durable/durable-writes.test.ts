@@ -67,6 +67,8 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     const receipt = await queue.result(id);
     expect(receipt).toMatchObject({ id: "first", userId: "alice", status: "delivered", possibleDuplicate: false });
     expect(delivered("first").map((f) => f.bytes.toString())).toEqual(["first"]);
+    // Once delivered, the bytes kept inside the job are released.
+    await expect.poll(async () => JSON.parse((await redis.hget(`bull:${queueName}:w-first`, "data")) ?? "{}").payload).toEqual({ kind: "released" });
   });
 
   it("enqueueing the same id again returns the existing write and delivers it once", async () => {
