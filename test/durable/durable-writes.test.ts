@@ -161,4 +161,20 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     expect(retrying).toContainEqual({ id, reason: "run-failed" });
     expect(delivered("outage")).toHaveLength(1);
   });
+
+  it("after deliveries, failures and retries, Redis still holds no token, key or verifier", async () => {
+    const stored = await harness.store.get({ userId: "alice", contractId: harness.client.contractId });
+    const everything = (
+      await Promise.all(
+        (await redis.keys(`bull:${queueName}:*`)).map(async (k): Promise<unknown> => {
+          const type = await redis.type(k);
+          return type === "hash" ? redis.hgetall(k) : type === "stream" ? redis.xrange(k, "-", "+") : type === "zset" ? redis.zrange(k, 0, -1) : type === "list" ? redis.lrange(k, 0, -1) : "";
+        }),
+      )
+    ).map((v) => JSON.stringify(v)).join("\n");
+    expect(everything).toContain("DELIVERY_REJECTED"); // the failed write's reason is there…
+    for (const secret of [stored!.userAccessToken.accessToken.value, stored!.userAccessToken.refreshToken.value, harness.sandbox.contractDetails.privateKey.split("\n")[1]!]) {
+      expect(everything).not.toContain(secret); // …and no secret
+    }
+  });
 });
