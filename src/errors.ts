@@ -52,7 +52,11 @@ export type ErrorCode =
   | "TOKEN_STORE_UNSAFE"
   | "SDK_RESPONSE_INVALID"
   | "TOKEN_RESPONSE_INVALID"
-  | "TOKEN_KEY_SET_UNTRUSTED";
+  | "TOKEN_KEY_SET_UNTRUSTED"
+  | "PAYLOAD_STORE_REQUIRED"
+  | "QUEUE_UNAVAILABLE"
+  | "WRITE_NOT_FOUND"
+  | "WRITE_ID_CONFLICT";
 
 /**
  * Options shared by every error constructor.
@@ -531,5 +535,107 @@ export class TokenKeySetUntrustedError extends DigimeWriteError {
       false,
     );
     this.keySetOrigin = keySetOrigin;
+  }
+}
+
+/**
+ * Why {@link PayloadStoreRequiredError} refused a durable write: the bytes
+ * exceed `maxInlineBytes`, or `fileData` is a stream or a stream factory.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof PayloadStoreRequiredError && error.reason === "too-large") log.warn({ size: error.size });
+ * ```
+ */
+export type PayloadStoreRequiredReason = "too-large" | "stream";
+
+/**
+ * `DurableWriteQueue.enqueue` refused a payload it cannot keep inside the job:
+ * larger than `maxInlineBytes`, or a stream or a factory of streams. Pass a
+ * `payloadStore` (for example `DirectoryPayloadStore` over a directory every
+ * worker can read) or raise `maxInlineBytes`. Nothing was enqueued.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof PayloadStoreRequiredError) console.error(error.message); // says which option helps
+ * ```
+ */
+export class PayloadStoreRequiredError extends DigimeWriteError {
+  declare readonly code: "PAYLOAD_STORE_REQUIRED";
+  /** Too large for the job, or a stream. */
+  readonly reason: PayloadStoreRequiredReason;
+  /** The payload's size in bytes, when known. */
+  readonly size: number | undefined;
+  /** The configured `maxInlineBytes`. */
+  readonly limit: number;
+
+  constructor(reason: PayloadStoreRequiredReason, size: number | undefined, limit: number) {
+    const what =
+      reason === "too-large"
+        ? `fileMeta.fileData is ${size} bytes, more than maxInlineBytes (${limit}) kept inside a job`
+        : "fileMeta.fileData is a stream or a stream factory, which cannot be kept inside a job";
+    super("PAYLOAD_STORE_REQUIRED", `${what}: pass the payloadStore option (for example a DirectoryPayloadStore over a directory every worker can read)${reason === "too-large" ? " or raise maxInlineBytes" : ""}`, false);
+    this.reason = reason;
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
+ * The durable queue (Redis) could not be reached or did not confirm in time:
+ * the write was not confirmed (if Redis was lost mid-command, it may still
+ * have been kept). Enqueue it again with the same id once Redis is back:
+ * the same id is never delivered twice on purpose.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof QueueUnavailableError) res.status(503).set("Retry-After", "5").end();
+ * ```
+ */
+export class QueueUnavailableError extends DigimeWriteError {
+  declare readonly code: "QUEUE_UNAVAILABLE";
+
+  constructor(operation: string, options?: DigimeWriteErrorOptions) {
+    super("QUEUE_UNAVAILABLE", `The durable write queue is unavailable (${operation}): the write was not confirmed; enqueue it again with the same id once Redis is back`, true, options);
+  }
+}
+
+/**
+ * No durable write with this id exists (never enqueued, or removed after
+ * its retention time).
+ *
+ * @example
+ * ```ts
+ * queue.result("order-1").catch((e) => e instanceof WriteNotFoundError && console.log("unknown id", e.id));
+ * ```
+ */
+export class WriteNotFoundError extends DigimeWriteError {
+  declare readonly code: "WRITE_NOT_FOUND";
+  /** The write id asked for. */
+  readonly id: string;
+
+  constructor(id: string) {
+    super("WRITE_NOT_FOUND", `No durable write with id ${JSON.stringify(id)} exists (never enqueued, or past its retention)`, false);
+    this.id = id;
+  }
+}
+
+/**
+ * A durable write with this id already exists for another user: ids are
+ * idempotency keys, so one id names one file for one user.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof WriteIdConflictError) console.error("id reused for another user:", error.id);
+ * ```
+ */
+export class WriteIdConflictError extends DigimeWriteError {
+  declare readonly code: "WRITE_ID_CONFLICT";
+  /** The write id. */
+  readonly id: string;
+
+  constructor(id: string) {
+    super("WRITE_ID_CONFLICT", `A durable write with id ${JSON.stringify(id)} already exists for another user; options.id must name one write`, false);
+    this.id = id;
   }
 }

@@ -10,7 +10,8 @@
  * ```
  * @module digime-write-pipeline
  */
-export { WriteClient, type CloseOptions, type CloseResult, type AuthorizationStatus } from "./write-client.js";
+export { WriteClient, type CloseOptions, type CloseResult, type AuthorizationStatus, type RefreshExpiringOptions } from "./write-client.js";
+export type { RefreshExpiringReport, UpkeepFailure } from "./tokens/token-upkeep.js";
 export type { WriteClientOptions, DigimeApiOptions } from "./client-options.js";
 export type { OpenTelemetryApi, OpenTelemetryOptions } from "./telemetry/opentelemetry.js";
 export type {
@@ -27,7 +28,7 @@ export {
   type MemoryPendingAuthorizationStoreOptions,
   type ConsumeResult,
 } from "./authorization/pending-store.js";
-export type { TokenStore, Credentials, CredentialsKey, StoredCredentials, SetOptions, SetResult, RefreshLeases, RefreshLeaseOptions } from "./tokens/token-store.js";
+export type { TokenStore, Credentials, CredentialsKey, StoredCredentials, SetOptions, SetResult, RefreshLeases, RefreshLeaseOptions, ExpiringTokens, ListExpiringOptions, ExpiringCursor } from "./tokens/token-store.js";
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./tokens/memory-token-store.js";
 export { FileTokenStore, type FileTokenStoreOptions } from "./tokens/file-token-store.js";
 export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";

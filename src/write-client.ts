@@ -18,7 +18,8 @@ import type { SdkGeneration } from "./sdk/types.js";
 import { MemoryTokenStore } from "./tokens/memory-token-store.js";
 import { TokenKeeper } from "./tokens/token-keeper.js";
 import { expiryMs } from "./tokens/token-comparison.js";
-import { ClientClosedError } from "./errors.js";
+import { ClientClosedError, ValidationError } from "./errors.js";
+import type { RefreshExpiringReport } from "./tokens/token-upkeep.js";
 import type { WriteFileMeta } from "./writing/file-meta.js";
 import { userIdSchema, Writer, type WriteOptions } from "./writing/writer.js";
 import { PROACTIVE_PER_USER_CONCURRENCY, WriteQueue } from "./writing/write-queue.js";
@@ -111,6 +112,31 @@ function limitationOf(generation: "A" | "B"): SdkLimitationEvent {
 }
 
 const closeSchema = z.object({ drain: z.boolean().optional() }).optional();
+
+/**
+ * Options of {@link WriteClient.refreshExpiring}.
+ *
+ * @example
+ * ```ts
+ * const options: RefreshExpiringOptions = { withinMs: 7 * 86_400_000, concurrency: 4 };
+ * ```
+ */
+export interface RefreshExpiringOptions {
+  /** Refresh tokens whose refresh token expires within this many ms from now (0 to 366 days). */
+  withinMs: number;
+  /**
+   * Refreshes run at once (1 to 64).
+   * @defaultValue 4
+   */
+  concurrency?: number;
+}
+
+const refreshExpiringSchema = z
+  .object({
+    withinMs: z.number().int().min(0).max(366 * 86_400_000),
+    concurrency: z.number().int().min(1).max(64).optional(),
+  })
+  .strict();
 
 /**
  * Writes files into users' digi.me libraries: runs the authorization flow,
@@ -375,6 +401,42 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       refreshTokenExpiresAt,
       hasPostbox: credentials.postboxId !== undefined,
     };
+  }
+
+  /**
+   * Token upkeep: refresh every stored token of this contract whose refresh
+   * token expires within `withinMs`, so users who are written to rarely do
+   * not have to consent again. Each token is refreshed through the same
+   * refresher writes use: under the store's refresh lease when it has one,
+   * so processes running upkeep at once refresh each token once. Needs a
+   * store with `listExpiring` (all four stores of this library) and an SDK
+   * that can refresh (`refreshToken`, or the `digimeApi` option). Run it
+   * more often than the refresh tokens' lifetime minus `withinMs`; the
+   * BullMQ `WriteWorker` can schedule it (`tokenUpkeep`).
+   *
+   * @example
+   * ```ts
+   * const report = await client.refreshExpiring({ withinMs: 7 * 86_400_000 });
+   * log.info({ refreshed: report.refreshed.length, expired: report.expired }, "token upkeep");
+   * ```
+   * @throws ValidationError (`INVALID_ARGUMENT`) for bad options, (`INVALID_OPTIONS`) when the store has no
+   *   `listExpiring` or the SDK cannot refresh; TokenStoreError when the store cannot be listed.
+   */
+  refreshExpiring(options: RefreshExpiringOptions): Promise<RefreshExpiringReport> {
+    let parsed: z.output<typeof refreshExpiringSchema>;
+    try {
+      parsed = parseOrThrow(refreshExpiringSchema, options, "INVALID_ARGUMENT", "options");
+      if (!this.#keeper.canListExpiring) {
+        throw new ValidationError("INVALID_OPTIONS", "tokenStore", [{ path: "options.tokenStore", message: "has no listExpiring method, which refreshExpiring needs (ExpiringTokens)" }]);
+      }
+      if (!this.#port.canRefresh) {
+        throw new ValidationError("INVALID_OPTIONS", "sdk", [{ path: "options.sdk", message: "cannot refresh tokens (no refreshToken): pass the digimeApi option to use refreshExpiring" }]);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
+    return this.#scrubbed(this.#keeper.refreshExpiring(parsed.withinMs, parsed.concurrency ?? 4));
   }
 
   /**

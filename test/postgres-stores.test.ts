@@ -71,7 +71,7 @@ describe.skipIf(!available)("PostgreSQL stores (PostgreSQL at DATABASE_URL)", ()
 
   describe("PostgresTokenStore", () => {
     describe("tokenStoreContract with leases", () => {
-      for (const c of tokenStoreContract(() => tokenStore(), { leases: true })) it(c.name, c.run);
+      for (const c of tokenStoreContract(() => tokenStore(), { leases: true, listExpiring: true })) it(c.name, c.run);
     });
 
     it("shares records and leases between stores on separate pools", async () => {

@@ -10,7 +10,7 @@ import type { UserAccessToken } from "../src/sdk/types.js";
 import { tokenStoreContract } from "../src/testing/token-store-contract.js";
 import { FileTokenStore } from "../src/tokens/file-token-store.js";
 import { MemoryTokenStore } from "../src/tokens/memory-token-store.js";
-import type { CredentialsKey, TokenStore } from "../src/tokens/token-store.js";
+import type { CredentialsKey, ListExpiringOptions, StoredCredentials, TokenStore } from "../src/tokens/token-store.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEY: CredentialsKey = { userId: "alice", contractId: "contract-1" };
@@ -93,6 +93,20 @@ describe("tokenStoreContract", () => {
     await expect(race!.run()).rejects.toThrow(/exactly one concurrent acquire must win, 10 did/);
   });
 
+  it("fails with a clear message against a store whose listExpiring ignores the contract, or is declared and missing", async () => {
+    class AllContracts extends MemoryTokenStore {
+      override async listExpiring(_contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]> {
+        const [c1, c2] = await Promise.all([super.listExpiring("c1", options), super.listExpiring("c2", options)]);
+        return [...c2, ...c1];
+      }
+    }
+    const lists = tokenStoreContract(() => new AllContracts(), { listExpiring: true }).find((c) => c.name.startsWith("listExpiring lists"));
+    await expect(lists!.run()).rejects.toThrow(/listExpiring must list c1's records/);
+    const plain: TokenStore = { get: async () => undefined, set: async () => ({ status: "conflict", current: undefined }), delete: async () => false, listByUser: async () => [] };
+    const declared = tokenStoreContract(() => plain, { listExpiring: true }).find((c) => c.name.startsWith("offers listExpiring"));
+    await expect(declared!.run()).rejects.toThrow(/declared to offer listExpiring but has none/);
+  });
+
   it("refuses a store declared to offer leases that has none, or has only one of the two methods", async () => {
     const plain: TokenStore = {
       get: async () => undefined,
@@ -115,7 +129,7 @@ describe("tokenStoreContract", () => {
 });
 
 describe("MemoryTokenStore passes the TokenStore contract", () => {
-  for (const c of tokenStoreContract(() => new MemoryTokenStore(), { leases: true })) it(c.name, c.run);
+  for (const c of tokenStoreContract(() => new MemoryTokenStore(), { leases: true, listExpiring: true })) it(c.name, c.run);
 });
 
 describe("MemoryTokenStore passes the TokenStore contract with a controlled clock", () => {
@@ -127,7 +141,7 @@ describe("MemoryTokenStore passes the TokenStore contract with a controlled cloc
 describe("FileTokenStore passes the TokenStore contract", () => {
   let clock = 1_700_000_000_000;
   const now = (): number => clock++;
-  for (const c of tokenStoreContract(() => new FileTokenStore({ path: freshFilePath(), now }), { now, leases: true })) {
+  for (const c of tokenStoreContract(() => new FileTokenStore({ path: freshFilePath(), now }), { now, leases: true, listExpiring: true })) {
     it(c.name, c.run);
   }
 });

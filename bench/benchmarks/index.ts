@@ -2,6 +2,7 @@
 import type { Benchmark } from "../lib/report.js";
 import { backlog } from "./backlog.js";
 import { cpu } from "./cpu.js";
+import { durableWrites } from "./durable.js";
 import { fairness } from "./fairness.js";
 import { growth } from "./growth.js";
 import { idleMemory } from "./idle-memory.js";
@@ -14,4 +15,4 @@ import { streaming } from "./streaming.js";
 import { telemetry } from "./telemetry.js";
 import { throughput } from "./throughput.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, telemetry, stores, processes];
+export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, telemetry, stores, processes, durableWrites];

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { UserAccessToken } from "../sdk/types.js";
-import type { Credentials, CredentialsKey, RefreshLeases, SetResult, StoredCredentials, TokenStore } from "../tokens/token-store.js";
+import type { Credentials, CredentialsKey, ExpiringTokens, RefreshLeases, SetResult, StoredCredentials, TokenStore } from "../tokens/token-store.js";
 
 /**
  * One case of the contract suite: a name for your test runner and a `run`
@@ -42,6 +42,9 @@ export interface TokenStoreContractCase {
  *   `leases`: `true` when the store offers refresh leases
  *   ({@link RefreshLeases}), as a store shared by several processes should;
  *   the lease rules are then checked too (they wait out a lease of 150 ms).
+ *   `listExpiring`: `true` when the store offers token upkeep
+ *   ({@link ExpiringTokens}); its rules are then checked too. A store that
+ *   has the method is checked whether declared or not.
  * @returns The cases, in a stable order with unique names.
  * @example
  * ```ts
@@ -63,7 +66,7 @@ export interface TokenStoreContractCase {
  */
 export function tokenStoreContract(
   createStore: () => TokenStore | Promise<TokenStore>,
-  options: { readonly now?: (() => number) | undefined; readonly leases?: boolean | undefined } = {},
+  options: { readonly now?: (() => number) | undefined; readonly leases?: boolean | undefined; readonly listExpiring?: boolean | undefined } = {},
 ): TokenStoreContractCase[] {
   const clock = options.now;
 
@@ -366,6 +369,14 @@ export function tokenStoreContract(
     },
   ]);
   if (options.leases === true) cases.push(...leaseCases());
+  cases.push([
+    "offers listExpiring when declared to ({ listExpiring: true })",
+    async (store) => {
+      if (options.listExpiring === true) assert.equal(typeof store.listExpiring, "function", "the store was declared to offer listExpiring but has none");
+      else assert.ok(["function", "undefined"].includes(typeof store.listExpiring), "listExpiring, when present, must be a method");
+    },
+  ]);
+  cases.push(...expiringCases());
 
   return cases.map(([name, body]) => ({
     name,
@@ -373,6 +384,69 @@ export function tokenStoreContract(
       await body(await createStore());
     },
   }));
+}
+
+/** The rules of {@link ExpiringTokens.listExpiring}; a case passes at once for a store without the method. */
+function expiringCases(): Array<[string, (store: TokenStore) => Promise<void>]> {
+  const DAY = 86_400;
+  const at = (seconds: number): UserAccessToken => ({
+    accessToken: { value: `access-${seconds}`, expiry: 1_900_000_000 },
+    refreshToken: { value: `refresh-${seconds}`, expiry: seconds },
+  });
+  const ids = (records: StoredCredentials[]): string[] => records.map((r) => `${r.userId}@${r.contractId}`);
+  const base = 1_900_000_000;
+  return [
+    [
+      "listExpiring lists the contract's records expiring before the moment, soonest first, ties by user id",
+      async (store) => {
+        if (store.listExpiring === undefined) return;
+        await store.set({ userId: "u3", contractId: "c1" }, { userAccessToken: at(base + 3 * DAY) }, { expectedVersion: null });
+        await store.set({ userId: "u1", contractId: "c1" }, { userAccessToken: at(base + 1 * DAY) }, { expectedVersion: null });
+        await store.set({ userId: "u2b", contractId: "c1" }, { userAccessToken: at(base + 2 * DAY) }, { expectedVersion: null });
+        await store.set({ userId: "u2a", contractId: "c1" }, { userAccessToken: at(base + 2 * DAY) }, { expectedVersion: null });
+        await store.set({ userId: "u0", contractId: "c2" }, { userAccessToken: at(base) }, { expectedVersion: null });
+        await store.set({ userId: "far", contractId: "c1" }, { userAccessToken: at(base + 30 * DAY) }, { expectedVersion: null });
+        const before = (base + 3 * DAY) * 1000; // strictly before: u3 (exactly at it) is not listed
+        assert.deepEqual(ids(await store.listExpiring("c1", { refreshTokenExpiresBefore: before, limit: 10 })), ["u1@c1", "u2a@c1", "u2b@c1"], "listExpiring must list c1's records expiring before the moment, soonest first, equal expiries by user id");
+        const [first] = await store.listExpiring("c1", { refreshTokenExpiresBefore: before, limit: 1 });
+        assertRecord(first, { userId: "u1", contractId: "c1" }, { userAccessToken: at(base + DAY) }, 1, "a listed record");
+      },
+    ],
+    [
+      "listExpiring pages with limit and after, without skipping or repeating ties",
+      async (store) => {
+        if (store.listExpiring === undefined) return;
+        for (const userId of ["a", "b", "c", "d", "e"]) {
+          await store.set({ userId, contractId: "c1" }, { userAccessToken: at(userId < "c" ? base + DAY : base + 2 * DAY) }, { expectedVersion: null });
+        }
+        const seen: string[] = [];
+        let after: { refreshTokenExpiresAt: number; userId: string } | undefined;
+        for (let page = 0; page < 10; page += 1) {
+          const records = await store.listExpiring("c1", { refreshTokenExpiresBefore: (base + 10 * DAY) * 1000, limit: 2, ...(after === undefined ? {} : { after }) });
+          assert.ok(records.length <= 2, `limit 2 must return at most 2 records, got ${records.length}`);
+          if (records.length === 0) break;
+          seen.push(...records.map((r) => r.userId));
+          const last = records.at(-1)!;
+          after = { refreshTokenExpiresAt: last.userAccessToken.refreshToken.expiry * 1000, userId: last.userId };
+        }
+        assert.deepEqual(seen, ["a", "b", "c", "d", "e"], "paging with after must visit every record once, in order");
+      },
+    ],
+    [
+      "listExpiring follows set and delete: a refreshed record leaves the window, a deleted one is gone",
+      async (store) => {
+        if (store.listExpiring === undefined) return;
+        const soon = { refreshTokenExpiresBefore: (base + 5 * DAY) * 1000, limit: 10 };
+        const created = await store.set({ userId: "x", contractId: "c1" }, { userAccessToken: at(base + DAY) }, { expectedVersion: null });
+        await store.set({ userId: "y", contractId: "c1" }, { userAccessToken: at(base + DAY) }, { expectedVersion: null });
+        assert.deepEqual(ids(await store.listExpiring("c1", soon)), ["x@c1", "y@c1"]);
+        await store.set({ userId: "x", contractId: "c1" }, { userAccessToken: at(base + 60 * DAY) }, { expectedVersion: expectStored(created, "x").version });
+        await store.delete({ userId: "y", contractId: "c1" });
+        assert.deepEqual(ids(await store.listExpiring("c1", soon)), [], "a record whose new refresh token expires later, and a deleted record, must not be listed");
+        assert.deepEqual(ids(await store.listExpiring("c1", { ...soon, refreshTokenExpiresBefore: (base + 61 * DAY) * 1000 })), ["x@c1"], "the record must be listed by its new expiry");
+      },
+    ],
+  ];
 }
 
 /** The lease rules of {@link RefreshLeases}. */

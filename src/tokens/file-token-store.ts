@@ -42,6 +42,7 @@ import {
 import { sleep } from "../internal/sleep.js";
 import { FileLeases } from "./file-lease.js";
 import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
+import { parseListExpiring, selectExpiring } from "./expiring.js";
 import type {
   Credentials,
   CredentialsKey,
@@ -51,6 +52,8 @@ import type {
   SetResult,
   StoredCredentials,
   TokenStore,
+  ExpiringTokens,
+  ListExpiringOptions,
 } from "./token-store.js";
 
 /** The `format` marker written into every token store file. */
@@ -132,7 +135,7 @@ interface Cache {
  * const client = new WriteClient({ ...options, tokenStore: store });
  * ```
  */
-export class FileTokenStore implements TokenStore, RefreshLeases {
+export class FileTokenStore implements TokenStore, RefreshLeases, ExpiringTokens {
   readonly #path: string;
   readonly #lockPath: string;
   readonly #now: () => number;
@@ -269,6 +272,24 @@ export class FileTokenStore implements TokenStore, RefreshLeases {
     return this.#serial(async () =>
       [...((await this.#load()).get(id)?.values() ?? [])].map((record) => structuredClone(record)),
     );
+  }
+
+  /**
+   * The contract's records whose refresh token expires before
+   * `options.refreshTokenExpiresBefore`, soonest first (token upkeep).
+   *
+   * @throws {@link TokenStoreError} when the file cannot be read; {@link TokenStoreCorruptError} when it is not a token file.
+   * @example
+   * ```ts
+   * const soon = await store.listExpiring("c1", { refreshTokenExpiresBefore: Date.now() + 86_400_000, limit: 100 });
+   * ```
+   */
+  async listExpiring(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]> {
+    const parsed = parseListExpiring(contractId, options);
+    return this.#serial(async () => {
+      const all = [...(await this.#load()).values()].flatMap((contracts) => [...contracts.values()]);
+      return selectExpiring(all, parsed.contractId, parsed.options);
+    });
   }
 
   /**

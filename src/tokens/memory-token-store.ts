@@ -17,6 +17,7 @@ import {
 } from "./credentials-schema.js";
 import { LeaseTable } from "./lease-table.js";
 import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
+import { parseListExpiring, selectExpiring } from "./expiring.js";
 import type {
   Credentials,
   CredentialsKey,
@@ -26,6 +27,8 @@ import type {
   SetResult,
   StoredCredentials,
   TokenStore,
+  ExpiringTokens,
+  ListExpiringOptions,
 } from "./token-store.js";
 
 /**
@@ -62,7 +65,7 @@ const memoryOptionsSchema = z.object({
  * }
  * ```
  */
-export class MemoryTokenStore implements TokenStore, RefreshLeases {
+export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringTokens {
   // userId → contractId → frozen record. Nested Maps: no joined string key
   // can collide, and ids like "__proto__" are ordinary keys.
   readonly #records = new Map<string, Map<string, StoredCredentials>>();
@@ -152,6 +155,21 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases {
   async listByUser(userId: string): Promise<StoredCredentials[]> {
     const id = parseUserId(userId);
     return [...(this.#records.get(id)?.values() ?? [])].map((record) => structuredClone(record));
+  }
+
+  /**
+   * The contract's records whose refresh token expires before
+   * `options.refreshTokenExpiresBefore`, soonest first (token upkeep).
+   *
+   * @example
+   * ```ts
+   * const soon = await store.listExpiring("c1", { refreshTokenExpiresBefore: Date.now() + 86_400_000, limit: 100 });
+   * ```
+   */
+  async listExpiring(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]> {
+    const parsed = parseListExpiring(contractId, options);
+    const all = [...this.#records.values()].flatMap((contracts) => [...contracts.values()]);
+    return selectExpiring(all, parsed.contractId, parsed.options);
   }
 
   /**

@@ -18,6 +18,7 @@ import { expiryMs, isAtLeastAsNew, sameToken } from "./token-comparison.js";
 import { TokenPersister, type PersistRetryOptions, type PersistState } from "./token-persister.js";
 import { TokenRefresher, type RefreshCoordinationOptions } from "./token-refresher.js";
 import type { Credentials, CredentialsKey, StoredCredentials, TokenStore } from "./token-store.js";
+import { refreshExpiringTokens, type RefreshExpiringReport } from "./token-upkeep.js";
 
 export type { PersistRetryOptions } from "./token-persister.js";
 export type { RefreshCoordinationOptions } from "./token-refresher.js";
@@ -256,6 +257,38 @@ export class TokenKeeper {
    * another write or process replaced the token (the write should be tried
    * again with them), or `undefined` once nothing newer appeared in time.
    */
+  /** Whether the store can list tokens by refresh expiry (token upkeep). */
+  get canListExpiring(): boolean {
+    return typeof this.#options.store.listExpiring === "function";
+  }
+
+  /**
+   * Token upkeep: refresh every token of the contract whose refresh token
+   * expires within `withinMs`, each through the refresher (under the lease).
+   */
+  refreshExpiring(withinMs: number, concurrency: number): Promise<RefreshExpiringReport> {
+    return refreshExpiringTokens(
+      {
+        store: this.#store,
+        contractId: this.#options.contractId,
+        now: this.#options.now,
+        emit: this.#options.emit,
+        refresh: async (userId, record) => {
+          const state = this.#state(userId);
+          if (state.rejectedRefreshToken === record.userAccessToken.refreshToken.value) {
+            throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
+          }
+          // This process may hold a newer token than the store (not yet persisted): refresh that one.
+          const basis = state.unsaved ?? record;
+          if (expiryMs(basis.userAccessToken.refreshToken.expiry) >= this.#options.now() + withinMs) return { credentials: basis, spent: false };
+          return this.#refresher.refreshReporting(userId, basis);
+        },
+      },
+      withinMs,
+      concurrency,
+    );
+  }
+
   newerThanRefused(userId: string, refused: UserAccessToken): Promise<Credentials | undefined> {
     return this.#refresher.awaitNewer(userId, refused);
   }

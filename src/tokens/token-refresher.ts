@@ -74,11 +74,17 @@ function replaces(candidate: Credentials | undefined, token: UserAccessToken): c
   return candidate !== undefined && !sameToken(candidate.userAccessToken, token) && isAtLeastAsNew(candidate.userAccessToken, token);
 }
 
+/** The credentials a refresh ended with, and whether this refresh spent the refresh token (else someone else had). */
+export interface Refreshed {
+  credentials: Credentials;
+  spent: boolean;
+}
+
 /** @internal */
 export class TokenRefresher {
   readonly #options: TokenRefresherOptions;
   /** Refreshes in flight in this process, by the refresh token being spent. */
-  readonly #inFlight = new Map<string, Promise<Credentials>>();
+  readonly #inFlight = new Map<string, Promise<Refreshed>>();
 
   constructor(options: TokenRefresherOptions) {
     this.#options = options;
@@ -100,10 +106,19 @@ export class TokenRefresher {
    *
    * @throws ReauthorizationRequiredError when digi.me refused the refresh token and nothing newer appeared.
    */
-  refresh(userId: string, basis: Credentials): Promise<Credentials> {
+  async refresh(userId: string, basis: Credentials): Promise<Credentials> {
+    return (await this.refreshReporting(userId, basis)).credentials;
+  }
+
+  /**
+   * As {@link refresh}, saying whether this call spent the refresh token
+   * (`false`: another refresh, here or in another process, had replaced it).
+   * A caller sharing a refresh already running here is told `false`.
+   */
+  refreshReporting(userId: string, basis: Credentials): Promise<Refreshed> {
     const spent = basis.userAccessToken.refreshToken.value;
     const running = this.#inFlight.get(spent);
-    if (running !== undefined) return running;
+    if (running !== undefined) return running.then((r) => ({ credentials: r.credentials, spent: false }));
     const run = (this.#options.store.leases === undefined ? this.#refreshHere(userId, basis) : this.#refreshUnderLease(userId, basis)).finally(() => {
       this.#inFlight.delete(spent);
     });
@@ -112,10 +127,10 @@ export class TokenRefresher {
   }
 
   /** No shared lease: refresh at once (this process's single flight is the only coordination). */
-  async #refreshHere(userId: string, basis: Credentials): Promise<Credentials> {
+  async #refreshHere(userId: string, basis: Credentials): Promise<Refreshed> {
     // A store that cannot be read now must not stop a refresh that is due: the basis is the best we know.
     const latest = await this.#options.latest(userId).catch(() => undefined);
-    if (replaces(latest, basis.userAccessToken)) return latest;
+    if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
     return this.#spend(userId, basis);
   }
 
@@ -123,7 +138,7 @@ export class TokenRefresher {
    * Take the user's lease, re-read, and refresh only if the token is still
    * due; while another process holds the lease, wait for the token it stores.
    */
-  async #refreshUnderLease(userId: string, basis: Credentials): Promise<Credentials> {
+  async #refreshUnderLease(userId: string, basis: Credentials): Promise<Refreshed> {
     const { store, coordination } = this.#options;
     const leases = store.leases!;
     const key = this.#key(userId);
@@ -135,7 +150,7 @@ export class TokenRefresher {
         try {
           // Under the lease, the store is the truth: another process may have refreshed since we read.
           const latest = (await this.#options.latest(userId).catch(() => undefined)) ?? basis;
-          if (replaces(latest, basis.userAccessToken) && this.#options.fresh(userId, latest)) return latest;
+          if (replaces(latest, basis.userAccessToken) && this.#options.fresh(userId, latest)) return { credentials: latest, spent: false };
           return await this.#spend(userId, latest);
         } finally {
           // A release that fails only delays the next refresh until the lease expires.
@@ -143,7 +158,7 @@ export class TokenRefresher {
         }
       }
       const latest = await this.#options.latest(userId).catch(() => undefined);
-      if (replaces(latest, basis.userAccessToken)) return latest;
+      if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
       if (performance.now() >= deadline) {
         throw new TokenStoreError(
           `Another process held this user's refresh lease for more than ${coordination.holderWaitMs} ms without storing a new token`,
@@ -154,23 +169,23 @@ export class TokenRefresher {
   }
 
   /** Spend `basis`'s refresh token, persist the new pair, and return it. */
-  async #spend(userId: string, basis: Credentials): Promise<Credentials> {
+  async #spend(userId: string, basis: Credentials): Promise<Refreshed> {
     const telemetry = this.#options.telemetry ?? NO_TELEMETRY;
     const step = telemetry.enabled ? telemetry.start("digime.token.refresh", { "digime.contract.id": this.#options.contractId }) : undefined;
     if (step === undefined) return this.#spendNow(userId, basis);
-    let credentials: Credentials;
+    let refreshed: Refreshed;
     try {
-      credentials = await step.run(() => this.#spendNow(userId, basis));
+      refreshed = await step.run(() => this.#spendNow(userId, basis));
     } catch (error) {
       step.end(error);
       telemetry.count("digime.token.refreshes", { "digime.refresh.source": "proactive", "digime.refresh.outcome": "failure" });
       throw error;
     }
     step.end();
-    return credentials;
+    return refreshed;
   }
 
-  async #spendNow(userId: string, basis: Credentials): Promise<Credentials> {
+  async #spendNow(userId: string, basis: Credentials): Promise<Refreshed> {
     let token: UserAccessToken;
     try {
       token = await this.#options.port.refresh(basis.userAccessToken);
@@ -181,12 +196,12 @@ export class TokenRefresher {
       if (decide(info) !== "invalid-token") throw cause;
       // Refused: another process (or a write's own in-SDK refresh) may have spent it first.
       const newer = await this.awaitNewer(userId, basis.userAccessToken);
-      if (newer !== undefined) return newer;
+      if (newer !== undefined) return { credentials: newer, spent: false };
       this.#options.rejected(userId, basis.userAccessToken);
       throw new ReauthorizationRequiredError(userId, "digi.me rejected the refresh token", { cause });
     }
     await this.#options.accept(userId, basis, token);
-    return withToken(basis, token);
+    return { credentials: withToken(basis, token), spent: true };
   }
 
   /**

@@ -144,6 +144,62 @@ export interface RefreshLeases {
 }
 
 /**
+ * Where a page of {@link ExpiringTokens.listExpiring} ended: the last record's
+ * refresh-token expiry and user id. The next page starts after it.
+ *
+ * @example
+ * ```ts
+ * const last = page.at(-1)!;
+ * const cursor: ExpiringCursor = { refreshTokenExpiresAt: last.userAccessToken.refreshToken.expiry * 1000, userId: last.userId };
+ * ```
+ */
+export interface ExpiringCursor {
+  /** Epoch ms of the last record's refresh-token expiry. */
+  readonly refreshTokenExpiresAt: number;
+  /** The last record's user id. */
+  readonly userId: string;
+}
+
+/**
+ * Options of {@link ExpiringTokens.listExpiring}.
+ *
+ * @example
+ * ```ts
+ * const options: ListExpiringOptions = { refreshTokenExpiresBefore: Date.now() + 7 * 86_400_000, limit: 100 };
+ * ```
+ */
+export interface ListExpiringOptions {
+  /** Epoch ms: list records whose refresh token expires before this moment (already expired ones included). */
+  readonly refreshTokenExpiresBefore: number;
+  /** At most this many records (1 to 1000). */
+  readonly limit: number;
+  /** Start after this record (the previous page's last); default: from the first. */
+  readonly after?: ExpiringCursor | undefined;
+}
+
+/**
+ * Token upkeep: finding a contract's tokens whose refresh token expires
+ * soon, so they can be refreshed before a rarely-written user has to consent
+ * again (`client.refreshExpiring`).
+ *
+ * Rules (checked by `tokenStoreContract(..., { listExpiring: true })`):
+ * records of `contractId` only; refresh-token expiry (epoch ms, the stored
+ * `expiry` seconds × 1000) strictly before `refreshTokenExpiresBefore`;
+ * ordered by that expiry, then user id; strictly after `after`; at most
+ * `limit`; a record changed by `set` is listed by its new expiry, a deleted
+ * one not at all.
+ *
+ * @example
+ * ```ts
+ * const soon = await store.listExpiring(client.contractId, { refreshTokenExpiresBefore: Date.now() + 86_400_000, limit: 100 });
+ * ```
+ */
+export interface ExpiringTokens {
+  /** A page of the contract's records whose refresh token expires before the given moment, soonest first. */
+  listExpiring(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]>;
+}
+
+/**
  * A pluggable, versioned home for user credentials. Implement it over your
  * database to share tokens between processes; check your implementation with
  * `tokenStoreContract` from `digime-write-pipeline/testing`.
@@ -176,4 +232,9 @@ export interface TokenStore {
   acquireRefreshLease?(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean>;
   /** Optional ({@link RefreshLeases}): release the refresh lease of `key` if `owner` holds it. */
   releaseRefreshLease?(key: CredentialsKey, owner: string): Promise<void>;
+  /**
+   * Optional ({@link ExpiringTokens}): the contract's records whose refresh
+   * token expires soon, for token upkeep (`client.refreshExpiring`).
+   */
+  listExpiring?(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]>;
 }

@@ -41,6 +41,13 @@ export interface WriteOptions {
   priority?: number;
   /** Your id for the write, echoed in events and the receipt. Default: a unique id in UUID form (a random prefix per process and a counter). */
   id?: string;
+  /**
+   * Set when an earlier run of this same write may already have sent the file
+   * (a scheduler redelivering it after a crash, as the BullMQ `WriteWorker`
+   * does): the receipt and any error then say `possibleDuplicate` /
+   * `possiblyDelivered`. Default `false`.
+   */
+  possibleDuplicate?: boolean;
 }
 
 /** Validation of user ids everywhere in the public API. */
@@ -54,6 +61,7 @@ const writeOptionsSchema = z
     signal: z.instanceof(AbortSignal, { error: "must be an AbortSignal" }).optional(),
     priority: z.number().finite().optional(),
     id: z.string().min(1).max(256).optional(),
+    possibleDuplicate: z.boolean().optional(),
   })
   .optional();
 
@@ -214,6 +222,7 @@ export class Writer {
     const priority = parsedOptions?.priority ?? 0;
     const signal = parsedOptions?.signal;
     const write = new PendingWrite(this, parsedOptions?.id ?? newWriteId(), user, source, signal, priority, now());
+    if (parsedOptions?.possibleDuplicate === true) write.possibleDuplicate = true;
     const { telemetry } = this.#deps;
     if (telemetry.enabled) {
       // Here, in write()'s own call: the caller's active span becomes the parent, though the write runs later.

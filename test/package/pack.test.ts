@@ -51,8 +51,18 @@ import { FileTokenStore, MemoryTokenStore, WriteClient, DigimeWriteError, type W
 import { createSandbox, tokenStoreContract, type Sandbox } from "digime-write-pipeline/testing";
 import { RedisTokenStore, RedisPendingAuthorizationStore, type RedisTokenStoreOptions } from "digime-write-pipeline/redis";
 import { PostgresTokenStore, PostgresPendingAuthorizationStore, type PostgresTokenStoreOptions } from "digime-write-pipeline/postgres";
+import { DurableWriteQueue, WriteWorker, type DurableWriteQueueOptions } from "digime-write-pipeline/bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
+
+export const makeQueue = (options: DurableWriteQueueOptions): DurableWriteQueue => {
+  const queue = new DurableWriteQueue(options);
+  queue.on("delivered", ({ receipt }) => receipt.possibleDuplicate);
+  // @ts-expect-error: a misspelt event name is a type error
+  queue.on("deliverd", () => undefined);
+  return queue;
+};
+export const makeWorker = (client: WriteClient): WriteWorker => new WriteWorker({ client, connection: { maxRetriesPerRequest: null }, queueName: "digime-writes" });
 
 const redisOptions: RedisTokenStoreOptions = { client: new Redis({ lazyConnect: true }), keyPrefix: "app:" };
 const pgOptions: PostgresTokenStoreOptions = { pool: new pg.Pool(), table: "tokens" };
@@ -106,7 +116,7 @@ beforeAll(async () => {
   if (tarball === undefined) throw new Error("npm pack made no tarball");
   await writeFile(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
   // The optional peers of /redis and /postgres, at the versions this repository tests with (so the cache has them).
-  const peers = await Promise.all(["ioredis", "pg", "@types/pg"].map(async (name) => `${name}@${await installedVersion(name)}`));
+  const peers = await Promise.all(["ioredis", "pg", "@types/pg", "bullmq"].map(async (name) => `${name}@${await installedVersion(name)}`));
   const install = ["install", `./${tarball}`, ...peers, "--no-audit", "--no-fund", "--no-save", "--ignore-scripts"];
   try {
     await run(npm, [...install, "--offline"], { cwd: project });
@@ -148,8 +158,8 @@ describe("the packed tarball", () => {
   it("holds the built entry points, their declarations and the docs, nothing else", async () => {
     const { stdout } = await run(npm, ["pack", "--dry-run", "--json"], { cwd: root });
     const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
-    const entries = ["index", "testing", "redis", "postgres"];
-    const fallbacks = ["testing/package.json", "redis/package.json", "postgres/package.json"];
+    const entries = ["index", "testing", "redis", "postgres", "bullmq"];
+    const fallbacks = ["testing/package.json", "redis/package.json", "postgres/package.json", "bullmq/package.json"];
     for (const expected of [...entries.flatMap((e) => [".js", ".cjs", ".d.ts", ".d.cts"].map((ext) => `dist/${e}${ext}`)), "README.md", "CHANGELOG.md", "package.json", ...fallbacks]) {
       expect(files).toContain(expected);
     }
@@ -162,14 +172,17 @@ describe("the packed tarball", () => {
     expect(stdout).toContain("--state <file>");
   });
 
-  it("loads ioredis and pg only from the entries that need them, so the main entry works without either", async () => {
+  it("loads ioredis, pg and bullmq only from the entries that need them, so the main entry works without any", async () => {
     for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "postgres.js", "postgres.cjs"]) {
-      expect([...(await bareImports(entry))].filter((s) => s === "ioredis" || s === "pg"), entry).toEqual([]);
+      expect([...(await bareImports(entry))].filter((s) => s === "ioredis" || s === "pg" || s === "bullmq"), entry).toEqual([]);
     }
     // @opentelemetry/api (optional peer) is loaded only when the `opentelemetry` option is set, never imported.
     for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "cli.js"]) {
       expect([...(await bareImports(entry))].filter((s) => s.startsWith("@opentelemetry/")), entry).toEqual([]);
     }
+    for (const entry of ["redis.js", "redis.cjs"]) expect([...(await bareImports(entry))].filter((s) => s === "bullmq"), entry).toEqual([]);
+    expect([...(await bareImports("bullmq.js"))]).toContain("bullmq");
+    expect([...(await bareImports("bullmq.cjs"))]).toContain("bullmq");
     expect([...(await bareImports("redis.js"))]).toContain("ioredis");
     expect([...(await bareImports("redis.cjs"))]).toContain("ioredis");
   });
@@ -180,18 +193,22 @@ const redisStore = new RedisTokenStore({ connection: { host: "127.0.0.1", port: 
 const pgStore = new PostgresTokenStore({ pool: new pg.Pool({ host: "127.0.0.1", port: 1 }) });
 let invalid;
 try { new PostgresTokenStore({ pool: {} }); } catch (error) { invalid = error; }
+let invalidQueue;
+try { new DurableWriteQueue({ connection: {}, queueName: "" }); } catch (error) { invalidQueue = error; }
 console.log(JSON.stringify({
-  stores: [typeof redisStore.set, typeof pgStore.set, typeof RedisPendingAuthorizationStore, typeof PostgresPendingAuthorizationStore],
+  stores: [typeof redisStore.set, typeof pgStore.set, typeof RedisPendingAuthorizationStore, typeof PostgresPendingAuthorizationStore, typeof WriteWorker, typeof DirectoryPayloadStore],
   shared: invalid instanceof DigimeWriteError && invalid.code,
+  sharedByBullmq: invalidQueue instanceof DigimeWriteError && invalidQueue.code,
 }));
 `;
-    const expected = { stores: ["function", "function", "function", "function"], shared: "INVALID_OPTIONS" };
+    const expected = { stores: ["function", "function", "function", "function", "function", "function"], shared: "INVALID_OPTIONS", sharedByBullmq: "INVALID_OPTIONS" };
     await writeFile(
       path.join(project, "stores.mjs"),
       `import pg from "pg";
 import { DigimeWriteError } from "digime-write-pipeline";
 import { RedisTokenStore, RedisPendingAuthorizationStore } from "digime-write-pipeline/redis";
 import { PostgresTokenStore, PostgresPendingAuthorizationStore } from "digime-write-pipeline/postgres";
+import { DurableWriteQueue, WriteWorker, DirectoryPayloadStore } from "digime-write-pipeline/bullmq";
 ${body}`,
     );
     await writeFile(
@@ -200,6 +217,7 @@ ${body}`,
 const { DigimeWriteError } = require("digime-write-pipeline");
 const { RedisTokenStore, RedisPendingAuthorizationStore } = require("digime-write-pipeline/redis");
 const { PostgresTokenStore, PostgresPendingAuthorizationStore } = require("digime-write-pipeline/postgres");
+const { DurableWriteQueue, WriteWorker, DirectoryPayloadStore } = require("digime-write-pipeline/bullmq");
 ${body}`,
     );
     for (const script of ["stores.mjs", "stores.cjs"]) {

@@ -22,6 +22,8 @@ import {
 import type {
   Credentials,
   CredentialsKey,
+  ExpiringTokens,
+  ListExpiringOptions,
   RefreshLeaseOptions,
   RefreshLeases,
   SetOptions,
@@ -32,7 +34,8 @@ import type {
 import { parseStoreOptions } from "../parse-options.js";
 import { credentialSecrets, guarded } from "../store-failure.js";
 import { postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
-import { tokenTablesSql } from "./schema.js";
+import { REFRESH_EXPIRY_SQL, tokenTablesSql } from "./schema.js";
+import { parseListExpiring } from "../../tokens/expiring.js";
 
 /**
  * Options of {@link PostgresTokenStore}.
@@ -74,7 +77,7 @@ const RECORD_COLUMNS = "credentials, version, updated_at";
  * const client = new WriteClient({ ...options, tokenStore });
  * ```
  */
-export class PostgresTokenStore implements TokenStore, RefreshLeases {
+export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTokens {
   readonly #pool: Pool;
   readonly #schema: string | undefined;
   readonly #tableName: string;
@@ -210,6 +213,38 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases {
    * if (await store.acquireRefreshLease(key, { owner: randomUUID(), ttlMs: 10_000 })) console.log("refreshing");
    * ```
    */
+  /**
+   * The contract's records whose refresh token expires before
+   * `options.refreshTokenExpiresBefore`, soonest first (token upkeep): one
+   * query over an index on the contract and the refresh token's expiry
+   * (created by `migrate()`).
+   *
+   * @example
+   * ```ts
+   * const soon = await store.listExpiring("c1", { refreshTokenExpiresBefore: Date.now() + 86_400_000, limit: 100 });
+   * ```
+   */
+  async listExpiring(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]> {
+    const parsed = parseListExpiring(contractId, options);
+    const { refreshTokenExpiresBefore, limit, after } = parsed.options;
+    // Seconds, as stored; the user id (byte order, as everywhere in the library) breaks ties of equal expiry.
+    const params: unknown[] = [parsed.contractId, refreshTokenExpiresBefore / 1000, limit];
+    let cursor = "";
+    if (after !== undefined) {
+      params.push(after.refreshTokenExpiresAt / 1000, after.userId);
+      cursor = `AND (${REFRESH_EXPIRY_SQL}, user_id COLLATE "C") > ($4::double precision, $5::text COLLATE "C")`;
+    }
+    const result = await guarded("PostgresTokenStore.listExpiring", () =>
+      this.#pool.query<TokenRow & { user_id: string }>(
+        `SELECT user_id, ${RECORD_COLUMNS} FROM ${this.#table}
+         WHERE contract_id = $1 AND ${REFRESH_EXPIRY_SQL} < $2::double precision ${cursor}
+         ORDER BY ${REFRESH_EXPIRY_SQL}, user_id COLLATE "C" LIMIT $3`,
+        params,
+      ),
+    );
+    return result.rows.map((row) => this.#decode({ userId: row.user_id, contractId: parsed.contractId }, row));
+  }
+
   async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
     const { userId, contractId } = parseCredentialsKey(key);
     const { owner, ttlMs } = parseLeaseOptions(options);

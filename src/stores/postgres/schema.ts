@@ -9,6 +9,9 @@ import { qualifiedName } from "./options.js";
 // Any constant works; it only has to be the same in every process.
 const MIGRATION_LOCK = 7_346_021_905;
 
+/** @internal The refresh token's expiry (epoch seconds) of a row, as the index and `listExpiring` compute it. */
+export const REFRESH_EXPIRY_SQL = "((credentials->'userAccessToken'->'refreshToken'->>'expiry')::double precision)";
+
 /** @internal The SQL creating the token table and its lease table, if missing. */
 export function tokenTablesSql(schema: string | undefined, table: string): string {
   const tokens = qualifiedName(schema, table);
@@ -22,6 +25,8 @@ ${schema === undefined ? "" : `CREATE SCHEMA IF NOT EXISTS "${schema}";\n`}CREAT
   updated_at  bigint  NOT NULL,                 -- epoch ms, the server's clock
   PRIMARY KEY (user_id, contract_id)
 );
+-- Token upkeep (listExpiring): a contract's records by refresh-token expiry (epoch seconds), then user.
+CREATE INDEX IF NOT EXISTS "${table}_refresh_expiry" ON ${tokens} (contract_id, (${REFRESH_EXPIRY_SQL}), user_id COLLATE "C");
 CREATE TABLE IF NOT EXISTS ${leases} (
   user_id     text        NOT NULL,
   contract_id text        NOT NULL,

@@ -37,7 +37,12 @@ export interface RedisCommands {
   set(key: string, value: string, pxat: "PXAT", at: number, nx: "NX"): Promise<"OK" | null>;
   evalsha(sha: string, numKeys: number, ...args: string[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
+  zadd(key: string, score: string, member: string): Promise<unknown>;
+  zrem(key: string, member: string): Promise<number>;
+  zrangebyscore(key: string, min: string, max: string, withScores: "WITHSCORES", limit: "LIMIT", offset: number, count: number): Promise<string[]>;
   quit(): Promise<unknown>;
+  /** Set on an ioredis `Cluster`. */
+  readonly isCluster?: boolean;
 }
 
 /** @internal */

@@ -23,6 +23,8 @@ import {
 import type {
   Credentials,
   CredentialsKey,
+  ExpiringTokens,
+  ListExpiringOptions,
   RefreshLeaseOptions,
   RefreshLeases,
   SetOptions,
@@ -33,7 +35,8 @@ import type {
 import { parseStoreOptions } from "../parse-options.js";
 import { credentialSecrets, guarded } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
-import { COMPARE_AND_SET, RELEASE_IF_OWNER } from "./script.js";
+import { COMPARE_AND_SET, DELETE_RECORD, RELEASE_IF_OWNER } from "./script.js";
+import { parseListExpiring, refreshExpiresAt } from "../../tokens/expiring.js";
 
 /**
  * Options of {@link RedisTokenStore}: pass an ioredis `client` you already
@@ -70,10 +73,11 @@ const storedValueSchema = z.object({
  * const client = new WriteClient({ ...options, tokenStore });
  * ```
  */
-export class RedisTokenStore implements TokenStore, RefreshLeases {
+export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringTokens {
   readonly #redis: RedisCommands;
   readonly #owned: boolean;
   readonly #prefix: string;
+  readonly #cluster: boolean;
 
   constructor(options: RedisTokenStoreOptions) {
     const parsed = parseStoreOptions(redisConnectionSchema, options, "RedisTokenStore");
@@ -81,6 +85,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases {
     this.#redis = connection.redis;
     this.#owned = connection.owned;
     this.#prefix = connection.keyPrefix;
+    this.#cluster = this.#redis.isCluster === true;
   }
 
   /**
@@ -115,12 +120,17 @@ export class RedisTokenStore implements TokenStore, RefreshLeases {
       () =>
         COMPARE_AND_SET.run(
           this.#redis,
-          [this.#userKey(parsedKey.userId)],
-          [parsedKey.contractId, String(expectedVersion ?? 0), JSON.stringify(parsedCredentials)],
+          // On a Cluster the index lives in another slot: it is updated right after, below.
+          this.#cluster ? [this.#userKey(parsedKey.userId)] : [this.#userKey(parsedKey.userId), this.#expiringKey(parsedKey.contractId)],
+          [parsedKey.contractId, String(expectedVersion ?? 0), JSON.stringify(parsedCredentials), parsedKey.userId],
         ),
       credentialSecrets(parsedCredentials),
     );
     const [stored, raw] = reply as [number, string | undefined];
+    if (stored === 1 && this.#cluster) {
+      const score = String(refreshExpiresAt(parsedCredentials as Credentials));
+      await guarded("RedisTokenStore.set", () => this.#redis.zadd(this.#expiringKey(parsedKey.contractId), score, parsedKey.userId));
+    }
     if (stored === 1 && raw !== undefined) return { status: "stored", record: this.#decode(parsedKey, raw) };
     return { status: "conflict", current: raw === undefined ? undefined : this.#decode(parsedKey, raw) };
   }
@@ -136,7 +146,14 @@ export class RedisTokenStore implements TokenStore, RefreshLeases {
    */
   async delete(key: CredentialsKey): Promise<boolean> {
     const parsedKey = parseCredentialsKey(key);
-    const removed = await guarded("RedisTokenStore.delete", () => this.#redis.hdel(this.#userKey(parsedKey.userId), parsedKey.contractId));
+    const userKey = this.#userKey(parsedKey.userId);
+    const expiringKey = this.#expiringKey(parsedKey.contractId);
+    const removed = await guarded("RedisTokenStore.delete", async () => {
+      if (!this.#cluster) return (await DELETE_RECORD.run(this.#redis, [userKey, expiringKey], [parsedKey.contractId, parsedKey.userId])) as number;
+      const count = await this.#redis.hdel(userKey, parsedKey.contractId);
+      await this.#redis.zrem(expiringKey, parsedKey.userId);
+      return count;
+    });
     return removed > 0;
   }
 
@@ -163,6 +180,40 @@ export class RedisTokenStore implements TokenStore, RefreshLeases {
    * if (await store.acquireRefreshLease(key, { owner: randomUUID(), ttlMs: 10_000 })) console.log("refreshing");
    * ```
    */
+  /**
+   * The contract's records whose refresh token expires before
+   * `options.refreshTokenExpiresBefore`, soonest first (token upkeep). Read
+   * from a sorted set per contract that `set` and `delete` keep up to date
+   * (in the same script on a single Redis; right after it on a Cluster).
+   * Records stored before this index existed join it on their next `set`.
+   *
+   * @example
+   * ```ts
+   * const soon = await store.listExpiring("c1", { refreshTokenExpiresBefore: Date.now() + 86_400_000, limit: 100 });
+   * ```
+   */
+  async listExpiring(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]> {
+    const parsed = parseListExpiring(contractId, options);
+    const { refreshTokenExpiresBefore: before, limit, after } = parsed.options;
+    const index = this.#expiringKey(parsed.contractId);
+    const min = after === undefined ? "-inf" : String(after.refreshTokenExpiresAt);
+    const found: StoredCredentials[] = [];
+    for (let offset = 0; found.length < limit; ) {
+      const batch = await guarded("RedisTokenStore.listExpiring", () => this.#redis.zrangebyscore(index, min, `(${before}`, "WITHSCORES", "LIMIT", offset, limit));
+      if (batch.length === 0) break;
+      offset += batch.length / 2;
+      for (let i = 0; i < batch.length && found.length < limit; i += 2) {
+        const userId = batch[i]!;
+        const score = Number(batch[i + 1]);
+        if (after !== undefined && score === after.refreshTokenExpiresAt && userId <= after.userId) continue;
+        const record = await this.get({ userId, contractId: parsed.contractId });
+        // The record is the truth; an index entry a Cluster could not update yet is passed over.
+        if (record !== undefined && refreshExpiresAt(record) < before) found.push(record);
+      }
+    }
+    return found;
+  }
+
   async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
     const parsedKey = parseCredentialsKey(key);
     const { owner, ttlMs } = parseLeaseOptions(options);
@@ -208,6 +259,11 @@ export class RedisTokenStore implements TokenStore, RefreshLeases {
   // One variable part per key, so no user id can reach another user's key.
   #userKey(userId: string): string {
     return `${this.#prefix}tokens:${userId}`;
+  }
+
+  // One variable part: the contract's index of refresh-token expiries (members are user ids).
+  #expiringKey(contractId: string): string {
+    return `${this.#prefix}expiring:${contractId}`;
   }
 
   // Two variable parts: JSON encodes the pair without ambiguity ("a:b"/"c" differs from "a"/"b:c").

@@ -29,7 +29,9 @@ export class RedisScript {
 /**
  * Compare-and-set of one contract's record in a user's hash.
  * KEYS[1] the user's hash; ARGV[1] contract id; ARGV[2] expected version
- * ("0": nothing stored); ARGV[3] the credentials as JSON.
+ * ("0": nothing stored); ARGV[3] the credentials as JSON. With KEYS[2] (the
+ * contract's index of refresh-token expiries, a sorted set) and ARGV[4] (the
+ * user id), the index is updated in the same step.
  * Returns {1, stored} or {0, current?}. The credentials are spliced into the
  * record as sent, never decoded and re-encoded (cjson would round numbers).
  * `updatedAt` is the server's clock, never before the previous version's.
@@ -50,7 +52,21 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if now < updatedAt then now = updatedAt end
 local stored = '{"version":' .. string.format('%d', version + 1) .. ',"updatedAt":' .. string.format('%.0f', now) .. ',"credentials":' .. ARGV[3] .. '}'
 redis.call('HSET', KEYS[1], ARGV[1], stored)
+if KEYS[2] then
+  local expiry = cjson.decode(ARGV[3]).userAccessToken.refreshToken.expiry
+  redis.call('ZADD', KEYS[2], string.format('%.0f', expiry * 1000), ARGV[4])
+end
 return {1, stored}
+`);
+
+/**
+ * Deletes field ARGV[1] (the contract) of KEYS[1] (the user's hash) and, with
+ * KEYS[2] (the contract's refresh-expiry index), the user ARGV[2] from it.
+ */
+export const DELETE_RECORD = new RedisScript(`
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[2]) end
+return removed
 `);
 
 /** Deletes KEYS[1] only while it holds ARGV[1] (the lease owner). */

@@ -1,0 +1,506 @@
+/**
+ * {@link DurableWriteQueue}: the producer side of durable writes. Validates a
+ * write as `client.write` does, keeps it in a BullMQ job in Redis before it
+ * resolves, and reports each write's outcome.
+ * @module
+ */
+import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import { Job, Queue, QueueEvents, type ConnectionOptions } from "bullmq";
+import { EventEmitter } from "eventemitter3";
+import { z } from "zod";
+import { DigimeWriteError, PayloadStoreRequiredError, QueueUnavailableError, WriteIdConflictError, WriteNotFoundError } from "../errors.js";
+import type { WriteReceipt } from "../events.js";
+import { sanitizeError } from "../internal/redact.js";
+import { parseOrThrow } from "../internal/zod-issues.js";
+import { parseStoreOptions } from "../stores/parse-options.js";
+import { fileMetaSchema, type WriteFileMeta } from "../writing/file-meta.js";
+import { userIdSchema } from "../writing/writer.js";
+import { decodeError, decodeReceipt, jobIdOf, parseJobData, WRITE_JOB, writeIdOf, type JobPayload, type WriteJobData } from "./job-data.js";
+import type { PayloadStore } from "./payload-store.js";
+
+/**
+ * Defaults of {@link DurableWriteQueueOptions}.
+ *
+ * @example
+ * ```ts
+ * console.log(DURABLE_QUEUE_DEFAULTS.maxInlineBytes); // 262144
+ * ```
+ */
+export const DURABLE_QUEUE_DEFAULTS = Object.freeze({
+  /** Largest payload kept inside a job: 256 KiB. */
+  maxInlineBytes: 256 * 1024,
+  /** Runs of a write before it finally fails. */
+  attempts: 5,
+  /** Wait before the second run, ms, doubling after. */
+  outageBackoffMs: 60_000,
+  /** How long a settled write is kept: one day. */
+  keepSettledMs: 24 * 60 * 60 * 1000,
+  /** How long enqueue waits for Redis, ms. */
+  enqueueTimeoutMs: 10_000,
+});
+
+/**
+ * Options of {@link DurableWriteQueue}.
+ *
+ * @example
+ * ```ts
+ * const options: DurableWriteQueueOptions = { connection: { host: "127.0.0.1", port: 6379 }, queueName: "digime-writes" };
+ * ```
+ */
+export interface DurableWriteQueueOptions {
+  /**
+   * BullMQ's Redis connection: ioredis options or an ioredis instance. When
+   * options are given, the queue's connection fails commands at once while
+   * Redis is unreachable (`enableOfflineQueue: false`), so `enqueue` rejects
+   * instead of waiting.
+   */
+  connection: ConnectionOptions;
+  /** The BullMQ queue's name; producers and workers of one pipeline use the same. */
+  queueName: string;
+  /** BullMQ key prefix. Default BullMQ's (`bull`). */
+  prefix?: string;
+  /**
+   * Largest `fileData` (Buffer or Uint8Array) kept inside the job, in bytes;
+   * larger payloads need `payloadStore`. Bounds: 0 to 64 MiB.
+   * @defaultValue 262144 (256 KiB)
+   */
+  maxInlineBytes?: number;
+  /** Where payloads larger than `maxInlineBytes`, and streams, are kept. Without it they are refused with `PAYLOAD_STORE_REQUIRED`. */
+  payloadStore?: PayloadStore;
+  /**
+   * Runs of a write before it finally fails (BullMQ `attempts`). A run ends
+   * in failure only after the client's own retries gave up on a transient
+   * fault; a process that dies mid-run does not use one up. Bounds: 1 to 100.
+   * @defaultValue 5
+   */
+  attempts?: number;
+  /**
+   * Wait before the second run, doubling for each later one (BullMQ
+   * exponential backoff): time for an outage to pass. Bounds: 0 to 1 day.
+   * @defaultValue 60000
+   */
+  outageBackoffMs?: number;
+  /**
+   * How long a delivered or failed write is kept (its receipt or error for
+   * `result`, and its id for idempotent `enqueue`). Bounds: 1 s to 365 days.
+   * @defaultValue 86400000 (1 day)
+   */
+  keepSettledMs?: number;
+  /**
+   * How long `enqueue` waits for Redis to confirm the job before it rejects
+   * with `QUEUE_UNAVAILABLE`. Bounds: 1 ms to 10 minutes.
+   * @defaultValue 10000
+   */
+  enqueueTimeoutMs?: number;
+}
+
+const optionsSchema = z
+  .object({
+    connection: z.custom<ConnectionOptions>((value) => typeof value === "object" && value !== null, "must be ioredis options or an ioredis instance"),
+    queueName: z.string().min(1, "must not be empty").max(200).regex(/^[^:]+$/, "must not contain ':'"),
+    prefix: z.string().min(1).max(100).optional(),
+    maxInlineBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
+    payloadStore: z
+      .custom<PayloadStore>((value) => {
+        const store = value as Partial<PayloadStore> | null;
+        return typeof store === "object" && store !== null && typeof store.put === "function" && typeof store.open === "function" && typeof store.delete === "function";
+      }, "must have put, open and delete methods")
+      .optional(),
+    attempts: z.number().int().min(1).max(100).optional(),
+    outageBackoffMs: z.number().int().min(0).max(86_400_000).optional(),
+    keepSettledMs: z.number().int().min(1_000).max(365 * 86_400_000).optional(),
+    enqueueTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+  })
+  .strict();
+
+/**
+ * Options of {@link DurableWriteQueue.enqueue}.
+ *
+ * @example
+ * ```ts
+ * await queue.enqueue("alice", file, { id: `order-${order.id}` } satisfies EnqueueOptions);
+ * ```
+ */
+export interface EnqueueOptions {
+  /**
+   * The write's id and idempotency key (1–256 characters): enqueueing the
+   * same id again returns the existing write and never delivers twice on
+   * purpose. Default: a random UUID.
+   */
+  id?: string;
+}
+
+const enqueueOptionsSchema = z.object({ id: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters").optional() }).strict().optional();
+
+/**
+ * What {@link DurableWriteQueue.enqueue} resolves with.
+ *
+ * @example
+ * ```ts
+ * const { id, existing }: EnqueueResult = await queue.enqueue("alice", file, { id: "order-1" });
+ * ```
+ */
+export interface EnqueueResult {
+  /** The write's id, for `result(id)` and the events. */
+  readonly id: string;
+  /** `true` when a write with this id already existed and was returned instead of a new one. */
+  readonly existing: boolean;
+}
+
+/** `delivered`: digi.me accepted a durable write.
+ *
+ * @example
+ * ```ts
+ * queue.on("delivered", ({ id, receipt }) => log.info({ id, possibleDuplicate: receipt.possibleDuplicate }));
+ * ```
+ */
+export interface DurableDeliveredEvent {
+  /** The write's id. */
+  id: string;
+  /** Its receipt, as `result(id)` resolves. */
+  receipt: WriteReceipt;
+}
+
+/** `failed`: a durable write finally failed (no more runs).
+ *
+ * @example
+ * ```ts
+ * queue.on("failed", ({ id, error }) => log.error({ id, code: error.code }, "write failed"));
+ * ```
+ */
+export interface DurableFailedEvent {
+  /** The write's id. */
+  id: string;
+  /** The typed error `result(id)` rejects with. */
+  error: DigimeWriteError;
+}
+
+/** `retrying`: a durable write will run again: its run failed after the client's retries, or its worker died (`stalled`).
+ *
+ * @example
+ * ```ts
+ * queue.on("retrying", ({ id, reason, delayMs }) => log.warn({ id, reason, delayMs }, "write will run again"));
+ * ```
+ */
+export interface DurableRetryingEvent {
+  /** The write's id. */
+  id: string;
+  /** `run-failed`: the run gave up on a transient fault; `stalled`: the worker running it stopped (crash, kill). */
+  reason: "run-failed" | "stalled";
+  /** Wait before the next run, ms (`run-failed` only). */
+  delayMs: number | undefined;
+}
+
+/**
+ * The typed events of a {@link DurableWriteQueue}, from every worker of the queue.
+ *
+ * @example
+ * ```ts
+ * const onFailed = (...[event]: DurableWriteEvents["failed"]) => alert(event.id);
+ * ```
+ */
+export interface DurableWriteEvents {
+  /** A write was delivered. */
+  delivered: [DurableDeliveredEvent];
+  /** A write finally failed. */
+  failed: [DurableFailedEvent];
+  /** A write will run again. */
+  retrying: [DurableRetryingEvent];
+}
+
+/** ioredis options get a connection that fails at once while Redis is down; an instance is used as given. */
+function producerConnection(connection: ConnectionOptions): ConnectionOptions {
+  const candidate = connection as { connect?: unknown; duplicate?: unknown };
+  if (typeof candidate.connect === "function" || typeof candidate.duplicate === "function") return connection;
+  return { ...(connection as object), enableOfflineQueue: false } as ConnectionOptions;
+}
+
+/** Settles `promise` within `ms`, else rejects with `QUEUE_UNAVAILABLE`. */
+async function within<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError(`${operation}: no answer from Redis within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } catch (error) {
+    if (error instanceof DigimeWriteError) throw error;
+    throw new QueueUnavailableError(operation, { cause: sanitizeError(error) });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The producer side of durable writes (needs the optional peer `bullmq`):
+ * a write accepted by {@link DurableWriteQueue.enqueue} is in Redis, and a
+ * {@link WriteWorker} delivers it even if processes die on the way. Delivery
+ * is at least once: a write whose worker died mid-delivery runs again and its
+ * receipt says `possibleDuplicate: true`.
+ *
+ * @example
+ * ```ts
+ * import { DurableWriteQueue } from "digime-write-pipeline/bullmq";
+ * const queue = new DurableWriteQueue({ connection: { host: "127.0.0.1", port: 6379 }, queueName: "digime-writes" });
+ * const { id } = await queue.enqueue("alice", { fileData, fileName: "order-1.json", fileDescriptor }, { id: "order-1" });
+ * const receipt = await queue.result(id);
+ * await queue.close();
+ * ```
+ */
+export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
+  readonly #queue: Queue;
+  readonly #options: z.output<typeof optionsSchema>;
+  readonly #maxInlineBytes: number;
+  readonly #enqueueTimeoutMs: number;
+  readonly #jobOptions: { attempts: number; backoff: { type: "exponential"; delay: number }; removeOnComplete: { age: number }; removeOnFail: { age: number }; stackTraceLimit: number };
+  #events: Promise<QueueEvents> | undefined;
+  #closed = false;
+
+  /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
+  constructor(options: DurableWriteQueueOptions) {
+    super();
+    this.#options = parseStoreOptions(optionsSchema, options, "DurableWriteQueue");
+    const o = this.#options;
+    this.#maxInlineBytes = o.maxInlineBytes ?? DURABLE_QUEUE_DEFAULTS.maxInlineBytes;
+    this.#enqueueTimeoutMs = o.enqueueTimeoutMs ?? DURABLE_QUEUE_DEFAULTS.enqueueTimeoutMs;
+    const keepSeconds = Math.ceil((o.keepSettledMs ?? DURABLE_QUEUE_DEFAULTS.keepSettledMs) / 1000);
+    this.#jobOptions = {
+      attempts: o.attempts ?? DURABLE_QUEUE_DEFAULTS.attempts,
+      backoff: { type: "exponential", delay: o.outageBackoffMs ?? DURABLE_QUEUE_DEFAULTS.outageBackoffMs },
+      removeOnComplete: { age: keepSeconds },
+      removeOnFail: { age: keepSeconds },
+      stackTraceLimit: 0,
+    };
+    this.#queue = new Queue(o.queueName, { connection: producerConnection(o.connection), ...(o.prefix === undefined ? {} : { prefix: o.prefix }) });
+    // BullMQ reports connection errors here; enqueue reports them to its caller as QUEUE_UNAVAILABLE.
+    this.#queue.on("error", () => undefined);
+  }
+
+  /** The BullMQ queue's name. */
+  get queueName(): string {
+    return this.#options.queueName;
+  }
+
+  /**
+   * Accept a write: validated as `client.write` validates it, then kept in
+   * Redis (payload inline, or in the payload store) before this resolves.
+   * The same id again returns the existing write.
+   *
+   * @example
+   * ```ts
+   * const { id } = await queue.enqueue("alice", { fileData: Buffer.from(json), fileName: "order-1.json", fileDescriptor }, { id: "order-1" });
+   * ```
+   * @throws ValidationError (`INVALID_ARGUMENT`) naming the bad field; PayloadStoreRequiredError when the payload
+   *   needs a payload store; WriteIdConflictError when the id names another user's write; QueueUnavailableError when
+   *   Redis did not confirm (enqueue again with the same id: it is never delivered twice on purpose).
+   */
+  async enqueue(userId: string, fileMeta: WriteFileMeta, options?: EnqueueOptions): Promise<EnqueueResult> {
+    if (this.#closed) throw new QueueUnavailableError("the DurableWriteQueue is closed");
+    const user = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
+    const meta = parseOrThrow(fileMetaSchema, fileMeta, "INVALID_ARGUMENT", "fileMeta");
+    const id = parseOrThrow(enqueueOptionsSchema, options, "INVALID_ARGUMENT", "options")?.id ?? randomUUID();
+    const jobId = jobIdOf(id);
+    const { fileData } = meta;
+    const streamed = fileData instanceof Readable || typeof fileData === "function";
+    const size = streamed ? undefined : (fileData as Uint8Array).byteLength;
+    const inline = !streamed && size! <= this.#maxInlineBytes;
+    const store = this.#options.payloadStore;
+    if (!inline && store === undefined) throw new PayloadStoreRequiredError(streamed ? "stream" : "too-large", size, this.#maxInlineBytes);
+
+    await within(this.#connected(), this.#enqueueTimeoutMs, "connecting to Redis");
+    const existing = await within(Job.fromId(this.#queue, jobId), this.#enqueueTimeoutMs, "reading the write id");
+    if (existing !== undefined) return this.#existing(existing, id, user);
+
+    let payload: JobPayload;
+    if (inline) {
+      const bytes = fileData as Uint8Array;
+      payload = { kind: "inline", base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") };
+    } else {
+      const key = `${Buffer.from(id).toString("base64url").slice(0, 120)}_${randomUUID().replaceAll("-", "")}`;
+      const data = typeof fileData === "function" ? fileData() : (fileData as Uint8Array | Readable);
+      await store!.put(key, data);
+      payload = { kind: "stored", key };
+    }
+    const data: WriteJobData = { v: 1, id, userId: user, fileName: meta.fileName, fileDescriptor: meta.fileDescriptor, payload };
+    await within(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId }), this.#enqueueTimeoutMs, "adding the job");
+    return Object.freeze({ id, existing: false });
+  }
+
+  /**
+   * Resolves once the producer's connection is up: commands are never queued
+   * while Redis is away (they would land later, after `enqueue` said no), so
+   * a call made while it reconnects waits for it, within the timeout.
+   */
+  async #connected(): Promise<void> {
+    const client = (await this.#queue.getBackend().client) as unknown as { status?: string; once(event: "ready", listener: () => void): unknown; off(event: "ready", listener: () => void): unknown };
+    if (client.status === undefined || client.status === "ready") return;
+    await new Promise<void>((resolve) => client.once("ready", resolve));
+  }
+
+  #existing(job: Job, id: string, userId: string): EnqueueResult {
+    let owner: string;
+    try {
+      owner = parseJobData(job.data).userId;
+    } catch {
+      throw new WriteIdConflictError(id);
+    }
+    if (owner !== userId) throw new WriteIdConflictError(id);
+    return Object.freeze({ id, existing: true });
+  }
+
+  /**
+   * Wait for a write's outcome: its receipt once delivered, or the typed error
+   * it finally failed with (the class `client.write` would reject with).
+   *
+   * @example
+   * ```ts
+   * const receipt = await queue.result("order-1");
+   * if (receipt.possibleDuplicate) log.warn("digi.me may hold order-1 twice");
+   * ```
+   * @throws WriteNotFoundError for an unknown id; the write's typed error when it failed; QueueUnavailableError when Redis cannot be read.
+   */
+  async result(id: string): Promise<WriteReceipt> {
+    const writeId = parseOrThrow(z.string().min(1).max(256), id, "INVALID_ARGUMENT", "id");
+    const jobId = jobIdOf(writeId);
+    const events = await within(this.#queueEvents(), this.#enqueueTimeoutMs, "listening for results");
+    const perJob = events as unknown as { on(name: string, listener: (args: { returnvalue: unknown }) => void): unknown; off(name: string, listener: (args: { returnvalue: unknown }) => void): unknown };
+    return new Promise<WriteReceipt>((resolve, reject) => {
+      const done = (): void => {
+        perJob.off(`completed:${jobId}`, onCompleted);
+        perJob.off(`failed:${jobId}`, onFailed);
+      };
+      const onCompleted = ({ returnvalue }: { returnvalue: unknown }): void => {
+        done();
+        try {
+          resolve(decodeReceipt(returnvalue));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      const onFailed = (): void => {
+        done();
+        // The event carries the reason only; the job has the runs and the stall count too.
+        void this.#settled(writeId, jobId).then((outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome!)), reject);
+      };
+      // Listen first, then look: an outcome between the two is seen by one of them.
+      perJob.on(`completed:${jobId}`, onCompleted);
+      perJob.on(`failed:${jobId}`, onFailed);
+      this.#settled(writeId, jobId).then(
+        (outcome) => {
+          if (outcome === undefined) return;
+          done();
+          if (outcome instanceof Error) reject(outcome);
+          else resolve(outcome);
+        },
+        (error: unknown) => {
+          done();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** The outcome of a settled write; `undefined` while it is waiting or running. */
+  async #settled(writeId: string, jobId: string): Promise<WriteReceipt | DigimeWriteError | undefined> {
+    // The state first: a settled job does not change, so the job read after it is complete.
+    const state = await within(this.#queue.getJobState(jobId), this.#enqueueTimeoutMs, "reading the job's state");
+    if (state !== "completed" && state !== "failed") return state === "unknown" ? new WriteNotFoundError(writeId) : undefined;
+    const job = await within(Job.fromId(this.#queue, jobId), this.#enqueueTimeoutMs, "reading the job");
+    if (job === undefined) return new WriteNotFoundError(writeId);
+    if (state === "completed") return decodeReceipt(job.returnvalue);
+    return decodeError(job.failedReason, job.attemptsStarted, job.stalledCounter > 0);
+  }
+
+  /** One QueueEvents per queue, reading from the stream's current end (so nothing after the first `result` is missed). */
+  #queueEvents(): Promise<QueueEvents> {
+    this.#events ??= (async () => {
+      const client = await this.#queue.getBackend().client;
+      // The Redis backend's client is ioredis, whose XREVRANGE the backend's interface does not list.
+      const streams = client as unknown as { xrevrange(key: string, end: string, start: string, count: "COUNT", n: number): Promise<Array<[string, string[]]>> };
+      const last = await streams.xrevrange(this.#queue.keys.events!, "+", "-", "COUNT", 1);
+      const events = new QueueEvents(this.#options.queueName, {
+        connection: this.#options.connection,
+        ...(this.#options.prefix === undefined ? {} : { prefix: this.#options.prefix }),
+        lastEventId: last[0]?.[0] ?? "0-0",
+      });
+      events.on("error", () => undefined);
+      events.on("completed", ({ jobId, returnvalue }) => this.#emitDelivered(jobId, returnvalue));
+      events.on("failed", ({ jobId }) => this.#emitFailed(jobId));
+      events.on("stalled", ({ jobId }) => this.#emitRetrying(jobId, "stalled", undefined));
+      events.on("delayed", ({ jobId, delay }) => this.#emitRetrying(jobId, "run-failed", Math.max(0, Number(delay) - Date.now())));
+      await events.waitUntilReady();
+      return events;
+    })();
+    this.#events.catch(() => (this.#events = undefined));
+    return this.#events;
+  }
+
+  #emitDelivered(jobId: string, returnvalue: unknown): void {
+    const id = writeIdOf(jobId);
+    if (id === undefined || this.listenerCount("delivered") === 0) return;
+    try {
+      this.emit("delivered", { id, receipt: decodeReceipt(returnvalue) });
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  #emitFailed(jobId: string): void {
+    const id = writeIdOf(jobId);
+    if (id === undefined || this.listenerCount("failed") === 0) return;
+    void this.#settled(id, jobId).then((outcome) => {
+      if (outcome instanceof DigimeWriteError) this.emit("failed", { id, error: outcome });
+    }, () => undefined);
+  }
+
+  #emitRetrying(jobId: string, reason: DurableRetryingEvent["reason"], delayMs: number | undefined): void {
+    const id = writeIdOf(jobId);
+    if (id === undefined || this.listenerCount("retrying") === 0) return;
+    try {
+      this.emit("retrying", { id, reason, delayMs });
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /**
+   * Start listening for `delivered`, `failed` and `retrying` of every write of
+   * the queue (the listener is attached at once; events flow once Redis answers).
+   *
+   * @example
+   * ```ts
+   * await queue.listen();
+   * queue.on("delivered", ({ id }) => console.log("delivered", id));
+   * ```
+   */
+  async listen(): Promise<void> {
+    await within(this.#queueEvents(), this.#enqueueTimeoutMs, "listening for events");
+  }
+
+  /**
+   * Close the producer's Redis connections. Writes already enqueued stay in
+   * Redis for the workers; pending `result` calls are left unsettled.
+   *
+   * @example
+   * ```ts
+   * process.on("SIGTERM", () => void queue.close());
+   * ```
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const events = this.#events;
+    this.#events = undefined;
+    await Promise.all([this.#queue.close(), events?.then((e) => e.close(), () => undefined)]);
+  }
+
+  /** Shows the queue's name only. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `DurableWriteQueue { queueName: ${JSON.stringify(this.#options.queueName)}, closed: ${this.#closed} }`;
+  }
+}
+

@@ -1,0 +1,175 @@
+/**
+ * What a durable write keeps in its BullMQ job (the user, the file's meta and
+ * the payload or its key, never a token), how its id maps to a job id, and
+ * how receipts and typed errors travel through Redis between worker and
+ * producer.
+ * @internal
+ * @module
+ */
+import { z } from "zod";
+import {
+  DeliveryError,
+  DigimeWriteError,
+  NotAuthorizedError,
+  ReauthorizationRequiredError,
+  TokenStoreError,
+  ValidationError,
+  type ErrorCode,
+} from "../errors.js";
+import type { WriteReceipt } from "../events.js";
+import type { FileDescriptor } from "../sdk/types.js";
+
+/** BullMQ job names. */
+export const WRITE_JOB = "write";
+export const UPKEEP_JOB = "token-upkeep";
+
+/** The payload of a write job. */
+export type JobPayload =
+  | { kind: "inline"; base64: string }
+  | { kind: "stored"; key: string }
+  /** Delivered or finally failed: the bytes are gone. */
+  | { kind: "released" };
+
+/** A write job's data. */
+export interface WriteJobData {
+  v: 1;
+  id: string;
+  userId: string;
+  fileName: string;
+  fileDescriptor: FileDescriptor;
+  payload: JobPayload;
+}
+
+const jobDataSchema = z.object({
+  v: z.literal(1),
+  id: z.string().min(1),
+  userId: z.string().min(1),
+  fileName: z.string().min(1),
+  fileDescriptor: z.object({ mimeType: z.string(), accounts: z.array(z.object({ accountId: z.string() })) }).loose(),
+  payload: z.discriminatedUnion("kind", [
+    z.object({ kind: z.literal("inline"), base64: z.string() }),
+    z.object({ kind: z.literal("stored"), key: z.string() }),
+    z.object({ kind: z.literal("released") }),
+  ]),
+});
+
+/** The job's data, checked: a job written by something else fails loudly, not half-way. */
+export function parseJobData(data: unknown): WriteJobData {
+  const parsed = jobDataSchema.safeParse(data);
+  if (!parsed.success) throw new ValidationError("INVALID_ARGUMENT", "job.data", [{ path: "job.data", message: "is not a digime-write-pipeline write job" }]);
+  return parsed.data as WriteJobData;
+}
+
+/**
+ * The BullMQ job id of a write id. BullMQ refuses integer-looking ids and
+ * ids with `:`; a prefix and escaping `%` and `:` make every write id usable
+ * and keep the mapping reversible.
+ */
+export function jobIdOf(id: string): string {
+  return `w-${id.replaceAll("%", "%25").replaceAll(":", "%3A")}`;
+}
+
+/** The write id of a job id made by {@link jobIdOf}; `undefined` for other jobs. */
+export function writeIdOf(jobId: string | undefined): string | undefined {
+  if (jobId === undefined || !jobId.startsWith("w-")) return undefined;
+  return jobId.slice(2).replaceAll("%3A", ":").replaceAll("%25", "%");
+}
+
+/** Marks a failed reason this library wrote. */
+const ERROR_PREFIX = "digime-write-error:";
+
+/** What crosses Redis of a typed error: code, message and the documented fields, no cause. */
+interface EncodedError {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  attempts?: number | undefined;
+  httpStatus?: number | undefined;
+  sdkErrorCode?: string | undefined;
+  possiblyDelivered?: boolean | undefined;
+  userId?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** The failed reason a worker stores for `error` (already scrubbed by the client). */
+export function encodeError(error: unknown): string {
+  const e = error instanceof DigimeWriteError ? error : undefined;
+  const fields = (e ?? {}) as Partial<EncodedError>;
+  const encoded: EncodedError = {
+    code: e?.code ?? "DELIVERY_REJECTED",
+    message: e?.message ?? "The write failed unexpectedly in the worker",
+    retryable: e?.retryable ?? false,
+    attempts: fields.attempts,
+    httpStatus: fields.httpStatus,
+    sdkErrorCode: fields.sdkErrorCode,
+    possiblyDelivered: fields.possiblyDelivered,
+    userId: fields.userId,
+    reason: fields.reason,
+  };
+  return ERROR_PREFIX + JSON.stringify(encoded);
+}
+
+function decodeFields(failedReason: string | undefined): EncodedError | undefined {
+  if (failedReason === undefined || !failedReason.startsWith(ERROR_PREFIX)) return undefined;
+  try {
+    return JSON.parse(failedReason.slice(ERROR_PREFIX.length)) as EncodedError;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the run that failed with `failedReason` may have stored the file. */
+export function failedPossiblyDelivered(failedReason: string | undefined): boolean {
+  return decodeFields(failedReason)?.possiblyDelivered === true;
+}
+
+/**
+ * The typed error a producer sees for a job that finally failed: the class
+ * `client.write` would have rejected with, rebuilt from its code. A job that
+ * BullMQ failed itself (stalled too often) becomes a possibly delivered
+ * `DELIVERY_RETRIES_EXHAUSTED`.
+ */
+export function decodeError(failedReason: string | undefined, attempts: number, possibleDuplicate: boolean): DigimeWriteError {
+  const f = decodeFields(failedReason);
+  if (f === undefined) {
+    return new DeliveryError(
+      "DELIVERY_RETRIES_EXHAUSTED",
+      `The durable write failed in the queue after ${attempts} run(s): ${failedReason ?? "no reason given"}`,
+      { attempts, possiblyDelivered: true },
+    );
+  }
+  const possiblyDelivered = f.possiblyDelivered === true || possibleDuplicate;
+  switch (f.code) {
+    case "DELIVERY_REJECTED":
+    case "DELIVERY_RETRIES_EXHAUSTED":
+    case "DELIVERY_ATTEMPT_FAILED":
+    case "STREAM_NOT_RETRYABLE":
+      return new DeliveryError(f.code, f.message, { attempts: f.attempts ?? attempts, httpStatus: f.httpStatus, sdkErrorCode: f.sdkErrorCode, possiblyDelivered });
+    case "REAUTHORIZATION_REQUIRED":
+      return new ReauthorizationRequiredError(f.userId ?? "", f.reason ?? "the token was refused", { possiblyDelivered });
+    case "USER_NOT_AUTHORIZED":
+      return new NotAuthorizedError(f.userId ?? "");
+    case "TOKEN_STORE_FAILED":
+      return new TokenStoreError(f.message);
+    case "INVALID_ARGUMENT":
+      return new ValidationError("INVALID_ARGUMENT", "fileMeta", [{ path: "fileMeta", message: f.message }]);
+    default:
+      return new DeliveryError("DELIVERY_REJECTED", `${f.code}: ${f.message}`, { attempts, possiblyDelivered });
+  }
+}
+
+const receiptSchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  status: z.literal("delivered"),
+  attempts: z.number(),
+  durationMs: z.number(),
+  tokenRefreshed: z.boolean(),
+  possibleDuplicate: z.boolean(),
+});
+
+/** A receipt read back from a job's return value (a JSON string or the parsed object). */
+export function decodeReceipt(returnValue: unknown): WriteReceipt {
+  const value = typeof returnValue === "string" ? (JSON.parse(returnValue) as unknown) : returnValue;
+  return Object.freeze(receiptSchema.parse(value)) as WriteReceipt;
+}
