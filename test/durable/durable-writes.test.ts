@@ -168,7 +168,7 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
       await Promise.all(
         (await redis.keys(`bull:${queueName}:*`)).map(async (k): Promise<unknown> => {
           const type = await redis.type(k);
-          return type === "hash" ? redis.hgetall(k) : type === "stream" ? redis.xrange(k, "-", "+") : type === "zset" ? redis.zrange(k, 0, -1) : type === "list" ? redis.lrange(k, 0, -1) : "";
+          return type === "hash" ? redis.hgetall(k) : type === "stream" ? redis.xrange(k, "-", "+") : type === "zset" ? redis.zrange(k, "0", "-1") : type === "list" ? redis.lrange(k, "0", "-1") : "";
         }),
       )
     ).map((v) => JSON.stringify(v)).join("\n");

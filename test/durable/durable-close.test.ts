@@ -1,0 +1,59 @@
+/**
+ * Shutting a worker down (SIGTERM, a deploy): worker.close() lets the writes
+ * it is running finish and leaves the rest queued in Redis, where the next
+ * worker picks them up. Nothing fails, nothing is delivered twice. Needs Redis.
+ */
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { DurableWriteQueue, WriteWorker } from "../../src/bullmq.js";
+import { REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
+import { setup } from "../support/setup.js";
+
+const hasRedis = await redisAvailable("durable writes: worker.close()");
+
+describe.skipIf(!hasRedis)("worker.close() on a busy queue", () => {
+  const queueName = `close-${uniqueSuffix()}`;
+  const redis = new Redis(REDIS_URL);
+  const url = new URL(REDIS_URL);
+  const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+
+  afterAll(async () => {
+    const keys = await redis.keys(`bull:${queueName}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it("finishes the running writes, leaves the rest queued, and the next worker delivers them once", async () => {
+    const harness = setup("v16");
+    const library = await harness.authorize("alice");
+    harness.sandbox.faults.add({ operation: "write", latencyMs: 20 });
+    const queue = new DurableWriteQueue({ connection, queueName });
+    const ids = Array.from({ length: 30 }, (_, i) => `close-${i}`);
+    for (const id of ids) await queue.enqueue("alice", { fileData: Buffer.from(id), fileName: `${id}.txt`, fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }], reference: [id] } }, { id });
+
+    const started = new Set<string>();
+    harness.client.on("write:started", ({ id }) => started.add(id));
+    const firstDelivered = new Promise<void>((resolve) => harness.client.once("write:succeeded", () => resolve()));
+    const first = new WriteWorker({ client: harness.client, connection, queueName, concurrency: 4 });
+    await firstDelivered;
+    await first.close();
+
+    const deliveredByFirst = harness.sandbox.library(library)!.files.map((f) => f.fileDescriptor.reference![0]!);
+    expect(deliveredByFirst.sort()).toEqual([...started].sort()); // every write it started, it finished
+    const inspector = new Queue(queueName, { connection });
+    const counts = await inspector.getJobCounts("waiting", "active", "failed", "completed");
+    await inspector.close();
+    expect(counts).toMatchObject({ active: 0, failed: 0, completed: deliveredByFirst.length, waiting: ids.length - deliveredByFirst.length });
+    expect(counts.waiting).toBeGreaterThan(0);
+
+    const second = new WriteWorker({ client: harness.client, connection, queueName, concurrency: 4 });
+    const receipts = await Promise.all(ids.map((id) => queue.result(id)));
+    expect(receipts.filter((r) => r.possibleDuplicate)).toEqual([]);
+    const all = harness.sandbox.library(library)!.files.map((f) => f.fileDescriptor.reference![0]!);
+    expect(all.sort()).toEqual([...ids].sort());
+    await second.close();
+    await queue.close();
+    await harness.client.close();
+  }, 60_000);
+});
