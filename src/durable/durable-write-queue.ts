@@ -98,7 +98,7 @@ export interface DurableWriteQueueOptions {
 const optionsSchema = z
   .object({
     connection: z.custom<ConnectionOptions>((value) => typeof value === "object" && value !== null, "must be ioredis options or an ioredis instance"),
-    queueName: z.string().min(1, "must not be empty").max(200).regex(/^[^:]+$/, "must not contain ':'"),
+    queueName: z.string().min(1, "must not be empty").max(200).regex(/^[^:]*$/, "must not contain ':'"),
     prefix: z.string().min(1).max(100).optional(),
     maxInlineBytes: z.number().int().min(0).max(64 * 1024 * 1024).optional(),
     payloadStore: z

@@ -119,7 +119,7 @@ const optionsSchema = z
   .object({
     client: z.custom<WriteClient>((value) => typeof (value as { write?: unknown } | null)?.write === "function", "must be a WriteClient"),
     connection: z.custom<ConnectionOptions>((value) => typeof value === "object" && value !== null, "must be ioredis options or an ioredis instance"),
-    queueName: z.string().min(1, "must not be empty").max(200).regex(/^[^:]+$/, "must not contain ':'"),
+    queueName: z.string().min(1, "must not be empty").max(200).regex(/^[^:]*$/, "must not contain ':'"),
     prefix: z.string().min(1).max(100).optional(),
     concurrency: z.number().int().min(1).max(1000).optional(),
     payloadStore: z
