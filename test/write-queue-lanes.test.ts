@@ -38,6 +38,22 @@ describe("write queue lanes and workers", () => {
     expect(order).toEqual(["a1", "b1", "c1", "a2", "b2", "a3"]);
   });
 
+  it("gives a free worker to a user with nothing running before another write of a user who has one running", async () => {
+    // One worker, two writes per user allowed: alice's second write is ready while her first runs, then bob arrives.
+    const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 2, maxQueued: 100 }, () => {});
+    const gate = deferred();
+    const order: string[] = [];
+    const task = (name: string) => async () => {
+      if (name === "a1") await gate.promise;
+      order.push(name);
+    };
+    const all = [queue.add("a", 0, undefined, task("a1")), queue.add("a", 0, undefined, task("a2"))];
+    all.push(queue.add("b", 0, undefined, task("b1")));
+    gate.resolve();
+    await Promise.all(all);
+    expect(order).toEqual(["a1", "b1", "a2"]);
+  });
+
   it("moves a waiting user up when a higher-priority write joins the head of its lane", async () => {
     const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100 }, () => {});
     const gate = deferred();

@@ -4,8 +4,9 @@
  * A lane holds one user's waiting writes (highest priority first, then in
  * arrival order) and lets only `perUserConcurrency` of them run at a time,
  * which serialises a user's token refreshes. Lanes with a write they may
- * start wait in a ready list: highest priority first, then the lane that has
- * waited longest, so users take turns and one busy user cannot crowd out the
+ * start wait in a ready list: highest priority first, then users with no
+ * write running before those with one, then the lane that has waited
+ * longest, so users take turns and one busy user cannot crowd out the
  * rest. p-queue runs up to `concurrency` delivery workers; a worker takes the
  * next write from the ready list, runs it, and takes the next, so a p-queue
  * task (several microseconds of bookkeeping) is paid per worker, not per
@@ -14,6 +15,7 @@
 import { AsyncResource } from "node:async_hooks";
 import PQueue from "p-queue";
 import { ClientClosedError, QueueFullError, WriteAbortedError } from "../errors.js";
+import { ReadyList } from "./ready-list.js";
 
 /**
  * Queue settings of a {@link WriteClient}.
@@ -131,6 +133,8 @@ interface Lane {
   head: number;
   /** Whether the lane is in the ready list. */
   ready: boolean;
+  /** Whether it went in while a write of it was running (behind users with none running). */
+  readyBusy: boolean;
   /** Bumped whenever the lane's place in the ready list changes; older entries are stale. */
   version: number;
 }
@@ -138,8 +142,6 @@ interface Lane {
 /** A lane's place in the ready list. */
 interface ReadyEntry {
   readonly lane: Lane;
-  readonly priority: number;
-  readonly seq: number;
   readonly version: number;
 }
 
@@ -189,19 +191,14 @@ function takeHead(lane: Lane): void {
   }
 }
 
-/** Whether `a` goes before `b`: higher priority, then earlier. */
-function before(a: ReadyEntry, b: ReadyEntry): boolean {
-  return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
-}
 
 /** @internal */
 export class WriteQueue {
   readonly #global: PQueue;
   readonly #lanes = new Map<string, Lane>();
   readonly #options: ResolvedQueueOptions;
-  /** Lanes with a write they may start, as a binary heap (see {@link before}); stale entries are skipped. */
-  #ready: ReadyEntry[] = [];
-  #readySeq = 0;
+  /** Lanes with a write they may start, in the order they get a worker (see {@link ReadyList}); stale entries are skipped. */
+  readonly #ready = new ReadyList<ReadyEntry>();
   #workers = 0;
   #active = 0;
   #accepted = 0;
@@ -267,7 +264,7 @@ export class WriteQueue {
     // Again: a listener told of the acceptance may have written for this user meanwhile.
     lane = this.#lanes.get(userId);
     if (lane === undefined) {
-      lane = { userId, running: 0, queued: 0, waiting: [], head: 0, ready: false, version: 0 };
+      lane = { userId, running: 0, queued: 0, waiting: [], head: 0, ready: false, readyBusy: false, version: 0 };
       this.#lanes.set(userId, lane);
     }
     lane.queued += 1;
@@ -302,8 +299,9 @@ export class WriteQueue {
     const head = headOf(lane);
     if (head === undefined) return;
     lane.ready = true;
+    lane.readyBusy = lane.running > 0;
     lane.version += 1;
-    this.#push({ lane, priority: head.priority, seq: (this.#readySeq += 1), version: lane.version });
+    this.#ready.push({ lane, version: lane.version }, head.priority, lane.readyBusy);
     if (spawn && this.#workers < this.#options.concurrency) {
       this.#workers += 1;
       void this.#global.add(() => this.#work());
@@ -313,7 +311,7 @@ export class WriteQueue {
   /** The best ready lane, or undefined. */
   #popReady(): Lane | undefined {
     for (;;) {
-      const entry = this.#pop();
+      const entry = this.#ready.take();
       if (entry === undefined) return undefined;
       const { lane } = entry;
       if (lane.ready && entry.version === lane.version) {
@@ -339,8 +337,9 @@ export class WriteQueue {
         if (lane.running < this.#options.perUserConcurrency) this.#markReady(lane, true);
         await job.context.runInAsyncScope(this.#run, this, job);
         lane.running -= 1;
-        // This worker goes on; the lane's next write waits its turn behind the lanes ready before it.
-        if (!lane.ready) this.#markReady(lane, false);
+        // This worker goes on; the lane's next write waits its turn behind the lanes ready before it
+        // (moved up among users with nothing running, if it waited among the busy ones).
+        if (!lane.ready || (lane.readyBusy && lane.running === 0)) this.#markReady(lane, false);
         this.#forgetIfIdle(lane);
       }
     } finally {
@@ -384,38 +383,6 @@ export class WriteQueue {
     if (job.started || job.done) return;
     this.#finish(job);
     job.work.reject(error);
-  }
-
-  #push(entry: ReadyEntry): void {
-    const heap = this.#ready;
-    let i = heap.length;
-    heap.push(entry);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(entry, heap[parent]!)) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = entry;
-  }
-
-  #pop(): ReadyEntry | undefined {
-    const heap = this.#ready;
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined || heap.length === 0) return top;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heap.length) break;
-      const right = left + 1;
-      const child = right < heap.length && before(heap[right]!, heap[left]!) ? right : left;
-      if (!before(heap[child]!, last)) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
-    return top;
   }
 
   #becameIdle(): void {
