@@ -11,8 +11,9 @@ import * as api from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { AggregationTemporality, MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { MemoryTokenStore, ValidationError, WriteClient, type TokenStore, type UserAccessToken } from "../src/index.js";
+import { createOpenTelemetry } from "../src/telemetry/opentelemetry.js";
 import { createSandbox } from "../src/testing/index.js";
 import { jsonFile, REDIRECT_URI, setup, STATE_SECRET } from "./support/setup.js";
 
@@ -201,6 +202,25 @@ describe("OpenTelemetry spans", () => {
       expect(spans.getFinishedSpans().map((s) => s.name)).toContain("digime.authorization.begin");
     } finally {
       api.trace.disable();
+    }
+  });
+
+  it("with the option but no SDK registered, the seam stays off (no-op spans cost microseconds), and turns on once one is", () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    try {
+      const seam = createOpenTelemetry({ api });
+      expect(seam.enabled).toBe(false);
+      api.trace.setGlobalTracerProvider(tracerProvider);
+      // Looked at again after a second, not on every write.
+      expect(seam.enabled).toBe(false);
+      vi.advanceTimersByTime(1_001);
+      expect(seam.enabled).toBe(true);
+      // Providers passed in the options are used as they are.
+      api.trace.disable();
+      expect(createOpenTelemetry({ api, tracerProvider }).enabled).toBe(true);
+    } finally {
+      api.trace.disable();
+      vi.useRealTimers();
     }
   });
 

@@ -25,6 +25,8 @@ export interface OpenTelemetryApi {
   trace: {
     /** A tracer of the global provider. */
     getTracer(name: string, version?: string): unknown;
+    /** The global tracer provider (a proxy whose delegate is a no-op until an SDK registers one). */
+    getTracerProvider?(): unknown;
     /** A context with `span` as the active span. */
     setSpan(context: any, span: any): unknown;
   };
@@ -39,6 +41,8 @@ export interface OpenTelemetryApi {
   metrics: {
     /** A meter of the global provider. */
     getMeter(name: string, version?: string): unknown;
+    /** The global meter provider (a no-op until an SDK registers one). */
+    getMeterProvider?(): unknown;
   };
 }
 
@@ -158,9 +162,23 @@ class OtelStep implements TelemetryStep {
   }
 }
 
+/** How often the seam looks again whether an SDK has been registered globally. */
+const RECHECK_MS = 1_000;
+
+/** Whether `provider` (or a proxy's delegate) is the API's own no-op: no SDK registered. */
+function isNoop(provider: unknown): boolean {
+  const delegate = (provider as { getDelegate?: () => unknown } | undefined)?.getDelegate?.() ?? provider;
+  const name = (delegate as { constructor?: { name?: unknown } } | undefined)?.constructor?.name;
+  // By name: the API does not export its no-op classes. A renamed (minified) one only costs the spans.
+  return name === "NoopTracerProvider" || name === "NoopMeterProvider";
+}
+
 class OpenTelemetrySeam implements Telemetry {
-  readonly enabled = true;
   readonly includeUserId: boolean;
+  /** Providers passed in the options are used as they are; only the global ones may still be no-ops. */
+  readonly #explicit: boolean;
+  #live = true;
+  #checkAt = 0;
   readonly #api: OpenTelemetryApi;
   readonly #tracer: OtelTracer;
   readonly #counters = new Map<TelemetryCounter, OtelInstrument>();
@@ -170,6 +188,7 @@ class OpenTelemetrySeam implements Telemetry {
   constructor(api: OpenTelemetryApi, options: OpenTelemetryOptions) {
     this.#api = api;
     this.includeUserId = options.includeUserId ?? false;
+    this.#explicit = options.tracerProvider !== undefined || options.meterProvider !== undefined;
     this.#tracer = (options.tracerProvider ?? api.trace).getTracer(SCOPE, SCOPE_VERSION) as OtelTracer;
     this.#meter = (options.meterProvider ?? api.metrics).getMeter(SCOPE, SCOPE_VERSION) as OtelMeter;
     for (const [name, spec] of Object.entries(COUNTERS) as Array<[TelemetryCounter, { unit: string; description: string }]>) {
@@ -178,6 +197,21 @@ class OpenTelemetrySeam implements Telemetry {
     for (const [name, spec] of Object.entries(HISTOGRAMS) as Array<[TelemetryHistogram, { unit: string; description: string }]>) {
       this.#histograms.set(name, this.#meter.createHistogram(name, { ...spec, advice: { explicitBucketBoundaries: SECONDS_BUCKETS } }));
     }
+  }
+
+  /**
+   * Off while no SDK is registered globally (and no provider was passed): the
+   * API's no-op spans and instruments would still cost microseconds per write.
+   * Looked at again every second, so an SDK started later is picked up.
+   */
+  get enabled(): boolean {
+    if (this.#explicit) return true;
+    const now = performance.now();
+    if (now >= this.#checkAt) {
+      this.#checkAt = now + RECHECK_MS;
+      this.#live = !isNoop(this.#api.trace.getTracerProvider?.()) || !isNoop(this.#api.metrics.getMeterProvider?.());
+    }
+    return this.#live;
   }
 
   start(name: string, attributes: TelemetryAttributes, parent?: TelemetryStep): TelemetryStep {
