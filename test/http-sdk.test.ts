@@ -3,16 +3,15 @@
  * speaking the wire protocol, driven by a WriteClient against the sandbox
  * over `sandbox.listen()`, as a worker process would use it.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import nodePath from "node:path";
 import { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileTokenStore, MemoryTokenStore, WriteClient, type UserAccessToken, type WriteClientEvents } from "../src/index.js";
 import { createHttpSdk, createSandbox, type Sandbox } from "../src/testing/index.js";
 import { jsonFile, REDIRECT_URI, STATE_SECRET } from "./support/setup.js";
+import { runToEnd } from "./support/worker-process.js";
 
 const opened: Sandbox[] = [];
 afterEach(async () => {
@@ -131,24 +130,8 @@ describe("createHttpSdk on its own", () => {
 });
 
 describe("createHttpSdk in other processes", () => {
-  const worker = fileURLToPath(new URL("./support/http-sdk-worker.ts", import.meta.url));
-  const cwd = fileURLToPath(new URL("..", import.meta.url));
-
   /** Run a worker to its end; its one JSON line of outcomes. */
-  function runWorker(config: Record<string, unknown>): Promise<{ delivered: number; failed: string[] }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", worker, JSON.stringify(config)], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once("error", reject);
-      child.once("exit", (code) => {
-        if (code !== 0) return reject(new Error(`worker exited with ${code}: ${stderr}`));
-        resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { delivered: number; failed: string[] });
-      });
-    });
-  }
+  const runWorker = (config: Record<string, unknown>) => runToEnd<{ delivered: number; failed: string[] }>("./http-sdk-worker.ts", config);
 
   it("two workers write for one user authorized by the parent, through one sandbox and one token store", async () => {
     const directory = await mkdtemp(nodePath.join(tmpdir(), "http-sdk-"));

@@ -18,7 +18,7 @@ import { PostgresTokenStore } from "../src/postgres.js";
 import { RedisTokenStore } from "../src/redis.js";
 import { runFleet as runFleetWith, type FleetFigures, type SharedStore } from "./support/fleet.js";
 import { findSdks } from "./support/real-sdk.js";
-import { DATABASE_URL, postgresAvailable, REDIS_URL, redisAvailable, uniqueSuffix } from "./support/servers.js";
+import { DATABASE_URL, dropKeysAndQuit, postgresAvailable, REDIS_URL, redisAvailable, uniqueSuffix } from "./support/servers.js";
 
 const WORKERS = 4;
 const WRITES_PER_WORKER = 100;
@@ -43,11 +43,7 @@ async function fileStore(): Promise<SharedStore> {
 async function redisStore(): Promise<SharedStore> {
   const keyPrefix = `test:multi:${uniqueSuffix()}:`;
   const redis = new Redis(REDIS_URL);
-  cleanups.push(async () => {
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  cleanups.push(() => dropKeysAndQuit(redis, `${keyPrefix}*`));
   return { spec: { kind: "redis", url: REDIS_URL, keyPrefix }, open: async () => new RedisTokenStore({ client: redis, keyPrefix }) };
 }
 

@@ -12,18 +12,9 @@ import { describe, expect, it } from "vitest";
 import { FileTokenStore, MemoryPendingAuthorizationStore, MemoryTokenStore, WriteClient, type TokenStore, type WriteClientOptions } from "../src/index.js";
 import { createSandbox, type Sandbox } from "../src/testing/index.js";
 import { jsonFile, REDIRECT_URI, STATE_SECRET } from "./support/setup.js";
+import { withoutLeases } from "./support/without-leases.js";
 
 const T0 = Date.UTC(2030, 0, 1);
-
-/** The store without its lease methods: what a third-party store that offers none looks like. */
-function withoutLeases(inner: TokenStore): TokenStore {
-  return {
-    get: (key) => inner.get(key),
-    set: (key, credentials, options) => inner.set(key, credentials, options),
-    delete: (key) => inner.delete(key),
-    listByUser: (userId) => inner.listByUser(userId),
-  };
-}
 
 interface Fleet {
   clock: { now: number };

@@ -5,10 +5,11 @@
  * Expiry is by the wall clock, which every process on the machine shares.
  * @module
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import nodePath from "node:path";
 import { TokenStoreError } from "../errors.js";
+import { removeIfUnchanged } from "./remove-if-unchanged.js";
 import type { CredentialsKey } from "./token-store.js";
 
 /** A lease file that cannot be parsed (its writer died between create and write) counts as expired after this. */
@@ -44,7 +45,7 @@ export class FileLeases {
       const held = await readLease(file);
       if (held === "absent") continue; // released meanwhile
       if (!isExpired(held)) return false;
-      if (!(await clearIf(file, held.raw))) return false;
+      if ((await removeIfUnchanged(file, held.raw)) !== "removed") return false;
     }
     return false;
   }
@@ -53,7 +54,7 @@ export class FileLeases {
     const file = this.#file(key);
     const held = await readLease(file);
     if (held === "absent" || held.lease?.owner !== owner) return;
-    await clearIf(file, held.raw);
+    await removeIfUnchanged(file, held.raw);
   }
 
   async #ensureDirectory(): Promise<void> {
@@ -111,27 +112,4 @@ function parseLease(raw: string): LeaseFile | undefined {
 function isExpired(held: HeldLease): boolean {
   if (held.lease === undefined) return Date.now() - held.mtimeMs > UNREADABLE_LEASE_MS;
   return held.lease.expiresAt <= Date.now();
-}
-
-/**
- * Remove the lease file if it still holds `judged`. It is moved aside first
- * and checked there, so a lease another process took in the meantime is put
- * back rather than removed. Resolves whether the judged lease is gone.
- */
-async function clearIf(file: string, judged: string): Promise<boolean> {
-  const aside = `${file}.${randomBytes(6).toString("hex")}.old`;
-  try {
-    await fs.rename(file, aside);
-  } catch {
-    return false; // someone else moved it first
-  }
-  const moved = await fs.readFile(aside, "utf8").catch(() => undefined);
-  if (moved !== undefined && moved !== judged) {
-    // We moved a live lease: put it back unless someone already holds a new one.
-    await fs.link(aside, file).catch(() => undefined);
-    await fs.rm(aside, { force: true }).catch(() => undefined);
-    return false;
-  }
-  await fs.rm(aside, { force: true }).catch(() => undefined);
-  return true;
 }

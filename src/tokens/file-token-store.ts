@@ -41,6 +41,7 @@ import {
 } from "./credentials-schema.js";
 import { sleep } from "../internal/sleep.js";
 import { FileLeases } from "./file-lease.js";
+import { removeIfUnchanged } from "./remove-if-unchanged.js";
 import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
 import { parseListExpiring, selectExpiring } from "./expiring.js";
 import type {
@@ -667,23 +668,9 @@ function isProcessAlive(pid: number): boolean {
 }
 
 /** Break a stale lock; `false` when it could not be moved (no permission, read-only file system). */
+/** Break a stale lock; `false` when it cannot be moved at all (then waiting is all that is left). */
 async function breakLock(lockPath: string, staleContent: string): Promise<boolean> {
-  // Move the stale lock aside first, then make sure we moved the one we
-  // judged: another process may have broken it and taken a fresh lock since.
-  const aside = `${lockPath}.${randomBytes(6).toString("hex")}.stale`;
-  try {
-    await fs.rename(lockPath, aside);
-  } catch (error) {
-    // Gone meanwhile counts as broken: someone else did it.
-    return errorCode(error) === "ENOENT";
-  }
-  const moved = await fs.readFile(aside, "utf8").catch(() => undefined);
-  if (moved !== undefined && moved !== staleContent) {
-    // We took a live lock: put it back unless someone already holds a new one.
-    await fs.link(aside, lockPath).catch(() => undefined);
-  }
-  await fs.rm(aside, { force: true }).catch(() => undefined);
-  return true;
+  return (await removeIfUnchanged(lockPath, staleContent)) !== "stuck";
 }
 
 async function fsyncDirectory(directory: string): Promise<void> {

@@ -252,11 +252,6 @@ export class TokenKeeper {
     return { credentials, refreshed: false };
   }
 
-  /**
-   * After digi.me refused `refused` inside a write: newer credentials when
-   * another write or process replaced the token (the write should be tried
-   * again with them), or `undefined` once nothing newer appeared in time.
-   */
   /** Whether the store can list tokens by refresh expiry (token upkeep). */
   get canListExpiring(): boolean {
     return typeof this.#options.store.listExpiring === "function";
@@ -289,6 +284,11 @@ export class TokenKeeper {
     );
   }
 
+  /**
+   * After digi.me refused `refused` inside a write: newer credentials when
+   * another write or process replaced the token (the write should be tried
+   * again with them), or `undefined` once nothing newer appeared in time.
+   */
   newerThanRefused(userId: string, refused: UserAccessToken): Promise<Credentials | undefined> {
     return this.#refresher.awaitNewer(userId, refused);
   }

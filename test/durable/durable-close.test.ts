@@ -7,7 +7,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { DurableWriteQueue, WriteWorker } from "../../src/bullmq.js";
-import { REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
+import { bullmqConnection, dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
 import { setup } from "../support/setup.js";
 
 const hasRedis = await redisAvailable("durable writes: worker.close()");
@@ -15,13 +15,10 @@ const hasRedis = await redisAvailable("durable writes: worker.close()");
 describe.skipIf(!hasRedis)("worker.close() on a busy queue", () => {
   const queueName = `close-${uniqueSuffix()}`;
   const redis = new Redis(REDIS_URL);
-  const url = new URL(REDIS_URL);
-  const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+  const connection = bullmqConnection();
 
   afterAll(async () => {
-    const keys = await redis.keys(`bull:${queueName}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await dropKeysAndQuit(redis, `bull:${queueName}:*`);
   });
 
   it("finishes the running writes, leaves the rest queued, and the next worker delivers them once", async () => {

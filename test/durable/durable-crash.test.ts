@@ -13,7 +13,7 @@ import { DurableWriteQueue } from "../../src/bullmq.js";
 import { RedisTokenStore } from "../../src/redis.js";
 import { createHttpSdk, createSandbox } from "../../src/testing/index.js";
 import type { DurableWorkerConfig } from "../support/durable-worker.js";
-import { REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
+import { dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
 import { REDIRECT_URI } from "../support/setup.js";
 import { startWorker, type WorkerProcess } from "../support/worker-process.js";
 import { findSdks } from "../support/real-sdk.js";
@@ -36,9 +36,7 @@ describe.skipIf(!hasRedis)("durable writes survive a worker killed with SIGKILL"
   afterAll(async () => {
     for (const worker of workers) worker.child.kill("SIGKILL");
     await sandbox.close();
-    const keys = [...(await redis.keys(`bull:${queueName}:*`)), ...(await redis.keys(`${tokenKeyPrefix}*`))];
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await dropKeysAndQuit(redis, `bull:${queueName}:*`, `${tokenKeyPrefix}*`);
   });
 
   it("delivers all 500; duplicates only among jobs the killed worker was running, each flagged possibleDuplicate", async () => {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { MemoryTokenStore, WriteClient } from "../../src/index.js";
 import { WriteWorker, type TokenUpkeepResult } from "../../src/bullmq.js";
 import { createSandbox } from "../../src/testing/index.js";
-import { REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
+import { bullmqConnection, dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
 import { REDIRECT_URI, STATE_SECRET } from "../support/setup.js";
 
 const hasRedis = await redisAvailable("durable writes: scheduled token upkeep");
@@ -18,13 +18,10 @@ const DAY = 86_400_000;
 describe.skipIf(!hasRedis)("token upkeep scheduled on the BullMQ queue", () => {
   const queueName = `upkeep-${uniqueSuffix()}`;
   const redis = new Redis(REDIS_URL);
-  const url = new URL(REDIS_URL);
-  const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+  const connection = bullmqConnection();
 
   afterAll(async () => {
-    const keys = await redis.keys(`bull:${queueName}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await dropKeysAndQuit(redis, `bull:${queueName}:*`);
   });
 
   it("two workers declaring it make one schedule, and a run refreshes each due token once", async () => {

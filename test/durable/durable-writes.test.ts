@@ -20,11 +20,11 @@ import {
   type WriteFileMeta,
 } from "../../src/index.js";
 import { DirectoryPayloadStore, DurableWriteQueue, WriteWorker, type DurableFailedEvent } from "../../src/bullmq.js";
-import { REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
+import { bullmqConnection, dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
 import { setup, type Harness } from "../support/setup.js";
 
 const hasRedis = await redisAvailable("durable writes (BullMQ)");
-const connection = { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379), maxRetriesPerRequest: null };
+const connection = bullmqConnection();
 
 function file(name: string, bytes: Buffer | Uint8Array | Readable | (() => Readable) = Buffer.from(name)): WriteFileMeta {
   return { fileData: bytes, fileName: name, fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }], reference: [name] } };
@@ -53,9 +53,7 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     await worker?.close();
     await queue?.close();
     await harness?.client.close();
-    const keys = await redis.keys(`bull:${queueName}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await dropKeysAndQuit(redis, `bull:${queueName}:*`);
     if (payloadDirectory !== undefined) await rm(payloadDirectory, { recursive: true, force: true });
   });
 

@@ -4,18 +4,17 @@
  * test/multi-process.test.ts asserts on and bench/benchmarks/processes.ts
  * measures. The workers are test/support/multi-process-worker.ts.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import nodePath from "node:path";
 import { fileURLToPath } from "node:url";
 import { WriteClient, type TokenStore } from "../../src/index.js";
 import { createHttpSdk, createSandbox } from "../../src/testing/index.js";
 import type { WorkerConfig, WorkerReport } from "./multi-process-worker.js";
+import { runToEnd } from "./worker-process.js";
 
 // Beside this file, or, when a benchmark bundle runs this code from elsewhere, under the project root.
 const besides = fileURLToPath(new URL("./multi-process-worker.ts", import.meta.url));
 const worker = existsSync(besides) ? besides : nodePath.resolve("test/support/multi-process-worker.ts");
-const cwd = nodePath.resolve(nodePath.dirname(worker), "../..");
 const REDIRECT_URI = "https://app.example/digime/callback";
 
 /** A store as the workers open it, and the same store opened here to authorize the user. */
@@ -55,21 +54,6 @@ export interface FleetFigures {
   files: number;
 }
 
-function runWorker(config: WorkerConfig): Promise<WorkerReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", worker, JSON.stringify(config)], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      if (code !== 0) return reject(new Error(`worker ${config.name} exited with ${code}: ${stderr.slice(-2000)}`));
-      resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as WorkerReport);
-    });
-  });
-}
-
 /** Authorize one user here, then let the workers write; the figures of the run. */
 export async function runFleet(store: SharedStore, options: FleetOptions): Promise<FleetFigures> {
   const sandbox = createSandbox({ accessTokenLifetimeSeconds: options.accessTokenSeconds });
@@ -85,7 +69,7 @@ export async function runFleet(store: SharedStore, options: FleetOptions): Promi
     const started = Date.now();
     const reports = await Promise.all(
       Array.from({ length: options.workers }, (_, w) =>
-        runWorker({
+        runToEnd<WorkerReport>(worker, {
           ...endpoints,
           name: `w${w}`,
           contractDetails: sandbox.contractDetails,

@@ -13,6 +13,7 @@ import { FileTokenStore, WriteClient, type DigimeSdk, type TokenStore } from "..
 import { PostgresTokenStore } from "../../src/postgres.js";
 import { RedisTokenStore } from "../../src/redis.js";
 import { createHttpSdk } from "../../src/testing/index.js";
+import { withoutLeases } from "./without-leases.js";
 
 export interface WorkerConfig {
   name: string;
@@ -42,11 +43,6 @@ export interface WorkerReport {
 
 const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
 const closers: Array<() => Promise<unknown>> = [];
-
-/** The store without its lease methods. */
-function withoutLeases(inner: TokenStore): TokenStore {
-  return { get: (k) => inner.get(k), set: (k, c, o) => inner.set(k, c, o), delete: (k) => inner.delete(k), listByUser: (u) => inner.listByUser(u) };
-}
 
 function openStore(): TokenStore {
   const store = openSharedStore();

@@ -68,3 +68,16 @@ function describe(error: unknown): string {
 export function uniqueSuffix(): string {
   return `${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** BullMQ's connection options for `REDIS_URL` (BullMQ requires `maxRetriesPerRequest: null`). */
+export function bullmqConnection(): { host: string; port: number; maxRetriesPerRequest: null } {
+  const url = new URL(REDIS_URL);
+  return { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+}
+
+/** A suite's clean-up on the shared Redis: delete every key matching `patterns`, then quit. */
+export async function dropKeysAndQuit(redis: Redis, ...patterns: string[]): Promise<void> {
+  const keys = (await Promise.all(patterns.map((pattern) => redis.keys(pattern)))).flat();
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+}

@@ -20,8 +20,10 @@ export interface WorkerProcess {
   stderr(): string;
 }
 
+/** `script`: a path relative to this folder, or absolute. */
 export function startWorker(script: string, config: object, env: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url)), JSON.stringify(config)], {
+  const path = script.startsWith("/") ? script : fileURLToPath(new URL(script, import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", path, JSON.stringify(config)], {
     cwd,
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, ...env },
@@ -69,4 +71,15 @@ export function startWorker(script: string, config: object, env: Record<string, 
       return new Promise((resolve, reject) => waiters.push({ match, resolve, reject }));
     },
   };
+}
+
+/** Run a worker to its end and resolve with its last message; rejects when it exits otherwise than with 0. */
+export async function runToEnd<T = Record<string, unknown>>(script: string, config: object): Promise<T> {
+  const worker = startWorker(script, config);
+  worker.child.stdin!.end();
+  // "close", not "exit": stdout may still hold the last line when the process has exited.
+  const code = await new Promise<number | null>((resolve) => worker.child.once("close", (exitCode) => resolve(exitCode)));
+  const last = worker.messages.at(-1);
+  if (code !== 0 || last === undefined) throw new Error(`worker ${script} exited with ${code}: ${worker.stderr().slice(-2000)}`);
+  return last as T;
 }
