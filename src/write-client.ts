@@ -277,6 +277,18 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     return this.#port.generation;
   }
 
+  /**
+   * Writes this client delivers at once, across users (`queue.concurrency`).
+   *
+   * @example
+   * ```ts
+   * const pool = new Pool({ max: client.concurrency }); // one connection per write in flight
+   * ```
+   */
+  get concurrency(): number {
+    return this.#queue.concurrency;
+  }
+
   /** Writes accepted and not yet settled. */
   get queued(): number {
     return this.#queue.size;

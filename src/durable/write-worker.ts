@@ -23,8 +23,11 @@ import type { PayloadStore } from "./payload-store.js";
  * ```
  */
 export const WRITE_WORKER_DEFAULTS = Object.freeze({
-  /** Jobs run at once. */
-  concurrency: 16,
+  /**
+   * Jobs held at once, per write the client delivers at once: the default
+   * `concurrency` is this times `client.concurrency`.
+   */
+  jobsPerDeliverySlot: 2,
   /** A running job's lock, ms. */
   lockDurationMs: 30_000,
   /** How often stalled jobs are looked for, ms. */
@@ -51,9 +54,13 @@ export interface WriteWorkerOptions {
   /** BullMQ key prefix, as given to the queue. Default BullMQ's (`bull`). */
   prefix?: string;
   /**
-   * Jobs this worker runs at once (handed to the client, whose own queue
-   * still keeps one write per user at a time). Bounds: 1 to 1000.
-   * @defaultValue 16
+   * Jobs this worker takes from Redis and holds at once, each handed to
+   * `client.write`. The client still delivers at most `client.concurrency`
+   * at once (and its per-user limit); the jobs beyond that wait in its
+   * queue, so a delivery slot that frees up never waits for a Redis round
+   * trip to get its next job. A worker that dies runs all the jobs it held
+   * again, flagged `possibleDuplicate`. Bounds: 1 to 1000.
+   * @defaultValue twice `client.concurrency` (16 with the client's default of 8)
    */
   concurrency?: number;
   /** The payload store the producers use, for payloads not kept inside jobs. */
@@ -148,6 +155,13 @@ return #KEYS
 const RELEASE_BATCH_MS = 20;
 const RELEASE_BATCH_SIZE = 200;
 
+/** {@link WRITE_WORKER_DEFAULTS}`.jobsPerDeliverySlot` jobs per delivery slot of the client, within the option's bounds. */
+function defaultConcurrency(client: WriteClient): number {
+  // A stand-in client without the getter (a test double) counts as the client's default of 8.
+  const slots = typeof client.concurrency === "number" ? client.concurrency : 8;
+  return Math.min(1000, WRITE_WORKER_DEFAULTS.jobsPerDeliverySlot * slots);
+}
+
 /** Errors that another run later can cure: the client's transient give-ups, and a client closed under a running job. */
 function worthAnotherRun(error: unknown): boolean {
   return error instanceof DigimeWriteError && (error.retryable || error.code === "CLIENT_CLOSED");
@@ -178,6 +192,8 @@ export class WriteWorker {
   readonly #worker: Worker;
   readonly #scheduler: Queue | undefined;
   readonly #releases: Array<[string, string]> = [];
+  /** Each running job's checked data, so releasing it needs no second check (BullMQ settles the same Job object). */
+  readonly #checked = new WeakMap<Job, WriteJobData>();
   #flushing: Promise<void> | undefined;
   readonly #scheduled: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -189,7 +205,7 @@ export class WriteWorker {
     this.#worker = new Worker(o.queueName, (job) => this.#process(job), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
-      concurrency: o.concurrency ?? WRITE_WORKER_DEFAULTS.concurrency,
+      concurrency: o.concurrency ?? defaultConcurrency(o.client),
       lockDuration: o.lockDurationMs ?? WRITE_WORKER_DEFAULTS.lockDurationMs,
       stalledInterval: o.stalledIntervalMs ?? WRITE_WORKER_DEFAULTS.stalledIntervalMs,
       maxStalledCount: o.maxStalledCount ?? WRITE_WORKER_DEFAULTS.maxStalledCount,
@@ -244,6 +260,7 @@ export class WriteWorker {
     let fileData: WriteFileMeta["fileData"];
     try {
       data = parseJobData(job.data);
+      this.#checked.set(job, data);
       fileData = await this.#payload(data);
     } catch (error) {
       throw new UnrecoverableError(encodeError(error));
@@ -294,7 +311,7 @@ export class WriteWorker {
     if (job.name !== WRITE_JOB) return;
     let data: WriteJobData;
     try {
-      data = parseJobData(job.data);
+      data = this.#checked.get(job) ?? parseJobData(job.data);
     } catch {
       return;
     }

@@ -220,6 +220,11 @@ export class WriteQueue {
     return this.#accepted - this.#settled;
   }
 
+  /** Writes run at once across users (`concurrency`). */
+  get concurrency(): number {
+    return this.#options.concurrency;
+  }
+
   /** Writes currently calling the SDK or waiting between attempts. */
   get running(): number {
     return this.#active;

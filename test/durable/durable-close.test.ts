@@ -53,4 +53,35 @@ describe.skipIf(!hasRedis)("worker.close() on a busy queue", () => {
     await queue.close();
     await harness.client.close();
   }, 60_000);
+
+  it("by default holds twice the client's concurrency in jobs, while the client still delivers at most its concurrency at once", async () => {
+    const held = `${queueName}-held`;
+    const harness = setup("v16", { queue: { concurrency: 3 } });
+    await Promise.all(["alice", "bob", "carol", "dave"].map((u) => harness.authorize(u)));
+    harness.sandbox.faults.add({ operation: "write", latencyMs: 300 });
+    const queue = new DurableWriteQueue({ connection, queueName: held });
+    const ids = Array.from({ length: 20 }, (_, i) => `held-${i}`);
+    for (const [i, id] of ids.entries()) await queue.enqueue(["alice", "bob", "carol", "dave"][i % 4]!, { fileData: Buffer.from(id), fileName: `${id}.txt`, fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }] } }, { id });
+    let running = 0;
+    let mostRunning = 0;
+    harness.client.on("write:started", () => void (mostRunning = Math.max(mostRunning, ++running)));
+    harness.client.on("write:succeeded", () => void (running -= 1));
+    const worker = new WriteWorker({ client: harness.client, connection, queueName: held });
+    expect(harness.client.concurrency).toBe(3);
+    const inspector = new Queue(held, { connection });
+    // While the first deliveries wait on digi.me, the worker has taken 6 jobs: 3 delivering, 3 next in the client's queue.
+    let active = 0;
+    for (let tries = 0; tries < 100 && active < 6; tries += 1) {
+      active = (await inspector.getJobCounts("active")).active ?? 0;
+      if (active < 6) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(active).toBe(6);
+    await Promise.all(ids.map((id) => queue.result(id)));
+    expect(mostRunning).toBe(3);
+    await worker.close();
+    await inspector.close();
+    await queue.close();
+    await harness.client.close();
+    await dropKeysAndQuit(new Redis(REDIS_URL), `bull:${held}:*`);
+  }, 60_000);
 });
