@@ -260,7 +260,7 @@ export const durableWrites: Benchmark = {
     const enqueueMs = measured.get(1)!.flatMap((r) => r.enqueueMs);
     rows.push({ id: "D4", figure: `DurableWriteQueue.enqueue latency p50 / p99, ${WINDOW} outstanding, nothing draining`, unit: "ms", client: `${percentile(enqueueMs, 50).toFixed(2)} / ${percentile(enqueueMs, 99).toFixed(2)}`, baseline: null });
     const cpu = (key: (typeof order)[number]) => `${med(key, (r) => r.workerCpuMicros).toFixed(0)} / ${med(key, (r) => r.redisCpuMicros).toFixed(0)}`;
-    rows.push({ id: "D5", figure: "CPU per job: worker processes / Redis, bare BullMQ (D0) vs 1 WriteWorker process (D1)", unit: "µs", client: cpu(1), baseline: cpu("bare") });
+    rows.push({ id: "D5", figure: "CPU per job, worker processes / Redis: 1 WriteWorker process (D1) vs bare BullMQ (D0)", unit: "µs", client: cpu(1), baseline: cpu("bare") });
     const perSecond = Object.fromEntries(order.map((key) => [key === "bare" ? "bareBullmq" : `${key} workers`, measured.get(key)!.map((r) => r.perSecond)]));
     const cpuPerJob = Object.fromEntries(order.map((key) => [key === "bare" ? "bareBullmq" : `${key} workers`, measured.get(key)!.map((r) => ({ workers: r.workerCpuMicros, redis: r.redisCpuMicros }))]));
     return { rows, details: { writes, users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, rounds: { inMemory: memory, ...perSecond }, cpuMicrosPerJob: cpuPerJob } };
