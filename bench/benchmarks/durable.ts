@@ -28,40 +28,19 @@ import { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { DurableWriteQueue, WriteWorker } from "../../src/bullmq.js";
 import type { BenchOutcome, Benchmark, Row } from "../lib/report.js";
+import { reachRedis, REDIS_URL } from "../lib/redis.js";
 import { collect, median, percentile } from "../lib/stats.js";
-import { burst, createWorld, submitter, SMALL_FILE } from "../lib/world.js";
+import { createWorld, rateRound, SMALL_FILE } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
 const LATENCY_MS = 2;
 const WINDOW = 64;
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const url = new URL(REDIS_URL);
 const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
 
-async function redisUp(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-async function inMemory(writes: number): Promise<number> {
-  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
-  const submit = submitter(world, "client");
-  await collect();
-  const started = performance.now();
-  const failed = await burst(writes, submit);
-  const seconds = (performance.now() - started) / 1000;
-  await world.client.close();
-  if (failed !== 0) throw new Error(`durable (in-memory): ${failed} of ${writes} writes failed`);
-  return writes / seconds;
+function inMemory(writes: number): Promise<number> {
+  return rateRound("durable (in-memory)", { users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS }, "client", writes);
 }
 
 type WorkerArm = "worker" | "bare";
@@ -78,26 +57,29 @@ type FromWorker = "ready" | { stopped: { deliveries: number; cpuMicros: number }
  * closes it and reports the deliveries and the CPU it used.
  */
 async function workerMode(bare: boolean): Promise<BenchOutcome> {
-  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
+  // Only a WriteWorker needs a client and its sandbox; the bare worker counts its own jobs.
+  const world = bare ? undefined : await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
+  let processed = 0;
+  const deliveries = () => world?.sandbox.counters.deliveries ?? processed;
+  const wait = () => new Promise((done) => setTimeout(done, LATENCY_MS));
+  const start = (queueName: string): { close(): Promise<void> } =>
+    world === undefined
+      ? new Worker(queueName, async () => { await wait(); processed += 1; return "ok"; }, { connection, concurrency: CONCURRENCY })
+      : new WriteWorker({ client: world.client, connection, queueName });
   const send = (message: FromWorker) => process.send!(message);
   let worker: { close(): Promise<void> } | undefined;
-  let processed = 0;
   let cpuBefore = process.cpuUsage();
   let deliveriesBefore = 0;
   await new Promise<void>((resolve) => {
     process.on("message", (message: ToWorker) => {
       if (typeof message === "object") {
         cpuBefore = process.cpuUsage();
-        deliveriesBefore = bare ? processed : world.sandbox.counters.deliveries;
-        const wait = () => new Promise((done) => setTimeout(done, LATENCY_MS));
-        worker = bare
-          ? new Worker(message.go, async () => { await wait(); processed += 1; return "ok"; }, { connection, concurrency: CONCURRENCY })
-          : new WriteWorker({ client: world.client, connection, queueName: message.go });
+        deliveriesBefore = deliveries();
+        worker = start(message.go);
       } else if (message === "stop") {
         void worker!.close().then(() => {
           const cpu = process.cpuUsage(cpuBefore);
-          const deliveries = (bare ? processed : world.sandbox.counters.deliveries) - deliveriesBefore;
-          send({ stopped: { deliveries, cpuMicros: cpu.user + cpu.system } });
+          send({ stopped: { deliveries: deliveries() - deliveriesBefore, cpuMicros: cpu.user + cpu.system } });
         });
       } else {
         resolve();
@@ -105,7 +87,7 @@ async function workerMode(bare: boolean): Promise<BenchOutcome> {
     });
     send("ready");
   });
-  await world.client.close();
+  await world?.client.close();
   return { rows: [], details: {} };
 }
 
@@ -211,7 +193,9 @@ export const durableWrites: Benchmark = {
   async run({ quick, arm }) {
     if (arm === "worker" || arm === "bare") return workerMode(arm === "bare");
     const figure = `durable writes (BullMQ), ${LATENCY_MS} ms SDK latency, concurrency ${CONCURRENCY}`;
-    if (!(await redisUp())) {
+    const probe = await reachRedis();
+    probe?.disconnect();
+    if (probe === undefined) {
       return { rows: [{ id: "D1", figure: `${figure}: Redis unreachable at ${REDIS_URL}`, unit: "writes/s", client: null, baseline: null }], details: { skipped: "Redis unreachable" } };
     }
     const writes = quick ? 2_000 : 5_000;

@@ -6,15 +6,14 @@
  * redis://127.0.0.1:6379); without one the rows say so.
  */
 import { performance } from "node:perf_hooks";
-import { Redis } from "ioredis";
 import { MemoryTokenStore, type TokenStore } from "../../src/index.js";
 import { RedisTokenStore } from "../../src/redis.js";
 import type { Benchmark, Row } from "../lib/report.js";
+import { reachRedis, REDIS_URL } from "../lib/redis.js";
 import { collect, median } from "../lib/stats.js";
 import { burst, createWorld, submitter } from "../lib/world.js";
 
 const USERS = 100;
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 /** Counts every call into the store, leases included. */
 function counting(inner: TokenStore): { store: TokenStore; calls: () => number } {
@@ -49,25 +48,12 @@ async function round(make: () => TokenStore, writes: number): Promise<{ perSecon
   return { perSecond: writes / seconds, callsPerWrite: used / writes };
 }
 
-async function redisReachable(): Promise<Redis | undefined> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    await redis.ping();
-    return redis;
-  } catch {
-    redis.disconnect();
-    return undefined;
-  }
-}
-
 export const stores: Benchmark = {
   name: "stores",
   async run({ quick }) {
     const writes = quick ? 2_000 : 10_000;
     const rounds = quick ? 2 : 5;
-    const redis = await redisReachable();
+    const redis = await reachRedis();
     if (redis === undefined) {
       return { rows: [{ id: "12", figure: `stores: no Redis at ${REDIS_URL}, not measured`, unit: "", client: null, baseline: null }], details: {} };
     }

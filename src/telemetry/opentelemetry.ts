@@ -5,9 +5,8 @@
  * `opentelemetry` option; nothing here runs otherwise.
  * @module
  */
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { ValidationError } from "../errors.js";
+import { requireOptionalPeer } from "../internal/optional-peer.js";
 import { errorType, httpStatusOf, type Telemetry, type TelemetryAttributes, type TelemetryCounter, type TelemetryHistogram, type TelemetryStep } from "./telemetry.js";
 
 /**
@@ -243,19 +242,13 @@ class OpenTelemetrySeam implements Telemetry {
 }
 
 function loadApi(): OpenTelemetryApi {
-  // As the msw loader: the CJS build resolves from this file, the ESM build from the app's directory, then its entry script.
-  const anchors = [typeof __filename === "string" ? __filename : undefined, join(process.cwd(), "package.json"), process.argv[1]];
-  for (const anchor of anchors) {
-    if (anchor === undefined) continue;
-    try {
-      return createRequire(anchor)("@opentelemetry/api") as OpenTelemetryApi;
-    } catch {
-      // try the next place
-    }
+  try {
+    return requireOptionalPeer<OpenTelemetryApi>("@opentelemetry/api");
+  } catch {
+    throw new ValidationError("INVALID_OPTIONS", "options", [
+      { path: "options.opentelemetry", message: "needs the optional peer dependency @opentelemetry/api (npm install @opentelemetry/api), or pass it as opentelemetry.api" },
+    ]);
   }
-  throw new ValidationError("INVALID_OPTIONS", "options", [
-    { path: "options.opentelemetry", message: "needs the optional peer dependency @opentelemetry/api (npm install @opentelemetry/api), or pass it as opentelemetry.api" },
-  ]);
 }
 
 /**

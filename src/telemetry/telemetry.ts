@@ -77,14 +77,19 @@ export const NO_TELEMETRY: Telemetry = Object.freeze({
  * @internal
  */
 export function errorType(error: unknown): string {
-  const inner = error instanceof Error && error.name === "AttemptFailedError" ? (error as { failure?: { error?: unknown } }).failure?.error : error;
+  const inner = attemptCause(error);
   return inner instanceof DigimeWriteError ? inner.code : "_OTHER";
 }
 
 /** The HTTP status digi.me answered, when an error knows it. @internal */
 export function httpStatusOf(error: unknown): number | undefined {
-  const inner = error instanceof Error && error.name === "AttemptFailedError" ? (error as { failure?: { error?: unknown } }).failure?.error : error;
+  const inner = attemptCause(error);
   return inner instanceof DeliveryError ? inner.httpStatus : undefined;
+}
+
+/** The error inside a failed attempt's wrapper (the retry policy's `AttemptFailedError`), else `error` itself. */
+function attemptCause(error: unknown): unknown {
+  return error instanceof Error && error.name === "AttemptFailedError" ? (error as { failure?: { error?: unknown } }).failure?.error : error;
 }
 
 /**

@@ -667,8 +667,7 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Break a stale lock; `false` when it could not be moved (no permission, read-only file system). */
-/** Break a stale lock; `false` when it cannot be moved at all (then waiting is all that is left). */
+/** Break a stale lock; `false` when it cannot be moved at all (no permission, read-only file system: then waiting is all that is left). */
 async function breakLock(lockPath: string, staleContent: string): Promise<boolean> {
   return (await removeIfUnchanged(lockPath, staleContent)) !== "stuck";
 }

@@ -13,10 +13,6 @@ class Fifo<T> {
   #items: Array<T | undefined> = [];
   #head = 0;
 
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
   push(item: T): void {
     this.#items.push(item);
   }

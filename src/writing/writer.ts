@@ -287,11 +287,10 @@ export class Writer {
 
   /** @internal Deliver `write`: attempts under the retry policy. */
   async deliver(write: PendingWrite): Promise<PortWriteResult> {
-    const { emit, retry } = this.#deps;
+    const { emit, retry, telemetry } = this.#deps;
     const { source, signal } = write;
     const base = write.base();
     const progress: DeliveryProgress = write;
-    const { telemetry } = this.#deps;
     const trace = write.trace;
     if (trace !== undefined) {
       const waited = (performance.now() - write.acceptedAt) / 1000;

@@ -14,11 +14,12 @@ const hasRedis = await redisAvailable("durable writes: worker.close()");
 
 describe.skipIf(!hasRedis)("worker.close() on a busy queue", () => {
   const queueName = `close-${uniqueSuffix()}`;
+  const heldQueueName = `${queueName}-held`;
   const redis = new Redis(REDIS_URL);
   const connection = bullmqConnection();
 
   afterAll(async () => {
-    await dropKeysAndQuit(redis, `bull:${queueName}:*`);
+    await dropKeysAndQuit(redis, `bull:${queueName}:*`, `bull:${heldQueueName}:*`);
   });
 
   it("finishes the running writes, leaves the rest queued, and the next worker delivers them once", async () => {
@@ -55,20 +56,19 @@ describe.skipIf(!hasRedis)("worker.close() on a busy queue", () => {
   }, 60_000);
 
   it("by default holds twice the client's concurrency in jobs, while the client still delivers at most its concurrency at once", async () => {
-    const held = `${queueName}-held`;
     const harness = setup("v16", { queue: { concurrency: 3 } });
     await Promise.all(["alice", "bob", "carol", "dave"].map((u) => harness.authorize(u)));
     harness.sandbox.faults.add({ operation: "write", latencyMs: 300 });
-    const queue = new DurableWriteQueue({ connection, queueName: held });
+    const queue = new DurableWriteQueue({ connection, queueName: heldQueueName });
     const ids = Array.from({ length: 20 }, (_, i) => `held-${i}`);
     for (const [i, id] of ids.entries()) await queue.enqueue(["alice", "bob", "carol", "dave"][i % 4]!, { fileData: Buffer.from(id), fileName: `${id}.txt`, fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }] } }, { id });
     let running = 0;
     let mostRunning = 0;
     harness.client.on("write:started", () => void (mostRunning = Math.max(mostRunning, ++running)));
     harness.client.on("write:succeeded", () => void (running -= 1));
-    const worker = new WriteWorker({ client: harness.client, connection, queueName: held });
+    const worker = new WriteWorker({ client: harness.client, connection, queueName: heldQueueName });
     expect(harness.client.concurrency).toBe(3);
-    const inspector = new Queue(held, { connection });
+    const inspector = new Queue(heldQueueName, { connection });
     // While the first deliveries wait on digi.me, the worker has taken 6 jobs: 3 delivering, 3 next in the client's queue.
     let active = 0;
     for (let tries = 0; tries < 100 && active < 6; tries += 1) {
@@ -82,6 +82,5 @@ describe.skipIf(!hasRedis)("worker.close() on a busy queue", () => {
     await inspector.close();
     await queue.close();
     await harness.client.close();
-    await dropKeysAndQuit(new Redis(REDIS_URL), `bull:${held}:*`);
   }, 60_000);
 });

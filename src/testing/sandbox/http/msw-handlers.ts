@@ -11,9 +11,8 @@
  * `setupServer(...sandbox.handlers())` stays one line.
  * @module
  */
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import type { HttpHandler } from "msw";
+import { requireOptionalPeer } from "../../../internal/optional-peer.js";
 import type { SandboxState } from "../state.js";
 import { httpContextOf, type EndpointContext } from "./context.js";
 import type { HttpOutcome, SandboxHttpRequest } from "./exchange.js";
@@ -24,24 +23,14 @@ import type { SandboxHandlersOptions } from "./types.js";
 type Msw = typeof import("msw");
 
 function loadMsw(): Msw {
-  // The CJS build resolves from this file. The ESM build has no __filename
-  // and cannot say `import.meta` (the CJS build would not parse): it resolves
-  // from the working directory, the project whose tests import the same msw,
-  // then from the entry script (a test runner installed in that project).
-  const anchors = [typeof __filename === "string" ? __filename : undefined, join(process.cwd(), "package.json"), process.argv[1]];
-  let failure: unknown;
-  for (const anchor of anchors) {
-    if (anchor === undefined) continue;
-    try {
-      return createRequire(anchor)("msw") as Msw;
-    } catch (error) {
-      failure ??= error;
-    }
+  try {
+    return requireOptionalPeer<Msw>("msw");
+  } catch (failure) {
+    throw new Error(
+      "sandbox.handlers() needs msw 2 or later, installed in the project tests run from: npm install --save-dev msw (sandbox.listen() works without it)",
+      { cause: failure },
+    );
   }
-  throw new Error(
-    "sandbox.handlers() needs msw 2 or later, installed in the project tests run from: npm install --save-dev msw (sandbox.listen() works without it)",
-    { cause: failure },
-  );
 }
 
 /**
