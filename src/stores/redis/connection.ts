@@ -62,6 +62,7 @@ export interface RedisCommands {
   zrem(key: string, member: string): Promise<number>;
   zrangebyscore(key: string, min: string, max: string, withScores: "WITHSCORES", limit: "LIMIT", offset: number, count: number): Promise<string[]>;
   quit(): Promise<unknown>;
+  disconnect(): void;
   /** Set on an ioredis `Cluster`. */
   readonly isCluster?: boolean;
 }

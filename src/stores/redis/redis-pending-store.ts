@@ -11,7 +11,7 @@ import { authorizationBundleSchema, type AuthorizationBundle } from "../../autho
 import type { ConsumeResult, PendingAuthorizationStore } from "../../authorization/pending-store.js";
 import { parseBundle, parseConsumeArguments } from "../pending-arguments.js";
 import { parseStoreOptions } from "../parse-options.js";
-import { DEFAULT_CALL_TIMEOUT_MS, guarded, StoreCalls } from "../store-failure.js";
+import { DEFAULT_CALL_TIMEOUT_MS, StoreCalls } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
 import { CONSUME_PENDING } from "./script.js";
 
@@ -108,7 +108,9 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
    * ```
    */
   async close(): Promise<void> {
-    if (this.#owned) await guarded("RedisPendingAuthorizationStore.close", () => this.#redis.quit());
+    if (!this.#owned) return;
+    // QUIT waits for the server's reply; a Redis that is down or silent gets a bounded wait, then the socket is dropped.
+    await this.#calls.run("RedisPendingAuthorizationStore.close", () => this.#redis.quit()).catch(() => this.#redis.disconnect());
   }
 
   /** Shows the key prefix only: never a state or a code verifier. */

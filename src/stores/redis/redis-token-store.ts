@@ -33,7 +33,7 @@ import type {
   TokenStore,
 } from "../../tokens/token-store.js";
 import { parseStoreOptions } from "../parse-options.js";
-import { credentialSecrets, DEFAULT_CALL_TIMEOUT_MS, guarded, StoreCalls } from "../store-failure.js";
+import { credentialSecrets, DEFAULT_CALL_TIMEOUT_MS, StoreCalls } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
 import { COMPARE_AND_SET, DELETE_RECORD, RELEASE_IF_OWNER } from "./script.js";
 import { parseListExpiring, refreshExpiresAt } from "../../tokens/expiring.js";
@@ -250,7 +250,9 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
    * ```
    */
   async close(): Promise<void> {
-    if (this.#owned) await guarded("RedisTokenStore.close", () => this.#redis.quit());
+    if (!this.#owned) return;
+    // QUIT waits for the server's reply; a Redis that is down or silent gets a bounded wait, then the socket is dropped.
+    await this.#calls.run("RedisTokenStore.close", () => this.#redis.quit()).catch(() => this.#redis.disconnect());
   }
 
   /** Shows the key prefix only: `util.inspect` must never print a token or the client's credentials. */
