@@ -498,6 +498,24 @@ function leaseCases(): Array<[string, (store: TokenStore) => Promise<void>]> {
       },
     ],
     [
+      "a renewed refresh lease outlives its first ttl, and only its unexpired holder can renew it",
+      async (store) => {
+        const l = leases(store);
+        if (typeof l.renewRefreshLease !== "function") return; // optional: a store without it gets longer, unrenewed leases
+        const ttlMs = 300;
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "holder", ttlMs }), true, "acquire with a short ttl");
+        assert.equal(await l.renewRefreshLease(KEY, { owner: "other", ttlMs: LONG }), false, "another owner must not renew the lease");
+        assert.equal(await l.renewRefreshLease(KEY, { owner: "holder", ttlMs: LONG }), true, "the holder must renew its unexpired lease");
+        await new Promise((resolve) => setTimeout(resolve, ttlMs + 200));
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "other", ttlMs: LONG }), false, "a renewed lease must still be held after its first ttl");
+        await l.releaseRefreshLease(KEY, "holder");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "short", ttlMs: 100 }), true, "acquire again, short");
+        const deadline = Date.now() + 5_000;
+        while (Date.now() < deadline && !(await l.acquireRefreshLease(KEY, { owner: "next", ttlMs: LONG }))) await new Promise((resolve) => setTimeout(resolve, 25));
+        assert.equal(await l.renewRefreshLease(KEY, { owner: "short", ttlMs: LONG }), false, "a holder whose lease expired (and was taken) must not renew it");
+      },
+    ],
+    [
       "refresh leases are per user and per contract",
       async (store) => {
         const l = leases(store);

@@ -99,6 +99,7 @@ export const credentialsSchema = z.object(
     userAccessToken: userAccessTokenSchema,
     postboxId: nonEmptyString(MAX_ID_LENGTH).optional(),
     publicKey: nonEmptyString(MAX_TOKEN_LENGTH).optional(),
+    refreshTokenRefused: z.literal(true, { error: "must be true or absent" }).optional(),
   },
   { error: "must be an object with a userAccessToken" },
 );

@@ -264,6 +264,28 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
   }
 
   /**
+   * Extends `owner`'s unexpired refresh lease of `key` to `options.ttlMs`
+   * from now (the server's clock), in one statement; `false` once it is not `owner`'s.
+   *
+   * @example
+   * ```ts
+   * const stillMine = await store.renewRefreshLease(key, { owner, ttlMs: 3_000 });
+   * ```
+   */
+  async renewRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    const result = await this.#calls.run("PostgresTokenStore.renewRefreshLease", () =>
+      this.#pool.query(
+        `UPDATE ${this.#leases} SET expires_at = clock_timestamp() + $4::integer * interval '1 millisecond'
+         WHERE user_id = $1 AND contract_id = $2 AND owner = $3 AND expires_at > clock_timestamp()`,
+        [userId, contractId, owner, ttlMs],
+      ),
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
    * Releases the refresh lease of `key` if `owner` still holds it.
    *
    * @example

@@ -35,7 +35,7 @@ import type {
 import { parseStoreOptions } from "../parse-options.js";
 import { credentialSecrets, DEFAULT_CALL_TIMEOUT_MS, StoreCalls } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
-import { COMPARE_AND_SET, DELETE_RECORD, RELEASE_IF_OWNER } from "./script.js";
+import { COMPARE_AND_SET, DELETE_RECORD, RELEASE_IF_OWNER, RENEW_IF_OWNER } from "./script.js";
 import { parseListExpiring, refreshExpiresAt } from "../../tokens/expiring.js";
 
 /**
@@ -223,6 +223,22 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
       this.#redis.set(this.#leaseKey(parsedKey), owner, "PX", ttlMs, "NX"),
     );
     return reply === "OK";
+  }
+
+  /**
+   * Extends `owner`'s refresh lease of `key` to `options.ttlMs` from now
+   * (checked and extended in one Lua script); `false` once it is not `owner`'s.
+   *
+   * @example
+   * ```ts
+   * const stillMine = await store.renewRefreshLease(key, { owner, ttlMs: 3_000 });
+   * ```
+   */
+  async renewRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const parsedKey = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    const renewed = await this.#calls.run("RedisTokenStore.renewRefreshLease", () => RENEW_IF_OWNER.run(this.#redis, [this.#leaseKey(parsedKey)], [owner, String(ttlMs)]));
+    return renewed === 1;
   }
 
   /**
