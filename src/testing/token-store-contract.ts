@@ -150,6 +150,17 @@ export function tokenStoreContract(
       },
     ],
     [
+      "a record marked refreshTokenRefused reads back with the mark, and a later set without it clears it",
+      async (store) => {
+        const created = expectStored(await store.set(KEY, { userAccessToken: token("r1") }, { expectedVersion: null }), "create");
+        const marked = expectStored(await store.set(KEY, { userAccessToken: token("r1"), refreshTokenRefused: true }, { expectedVersion: created.version }), "mark");
+        assert.equal((await store.get(KEY))?.refreshTokenRefused, true, "get must return refreshTokenRefused (the library records digi.me's refusals with it)");
+        assert.equal((await store.listByUser(KEY.userId))[0]?.refreshTokenRefused, true, "listByUser must return refreshTokenRefused");
+        expectStored(await store.set(KEY, { userAccessToken: token("r2") }, { expectedVersion: marked.version }), "replace");
+        assert.equal((await store.get(KEY))?.refreshTokenRefused, undefined, "a set without the mark must clear it");
+      },
+    ],
+    [
       "set with a version when nothing is stored conflicts with current undefined",
       async (store) => {
         const result = await timedSet(store, KEY, { userAccessToken: token("a1") }, 1);

@@ -298,6 +298,7 @@ export function buildStoredCredentials(
     userAccessToken: credentials.userAccessToken,
     ...(credentials.postboxId === undefined ? {} : { postboxId: credentials.postboxId }),
     ...(credentials.publicKey === undefined ? {} : { publicKey: credentials.publicKey }),
+    ...(credentials.refreshTokenRefused === true ? { refreshTokenRefused: true as const } : {}),
     version,
     updatedAt,
   };

@@ -309,6 +309,11 @@ export class TokenKeeper {
     const credentials = await this.current(userId);
     const token = credentials.userAccessToken;
     const state = this.#state(userId);
+    if (credentials.refreshTokenRefused === true) {
+      // Another process presented this refresh token and digi.me refused it (recorded in the store).
+      await this.markRejected(userId, token);
+      throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
+    }
     if (state.rejectedRefreshToken === token.refreshToken.value) {
       throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
     }
@@ -369,13 +374,37 @@ export class TokenKeeper {
   /**
    * Remember that digi.me refused `token`'s refresh token, and tell the app
    * once. Later writes holding the same token fail without an SDK call; a new
-   * authorization (or a newer token in the store) clears it.
+   * authorization (or a newer token in the store) clears it. The refusal is
+   * also recorded in the store (see {@link recordRefusal}); the promise
+   * resolves once that is done or given up on, and never rejects.
    */
-  markRejected(userId: string, token: UserAccessToken): void {
+  markRejected(userId: string, token: UserAccessToken): Promise<void> {
     const state = this.#state(userId);
-    if (state.rejectedRefreshToken === token.refreshToken.value) return;
+    if (state.rejectedRefreshToken === token.refreshToken.value) return Promise.resolve();
     state.rejectedRefreshToken = token.refreshToken.value;
     this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-rejected" });
+    return this.recordRefusal(userId, token);
+  }
+
+  /**
+   * Record in the store that digi.me refused `token`'s refresh token: the
+   * record that holds it is stored again with `refreshTokenRefused`,
+   * compare-and-set on its version, so every process sharing the store stops
+   * presenting it. A record that moved on (a newer token, a new
+   * authorization) is left alone. Best effort: a failing store leaves the
+   * refusal in this process's memory only.
+   */
+  async recordRefusal(userId: string, token: UserAccessToken): Promise<void> {
+    try {
+      const key = this.#key(userId);
+      const record = await this.#store.call("get", (store) => store.get(key));
+      if (record === undefined || record.refreshTokenRefused === true || !sameToken(record.userAccessToken, token)) return;
+      const refused: Credentials = { ...withToken(record, record.userAccessToken), refreshTokenRefused: true };
+      const result = await this.#store.call("set", (store) => store.set(key, refused, { expectedVersion: record.version }));
+      if (result.status === "stored") this.#remember(userId, result.record);
+    } catch {
+      // The store is down: this process still refuses the token from memory.
+    }
   }
 
   /**
