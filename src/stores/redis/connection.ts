@@ -72,7 +72,7 @@ export const DEFAULT_KEY_PREFIX = "digime:";
 
 /**
  * @internal Settings of a client the store makes, under whatever the app
- * passes: ioredis's defaults (no connect timeout, 20 retries per command)
+ * passes: ioredis's defaults (a 10 s connect timeout, 20 retries per command)
  * kept a command to a Redis that was down at start waiting 73 s (issue 16).
  */
 export const OWNED_CLIENT_DEFAULTS = Object.freeze({ connectTimeout: 2_000, maxRetriesPerRequest: 1 } satisfies RedisOptions);
