@@ -10,7 +10,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { TokenStoreError } from "../../src/index.js";
+import { TokenStoreError, WriteClient } from "../../src/index.js";
+import { createSandbox } from "../../src/testing/index.js";
 import { PostgresTokenStore } from "../../src/postgres.js";
 import { RedisTokenStore } from "../../src/redis.js";
 import { rejectionOf } from "../support/store-fixtures.js";
@@ -80,6 +81,33 @@ describe("Redis down from the start", () => {
     expectFastTypedFailure("redis silent", outcome, 3_500);
     expect(String((outcome.error as Error).message)).not.toContain("secret");
   });
+
+  it("a write for a user through a WriteClient on that store hears TOKEN_STORE_FAILED within 5 s, and is retried", async () => {
+    const client = new Redis(`redis://127.0.0.1:${await closedPort()}`);
+    client.on("error", () => undefined);
+    closers.push(() => client.disconnect());
+    const sandbox = createSandbox();
+    closers.push(() => sandbox.close());
+    const writer = new WriteClient({
+      sdk: sandbox.sdk("v16"),
+      contractDetails: sandbox.contractDetails,
+      redirectUri: "https://app.example/digime/callback",
+      tokenStore: new RedisTokenStore({ client }),
+      retry: { retries: 1, minDelayMs: 10, maxDelayMs: 10 },
+    });
+    closers.push(() => writer.close({ drain: false }).catch(() => undefined));
+    const started = performance.now();
+    const firstRetry = new Promise<{ code: string; ms: number }>((resolve) =>
+      writer.once("write:retrying", ({ error }) => resolve({ code: (error.cause as { code?: string } | undefined)?.code ?? error.code, ms: Math.round(performance.now() - started) })),
+    );
+    const settled = rejectionOf(writer.write("alice", { fileData: Buffer.from("x"), fileName: "x.txt", fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }] } }));
+    const retry = await firstRetry;
+    const error = (await settled) as { code?: string; cause?: { code?: string } };
+    console.log(`write on a Redis down from the start: first write:retrying (${retry.code}) after ${retry.ms} ms; settled with ${error.code} (${error.cause?.code}) after ${Math.round(performance.now() - started)} ms`);
+    expect(retry.code).toBe("TOKEN_STORE_FAILED");
+    expect(retry.ms).toBeLessThan(5_000);
+    expect([error.code, error.cause?.code]).toContain("TOKEN_STORE_FAILED");
+  }, 20_000);
 
   it("callTimeoutMs sets the bound", async () => {
     const store = new RedisTokenStore({ connection: { host: "127.0.0.1", port: await silentPort() }, callTimeoutMs: 500 });
