@@ -250,3 +250,35 @@ describe("authorizations across instances", () => {
     }
   });
 });
+
+describe("a refresh slower than its lease", () => {
+  it("keeps the lease renewed while it runs: the other process waits for its token instead of presenting the same refresh token", async () => {
+    // Real time: the lease (200 ms) expires by the store's clock unless renewed; the refresh takes 800 ms at digi.me.
+    const sandbox = createSandbox({ accessTokenLifetimeSeconds: 4 });
+    const store = new MemoryTokenStore();
+    const clients = Array.from(
+      { length: 3 },
+      () =>
+        new WriteClient({
+          sdk: sandbox.sdk("v16"),
+          contractDetails: sandbox.contractDetails,
+          redirectUri: REDIRECT_URI,
+          tokenStore: store,
+          stateSecret: STATE_SECRET,
+          // The clients see the 4-second token as 1 s from expiry: a refresh is due at once.
+          now: () => Date.now() + 3_000,
+          refreshCoordination: { leaseMs: 200 },
+        }),
+    );
+    const { url, sealed } = await clients[0]!.beginAuthorization({ userId: "alice" });
+    await clients[0]!.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
+    sandbox.resetCounters();
+    sandbox.faults.add({ operation: "refresh", latencyMs: 800 });
+    // The two that race have nothing cached: both read the store, both find the token due.
+    await Promise.all(clients.slice(1).map((client, i) => client.write("alice", jsonFile(i))));
+    expect(sandbox.counters.refreshes).toBeGreaterThanOrEqual(1);
+    // Without renewal the second process takes the expired lease 200 ms in and presents the token being spent: refused.
+    expect(sandbox.counters.failedRefreshes).toBe(0);
+    for (const client of clients) await client.close();
+  }, 20_000);
+});
