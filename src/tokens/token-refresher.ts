@@ -140,17 +140,20 @@ export class TokenRefresher {
     // A store that cannot be read now must not stop a refresh that is due: the basis is the best we know.
     const latest = await this.#options.latest(userId).catch(() => undefined);
     if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
-    await this.#refuseIfRecorded(userId, latest);
+    await this.#refuseIfRecorded(userId, latest, basis);
     return this.#spend(userId, basis);
   }
 
   /**
-   * Stop when the store records that digi.me refused the newest token's
-   * refresh token (another process presented it): presenting it again can
-   * only be refused again, so the user must consent again.
+   * Stop when the store records that digi.me refused the refresh token of
+   * `latest`, the token this refresh would spend (or a newer one): another
+   * process presented it, presenting it again can only be refused again, so
+   * the user must consent again. A refusal recorded on an older token than
+   * `basis` is not ours to act on.
    */
-  async #refuseIfRecorded(userId: string, latest: Credentials | undefined): Promise<void> {
+  async #refuseIfRecorded(userId: string, latest: Credentials | undefined, basis: Credentials): Promise<void> {
     if (latest?.refreshTokenRefused !== true) return;
+    if (!sameToken(latest.userAccessToken, basis.userAccessToken) && !isAtLeastAsNew(latest.userAccessToken, basis.userAccessToken)) return;
     await this.#options.rejected(userId, latest.userAccessToken);
     throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
   }
@@ -174,7 +177,7 @@ export class TokenRefresher {
           // Under the lease, the store is the truth: another process may have refreshed since we read.
           const latest = (await this.#options.latest(userId).catch(() => undefined)) ?? basis;
           if (replaces(latest, basis.userAccessToken) && this.#options.fresh(userId, latest)) return { credentials: latest, spent: false };
-          await this.#refuseIfRecorded(userId, latest);
+          await this.#refuseIfRecorded(userId, latest, latest);
           return await this.#spend(userId, latest);
         } finally {
           clearInterval(renewing);
@@ -184,7 +187,7 @@ export class TokenRefresher {
       }
       const latest = await this.#options.latest(userId).catch(() => undefined);
       if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
-      await this.#refuseIfRecorded(userId, latest);
+      await this.#refuseIfRecorded(userId, latest, basis);
       if (performance.now() >= deadline) {
         throw new TokenStoreError(
           `Another process held this user's refresh lease for more than ${coordination.holderWaitMs} ms without storing a new token`,
