@@ -282,3 +282,25 @@ describe("a refresh slower than its lease", () => {
     for (const client of clients) await client.close();
   }, 20_000);
 });
+
+describe("a refresh token digi.me refused", () => {
+  it("is recorded in the store and presented once across processes; a new authorization clears it for all", async () => {
+    const f = fleet(3, new MemoryTokenStore({ now: () => T0 }), { refreshCoordination: { newerTokenWaitMs: 50 } });
+    const libraryId = await authorize(f, "alice");
+    f.sandbox.expireRefreshTokens({ libraryId });
+    f.clock.now += 601_000; // past the access token's life: every process must refresh first
+    f.sandbox.resetCounters();
+    const results = await Promise.allSettled(f.clients.flatMap((client, c) => [0, 1].map((i) => client.write("alice", jsonFile(c * 2 + i)))));
+    expect(rejections(results).map((e) => (e as { code?: string }).code)).toEqual(Array(6).fill("REAUTHORIZATION_REQUIRED"));
+    // One process presented it; the others read the refusal from the store instead of presenting it again.
+    expect(f.sandbox.counters.failedRefreshes).toBe(1);
+    expect(f.reauthorizations).toBeLessThanOrEqual(3);
+    expect((await f.store.get({ userId: "alice", contractId: f.sandbox.contractDetails.contractId }))?.refreshTokenRefused).toBe(true);
+
+    const again = f.clients[1]!;
+    const { url, sealed } = await again.beginAuthorization({ userId: "alice" });
+    await again.completeAuthorization(await f.sandbox.consent(url, { libraryId }), { sealed });
+    await Promise.all(f.clients.map((client, c) => client.write("alice", jsonFile(10 + c))));
+    for (const client of f.clients) await client.close();
+  });
+});
