@@ -80,8 +80,9 @@ export interface WriteClientOptions {
   /**
    * How refreshes are coordinated with other processes that share the token
    * store (stores with refresh leases: `MemoryTokenStore`, `FileTokenStore`,
-   * `RedisTokenStore`, `PostgresTokenStore`). Defaults: `leaseMs` 10,000,
-   * `holderWaitMs` 15,000, `newerTokenWaitMs` 3,000.
+   * `RedisTokenStore`, `PostgresTokenStore`). Defaults: `leaseMs` 3,000
+   * (renewed while the refresh runs; at least 10,000 on a store that cannot
+   * renew leases), `holderWaitMs` 15,000, `newerTokenWaitMs` 3,000.
    */
   refreshCoordination?: Partial<RefreshCoordinationOptions>;
   /**
@@ -299,7 +300,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     perUserConcurrencySet: o.queue?.perUserConcurrency !== undefined,
     retry: { ...DEFAULT_RETRY_OPTIONS, ...stripUndefined(o.retry) },
     refreshWindowMs: o.refreshWindowMs ?? 60_000,
-    refreshCoordination: { leaseMs: 10_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000, ...stripUndefined(o.refreshCoordination) },
+    refreshCoordination: { leaseMs: 3_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000, ...stripUndefined(o.refreshCoordination) },
     idleUserMs: o.idleUserMs ?? 60_000,
     persistRetry: { inlineAttempts: 3, minDelayMs: 50, maxDelayMs: 30_000, ...stripUndefined(o.persistRetry) },
     storeTimeoutMs: o.storeTimeoutMs ?? 10_000,

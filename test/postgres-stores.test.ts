@@ -74,6 +74,22 @@ describe.skipIf(!available)("PostgreSQL stores (PostgreSQL at DATABASE_URL)", ()
       for (const c of tokenStoreContract(() => tokenStore(), { leases: true, listExpiring: true })) it(c.name, c.run);
     });
 
+    it("keeps the process alive when the server ends an idle pooled connection, and answers again on a new one", async () => {
+      const own = anotherPool(); // no 'error' listener of its own, as in the docs' examples
+      const store = await tokenStore(freshTable(), own);
+      await pendingStore(freshTable(), own);
+      expect(own.listenerCount("error")).toBe(1); // the stores' one, however many stores share the pool
+      const key = { userId: "alice", contractId: "contract-1" };
+      await store.set(key, { userAccessToken: token("1") }, { expectedVersion: null });
+      const { rows } = await own.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      // pg-pool emits 'remove' after 'error' for a client whose idle connection failed.
+      const dropped = new Promise((resolve) => own.once("remove", resolve));
+      await pool.query("SELECT pg_terminate_backend($1)", [rows[0]!.pid]);
+      // Without the store's listener, this 'error' event on the pool would have crashed the test process.
+      await dropped;
+      expect((await store.get(key))?.version).toBe(1);
+    });
+
     it("shares records and leases between stores on separate pools", async () => {
       const table = freshTable();
       const a = await tokenStore(table);

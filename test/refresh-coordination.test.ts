@@ -250,3 +250,57 @@ describe("authorizations across instances", () => {
     }
   });
 });
+
+describe("a refresh slower than its lease", () => {
+  it("keeps the lease renewed while it runs: the other process waits for its token instead of presenting the same refresh token", async () => {
+    // Real time: the lease (200 ms) expires by the store's clock unless renewed; the refresh takes 800 ms at digi.me.
+    const sandbox = createSandbox({ accessTokenLifetimeSeconds: 4 });
+    const store = new MemoryTokenStore();
+    const clients = Array.from(
+      { length: 3 },
+      () =>
+        new WriteClient({
+          sdk: sandbox.sdk("v16"),
+          contractDetails: sandbox.contractDetails,
+          redirectUri: REDIRECT_URI,
+          tokenStore: store,
+          stateSecret: STATE_SECRET,
+          // The clients see the 4-second token as 1 s from expiry: a refresh is due at once.
+          now: () => Date.now() + 3_000,
+          refreshCoordination: { leaseMs: 200 },
+        }),
+    );
+    const { url, sealed } = await clients[0]!.beginAuthorization({ userId: "alice" });
+    await clients[0]!.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
+    sandbox.resetCounters();
+    sandbox.faults.add({ operation: "refresh", latencyMs: 800 });
+    // The two that race have nothing cached: both read the store, both find the token due.
+    await Promise.all(clients.slice(1).map((client, i) => client.write("alice", jsonFile(i))));
+    expect(sandbox.counters.refreshes).toBeGreaterThanOrEqual(1);
+    // Without renewal the second process takes the expired lease 200 ms in and presents the token being spent: refused.
+    expect(sandbox.counters.failedRefreshes).toBe(0);
+    for (const client of clients) await client.close();
+  }, 20_000);
+});
+
+describe("a refresh token digi.me refused", () => {
+  it("is recorded in the store and presented once across processes; a new authorization clears it for all", async () => {
+    const f = fleet(3, new MemoryTokenStore({ now: () => T0 }), { refreshCoordination: { newerTokenWaitMs: 50 } });
+    const libraryId = await authorize(f, "alice");
+    f.sandbox.expireRefreshTokens({ libraryId });
+    f.clock.now += 601_000; // past the access token's life: every process must refresh first
+    f.sandbox.resetCounters();
+    const results = await Promise.allSettled(f.clients.flatMap((client, c) => [0, 1].map((i) => client.write("alice", jsonFile(c * 2 + i)))));
+    expect(rejections(results).map((e) => (e as { code?: string }).code)).toEqual(Array(6).fill("REAUTHORIZATION_REQUIRED"));
+    // One process presented it; the others read the refusal from the store instead of presenting it again.
+    expect(f.sandbox.counters.failedRefreshes).toBe(1);
+    expect(f.reauthorizations).toBeLessThanOrEqual(3);
+    expect((await f.store.get({ userId: "alice", contractId: f.sandbox.contractDetails.contractId }))?.refreshTokenRefused).toBe(true);
+
+    const again = f.clients[1]!;
+    const { url, sealed } = await again.beginAuthorization({ userId: "alice" });
+    await again.completeAuthorization(await f.sandbox.consent(url, { libraryId }), { sealed });
+    await Promise.all(f.clients.map((client, c) => client.write("alice", jsonFile(10 + c))));
+    for (const client of f.clients) await client.close();
+  });
+});

@@ -150,6 +150,17 @@ export function tokenStoreContract(
       },
     ],
     [
+      "a record marked refreshTokenRefused reads back with the mark, and a later set without it clears it",
+      async (store) => {
+        const created = expectStored(await store.set(KEY, { userAccessToken: token("r1") }, { expectedVersion: null }), "create");
+        const marked = expectStored(await store.set(KEY, { userAccessToken: token("r1"), refreshTokenRefused: true }, { expectedVersion: created.version }), "mark");
+        assert.equal((await store.get(KEY))?.refreshTokenRefused, true, "get must return refreshTokenRefused (the library records digi.me's refusals with it)");
+        assert.equal((await store.listByUser(KEY.userId))[0]?.refreshTokenRefused, true, "listByUser must return refreshTokenRefused");
+        expectStored(await store.set(KEY, { userAccessToken: token("r2") }, { expectedVersion: marked.version }), "replace");
+        assert.equal((await store.get(KEY))?.refreshTokenRefused, undefined, "a set without the mark must clear it");
+      },
+    ],
+    [
       "set with a version when nothing is stored conflicts with current undefined",
       async (store) => {
         const result = await timedSet(store, KEY, { userAccessToken: token("a1") }, 1);
@@ -495,6 +506,24 @@ function leaseCases(): Array<[string, (store: TokenStore) => Promise<void>]> {
         assert.equal(taken, true, `an unreleased lease must come free within its ttl (${ttlMs} ms) plus 5 s`);
         await l.releaseRefreshLease(KEY, "dies");
         assert.equal(await l.acquireRefreshLease(KEY, { owner: "third", ttlMs: LONG }), false, "the expired holder's late release must not free the new holder's lease");
+      },
+    ],
+    [
+      "a renewed refresh lease outlives its first ttl, and only its unexpired holder can renew it",
+      async (store) => {
+        const l = leases(store);
+        if (typeof l.renewRefreshLease !== "function") return; // optional: a store without it gets longer, unrenewed leases
+        const ttlMs = 300;
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "holder", ttlMs }), true, "acquire with a short ttl");
+        assert.equal(await l.renewRefreshLease(KEY, { owner: "other", ttlMs: LONG }), false, "another owner must not renew the lease");
+        assert.equal(await l.renewRefreshLease(KEY, { owner: "holder", ttlMs: LONG }), true, "the holder must renew its unexpired lease");
+        await new Promise((resolve) => setTimeout(resolve, ttlMs + 200));
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "other", ttlMs: LONG }), false, "a renewed lease must still be held after its first ttl");
+        await l.releaseRefreshLease(KEY, "holder");
+        assert.equal(await l.acquireRefreshLease(KEY, { owner: "short", ttlMs: 100 }), true, "acquire again, short");
+        const deadline = Date.now() + 5_000;
+        while (Date.now() < deadline && !(await l.acquireRefreshLease(KEY, { owner: "next", ttlMs: LONG }))) await new Promise((resolve) => setTimeout(resolve, 25));
+        assert.equal(await l.renewRefreshLease(KEY, { owner: "short", ttlMs: LONG }), false, "a holder whose lease expired (and was taken) must not renew it");
       },
     ],
     [

@@ -99,6 +99,7 @@ export const credentialsSchema = z.object(
     userAccessToken: userAccessTokenSchema,
     postboxId: nonEmptyString(MAX_ID_LENGTH).optional(),
     publicKey: nonEmptyString(MAX_TOKEN_LENGTH).optional(),
+    refreshTokenRefused: z.literal(true, { error: "must be true or absent" }).optional(),
   },
   { error: "must be an object with a userAccessToken" },
 );
@@ -297,6 +298,7 @@ export function buildStoredCredentials(
     userAccessToken: credentials.userAccessToken,
     ...(credentials.postboxId === undefined ? {} : { postboxId: credentials.postboxId }),
     ...(credentials.publicKey === undefined ? {} : { publicKey: credentials.publicKey }),
+    ...(credentials.refreshTokenRefused === true ? { refreshTokenRefused: true as const } : {}),
     version,
     updatedAt,
   };

@@ -5,7 +5,7 @@
  * Expiry is by the wall clock, which every process on the machine shares.
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import nodePath from "node:path";
 import { TokenStoreError } from "../errors.js";
@@ -48,6 +48,27 @@ export class FileLeases {
       if ((await removeIfUnchanged(file, held.raw)) !== "removed") return false;
     }
     return false;
+  }
+
+  /**
+   * Rewrite `owner`'s unexpired lease with a later expiry. The new content
+   * replaces the file by rename, so a reader sees the old lease or the new
+   * one, never a half-written file; a process judging the old one expired
+   * meanwhile finds the file changed and leaves it (see removeIfUnchanged).
+   */
+  async renew(key: CredentialsKey, owner: string, ttlMs: number): Promise<boolean> {
+    const file = this.#file(key);
+    const held = await readLease(file);
+    if (held === "absent" || held.lease?.owner !== owner || isExpired(held)) return false;
+    const next = `${file}.${randomBytes(6).toString("hex")}.renew`;
+    try {
+      await fs.writeFile(next, JSON.stringify({ owner, expiresAt: Date.now() + ttlMs } satisfies LeaseFile), { encoding: "utf8", mode: 0o600 });
+      await fs.rename(next, file);
+    } catch (error) {
+      await fs.rm(next, { force: true }).catch(() => undefined);
+      throw new TokenStoreError(`Could not renew the refresh lease file "${file}"`, { cause: error });
+    }
+    return true;
   }
 
   async release(key: CredentialsKey, owner: string): Promise<void> {

@@ -33,6 +33,15 @@ export class LeaseTable {
     return true;
   }
 
+  renew(key: CredentialsKey, owner: string, ttlMs: number): boolean {
+    const now = this.#now();
+    const contracts = this.#leases.get(key.userId);
+    const held = contracts?.get(key.contractId);
+    if (contracts === undefined || held === undefined || held.owner !== owner || held.expiresAt <= now) return false;
+    contracts.set(key.contractId, { owner, expiresAt: now + ttlMs });
+    return true;
+  }
+
   release(key: CredentialsKey, owner: string): void {
     const contracts = this.#leases.get(key.userId);
     if (contracts?.get(key.contractId)?.owner !== owner) return;

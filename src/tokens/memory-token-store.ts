@@ -188,6 +188,21 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
   }
 
   /**
+   * Extends `owner`'s unexpired refresh lease of `key` to `options.ttlMs`
+   * from now; `false` when `owner` no longer holds it.
+   *
+   * @example
+   * ```ts
+   * const stillMine = await store.renewRefreshLease(key, { owner: "worker-1", ttlMs: 3_000 });
+   * ```
+   */
+  async renewRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const parsedKey = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    return this.#leases.renew(parsedKey, owner, ttlMs);
+  }
+
+  /**
    * Releases the refresh lease of `key` if `owner` holds it.
    *
    * @example

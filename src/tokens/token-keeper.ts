@@ -64,6 +64,35 @@ interface UserState extends PersistState {
   seenAt: number;
   /** Monotonic ms of the last use, for releasing idle users. */
   lastUsedAt: number;
+  /** The store read in flight for this user: writes share it instead of queueing reads behind a slow store. */
+  reading: Promise<StoredCredentials | undefined> | undefined;
+}
+
+/**
+ * How long a write whose cached token is valid beyond the refresh window
+ * waits for the store's read before it goes ahead with the cached token. A
+ * healthy store answers well within it (so a token another process stored
+ * is picked up); an unreachable one costs each write this much at most,
+ * instead of the store's whole timeout (issue 16: no delivery gap over
+ * 1.5 s while Redis is down for 6 s).
+ */
+const CACHED_TOKEN_READ_WAIT_MS = 250;
+
+/** `promise`'s outcome if it settles within `ms`, else `undefined` (it keeps running). */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): PromiseSettledResult<T> => ({ status: "fulfilled", value }),
+        (reason: unknown): PromiseSettledResult<T> => ({ status: "rejected", reason }),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** @internal Not part of the public surface; used by {@link WriteClient}. */
@@ -128,6 +157,7 @@ export class TokenKeeper {
         seenAccessToken: undefined,
         seenAt: 0,
         lastUsedAt: 0,
+        reading: undefined,
       };
       this.#users.set(userId, state);
       this.#sweepTimer ??= this.#startSweeping();
@@ -188,23 +218,66 @@ export class TokenKeeper {
 
   /**
    * Credentials to use now: the unsaved newest token if there is one, else the
-   * store's. Falls back to the last known credentials when the store fails.
+   * store's. Falls back to the last known credentials when the store fails,
+   * and does not wait long for a store read when the last known token is
+   * valid beyond the refresh window (see {@link CACHED_TOKEN_READ_WAIT_MS}).
    */
   async current(userId: string): Promise<Credentials> {
     const state = this.#users.get(userId);
     if (state?.unsaved !== undefined) return state.unsaved;
+    const read = this.#readShared(userId);
+    const cached = state?.lastKnown;
     let record: StoredCredentials | undefined;
-    try {
-      record = await this.#store.call("get", (store) => store.get(this.#key(userId)));
-    } catch (error) {
-      if (state?.lastKnown !== undefined) return state.lastKnown;
-      throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
+    if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
+      const outcome = await settledWithin(read, CACHED_TOKEN_READ_WAIT_MS);
+      if (outcome?.status !== "fulfilled") {
+        // The store is slow or down: the cached token is valid, so the write goes on; the read, if it lands, updates the cache.
+        if (outcome === undefined) void read.then((late) => this.#rememberLate(userId, late), () => undefined);
+        return this.#users.get(userId)?.unsaved ?? state.lastKnown ?? cached;
+      }
+      record = outcome.value;
+    } else {
+      try {
+        record = await read;
+      } catch (error) {
+        if (state?.lastKnown !== undefined) return state.lastKnown;
+        throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
+      }
     }
     // A concurrent accept may have produced a newer token while we read.
     const latest = this.#users.get(userId);
     if (latest?.unsaved !== undefined) return latest.unsaved;
     if (record === undefined) throw new NotAuthorizedError(userId);
     return this.#remember(userId, record);
+  }
+
+  /** One store read per user at a time: while the store is slow, writes share the read in flight. */
+  #readShared(userId: string): Promise<StoredCredentials | undefined> {
+    const state = this.#users.get(userId);
+    if (state?.reading !== undefined) return state.reading;
+    const read = this.#store.call("get", (store) => store.get(this.#key(userId)));
+    if (state === undefined) return read;
+    state.reading = read;
+    // Handled here: a read every caller gave up on must not become an unhandled rejection.
+    read.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      if (state.reading === read) state.reading = undefined;
+    });
+    return read;
+  }
+
+  #rememberLate(userId: string, record: StoredCredentials | undefined): void {
+    if (record !== undefined && this.#users.get(userId)?.unsaved === undefined) this.#remember(userId, record);
+  }
+
+  /** Whether `cached` can be used without the store: not refused, refresh token alive, access token valid beyond the refresh window. */
+  #cacheUsable(state: UserState, cached: Credentials): boolean {
+    const token = cached.userAccessToken;
+    if (state.rejectedRefreshToken === token.refreshToken.value) return false;
+    if (expiryMs(token.refreshToken.expiry) <= this.#options.now()) return false;
+    return !this.#refreshDue(state, cached);
   }
 
   /**
@@ -236,6 +309,11 @@ export class TokenKeeper {
     const credentials = await this.current(userId);
     const token = credentials.userAccessToken;
     const state = this.#state(userId);
+    if (credentials.refreshTokenRefused === true) {
+      // Another process presented this refresh token and digi.me refused it (recorded in the store).
+      await this.markRejected(userId, token);
+      throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
+    }
     if (state.rejectedRefreshToken === token.refreshToken.value) {
       throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
     }
@@ -296,13 +374,37 @@ export class TokenKeeper {
   /**
    * Remember that digi.me refused `token`'s refresh token, and tell the app
    * once. Later writes holding the same token fail without an SDK call; a new
-   * authorization (or a newer token in the store) clears it.
+   * authorization (or a newer token in the store) clears it. The refusal is
+   * also recorded in the store (see {@link recordRefusal}); the promise
+   * resolves once that is done or given up on, and never rejects.
    */
-  markRejected(userId: string, token: UserAccessToken): void {
+  markRejected(userId: string, token: UserAccessToken): Promise<void> {
     const state = this.#state(userId);
-    if (state.rejectedRefreshToken === token.refreshToken.value) return;
+    if (state.rejectedRefreshToken === token.refreshToken.value) return Promise.resolve();
     state.rejectedRefreshToken = token.refreshToken.value;
     this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-rejected" });
+    return this.recordRefusal(userId, token);
+  }
+
+  /**
+   * Record in the store that digi.me refused `token`'s refresh token: the
+   * record that holds it is stored again with `refreshTokenRefused`,
+   * compare-and-set on its version, so every process sharing the store stops
+   * presenting it. A record that moved on (a newer token, a new
+   * authorization) is left alone. Best effort: a failing store leaves the
+   * refusal in this process's memory only.
+   */
+  async recordRefusal(userId: string, token: UserAccessToken): Promise<void> {
+    try {
+      const key = this.#key(userId);
+      const record = await this.#store.call("get", (store) => store.get(key));
+      if (record === undefined || record.refreshTokenRefused === true || !sameToken(record.userAccessToken, token)) return;
+      const refused: Credentials = { ...withToken(record, record.userAccessToken), refreshTokenRefused: true };
+      const result = await this.#store.call("set", (store) => store.set(key, refused, { expectedVersion: record.version }));
+      if (result.status === "stored") this.#remember(userId, result.record);
+    } catch {
+      // The store is down: this process still refuses the token from memory.
+    }
   }
 
   /**

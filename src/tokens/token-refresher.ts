@@ -27,10 +27,12 @@ import type { Credentials, CredentialsKey } from "./token-store.js";
  */
 export interface RefreshCoordinationOptions {
   /**
-   * How long a process holds a user's refresh lease (stores with
-   * {@link RefreshLeases}). A holder that dies blocks that user's refreshes
-   * this long at most; keep it above the time one refresh call can take.
-   * Default 10,000 ms.
+   * How long a user's refresh lease lasts (stores with {@link RefreshLeases}).
+   * On a store that can renew leases (`renewRefreshLease`: the memory, file,
+   * Redis and PostgreSQL stores) the holder renews it every third of this
+   * while its refresh runs, so a holder that dies is replaced within about
+   * this long however slow refreshes are. On a store that cannot renew, the
+   * lease lasts at least 10,000 ms. Default 3,000 ms.
    */
   leaseMs: number;
   /**
@@ -59,8 +61,12 @@ export interface TokenRefresherOptions {
   fresh(userId: string, credentials: Credentials): boolean;
   /** Persist a token obtained by a refresh of `basis` (before it is used). */
   accept(userId: string, basis: Credentials, token: UserAccessToken): Promise<unknown>;
-  /** Remember and announce a refresh token digi.me refused with nothing newer anywhere. */
-  rejected(userId: string, token: UserAccessToken): void;
+  /**
+   * Remember and announce a refresh token digi.me refused with nothing newer
+   * anywhere, and record the refusal in the store (so no other process
+   * presents it); resolves once recorded or given up on.
+   */
+  rejected(userId: string, token: UserAccessToken): Promise<void>;
   /** A span per refresh call; failed refreshes counted. Default: off. */
   telemetry?: Telemetry;
 }
@@ -68,6 +74,9 @@ export interface TokenRefresherOptions {
 /** Polling a shared store for another process's result: quick at first, then gentle. */
 const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 200;
+
+/** A lease on a store that cannot renew it must outlast a slow refresh on its own. */
+const UNRENEWED_LEASE_MS = 10_000;
 
 /** Whether `candidate` replaces `token`: a different pair, at least as new. */
 function replaces(candidate: Credentials | undefined, token: UserAccessToken): candidate is Credentials {
@@ -131,7 +140,22 @@ export class TokenRefresher {
     // A store that cannot be read now must not stop a refresh that is due: the basis is the best we know.
     const latest = await this.#options.latest(userId).catch(() => undefined);
     if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
+    await this.#refuseIfRecorded(userId, latest, basis);
     return this.#spend(userId, basis);
+  }
+
+  /**
+   * Stop when the store records that digi.me refused the refresh token of
+   * `latest`, the token this refresh would spend (or a newer one): another
+   * process presented it, presenting it again can only be refused again, so
+   * the user must consent again. A refusal recorded on an older token than
+   * `basis` is not ours to act on.
+   */
+  async #refuseIfRecorded(userId: string, latest: Credentials | undefined, basis: Credentials): Promise<void> {
+    if (latest?.refreshTokenRefused !== true) return;
+    if (!sameToken(latest.userAccessToken, basis.userAccessToken) && !isAtLeastAsNew(latest.userAccessToken, basis.userAccessToken)) return;
+    await this.#options.rejected(userId, latest.userAccessToken);
+    throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
   }
 
   /**
@@ -143,22 +167,27 @@ export class TokenRefresher {
     const leases = store.leases!;
     const key = this.#key(userId);
     const deadline = performance.now() + coordination.holderWaitMs;
+    const ttlMs = typeof leases.renewRefreshLease === "function" ? coordination.leaseMs : Math.max(coordination.leaseMs, UNRENEWED_LEASE_MS);
     for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
       const owner = randomUUID();
-      const taken = await store.call("acquireRefreshLease", () => leases.acquireRefreshLease(key, { owner, ttlMs: coordination.leaseMs }));
+      const taken = await store.call("acquireRefreshLease", () => leases.acquireRefreshLease(key, { owner, ttlMs }));
       if (taken) {
+        const renewing = this.#keepRenewing(key, owner, ttlMs);
         try {
           // Under the lease, the store is the truth: another process may have refreshed since we read.
           const latest = (await this.#options.latest(userId).catch(() => undefined)) ?? basis;
           if (replaces(latest, basis.userAccessToken) && this.#options.fresh(userId, latest)) return { credentials: latest, spent: false };
+          await this.#refuseIfRecorded(userId, latest, latest);
           return await this.#spend(userId, latest);
         } finally {
+          clearInterval(renewing);
           // A release that fails only delays the next refresh until the lease expires.
           await store.call("releaseRefreshLease", () => leases.releaseRefreshLease(key, owner)).catch(() => undefined);
         }
       }
       const latest = await this.#options.latest(userId).catch(() => undefined);
       if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
+      await this.#refuseIfRecorded(userId, latest, basis);
       if (performance.now() >= deadline) {
         throw new TokenStoreError(
           `Another process held this user's refresh lease for more than ${coordination.holderWaitMs} ms without storing a new token`,
@@ -166,6 +195,22 @@ export class TokenRefresher {
       }
       await sleep(pause);
     }
+  }
+
+  /**
+   * Renew the lease every third of its ttl while the refresh runs, so it can
+   * be short (a dead holder is replaced quickly) and still outlast a slow
+   * refresh. A renewal that fails or finds the lease gone is let be:
+   * compare-and-set on `version` still fences whatever this holder stores.
+   */
+  #keepRenewing(key: CredentialsKey, owner: string, ttlMs: number): ReturnType<typeof setInterval> | undefined {
+    const { store } = this.#options;
+    const renew = store.leases?.renewRefreshLease;
+    if (renew === undefined) return undefined;
+    const leases = store.leases!;
+    return setInterval(() => {
+      void store.call("renewRefreshLease", () => renew.call(leases, key, { owner, ttlMs })).catch(() => undefined);
+    }, Math.max(50, Math.floor(ttlMs / 3)));
   }
 
   /** Spend `basis`'s refresh token, persist the new pair, and return it. */
@@ -197,7 +242,8 @@ export class TokenRefresher {
       // Refused: another process (or a write's own in-SDK refresh) may have spent it first.
       const newer = await this.awaitNewer(userId, basis.userAccessToken);
       if (newer !== undefined) return { credentials: newer, spent: false };
-      this.#options.rejected(userId, basis.userAccessToken);
+      // Recorded before the lease is released: the next holder reads the refusal instead of presenting the token again.
+      await this.#options.rejected(userId, basis.userAccessToken);
       throw new ReauthorizationRequiredError(userId, "digi.me rejected the refresh token", { cause });
     }
     await this.#options.accept(userId, basis, token);

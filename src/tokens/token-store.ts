@@ -37,6 +37,13 @@ export interface Credentials {
   readonly postboxId?: string | undefined;
   /** Postbox public key (PKCS#1 PEM) from the authorization callback (generation A). */
   readonly publicKey?: string | undefined;
+  /**
+   * `true` once digi.me has refused this record's refresh token. The library
+   * stores it (compare-and-set on the version that held the token) so that
+   * no process presents the spent token again; only a new authorization,
+   * which replaces the record, clears it.
+   */
+  readonly refreshTokenRefused?: true | undefined;
 }
 
 /**
@@ -122,6 +129,8 @@ export interface RefreshLeaseOptions {
  *   one wins.
  * - A lease frees itself after `ttlMs`.
  * - `releaseRefreshLease` removes the lease only while `owner` holds it.
+ * - `renewRefreshLease` (optional) extends the lease to `ttlMs` from now,
+ *   and resolves `true`, only while `owner` holds an unexpired lease.
  * - Leases are independent of records: `get` and `set` work while one is held.
  *
  * @example
@@ -141,6 +150,13 @@ export interface RefreshLeases {
   acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean>;
   /** Release the lease for `key` if `owner` still holds it; otherwise do nothing. */
   releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void>;
+  /**
+   * Optional: extend `owner`'s unexpired lease to `ttlMs` from now; `false`
+   * when `owner` no longer holds it. A store that offers it gets a short lease
+   * renewed while its refresh runs, so a holder that dies is replaced in
+   * seconds.
+   */
+  renewRefreshLease?(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean>;
 }
 
 /**
@@ -232,6 +248,8 @@ export interface TokenStore {
   acquireRefreshLease?(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean>;
   /** Optional ({@link RefreshLeases}): release the refresh lease of `key` if `owner` holds it. */
   releaseRefreshLease?(key: CredentialsKey, owner: string): Promise<void>;
+  /** Optional ({@link RefreshLeases}): extend `owner`'s unexpired lease of `key` to `ttlMs` from now. */
+  renewRefreshLease?(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean>;
   /**
    * Optional ({@link ExpiringTokens}): the contract's records whose refresh
    * token expires soon, for token upkeep (`client.refreshExpiring`).

@@ -31,6 +31,8 @@ export interface WorkerConfig {
   sdkPath?: string;
   /** `false`: hide the store's refresh leases, so this process refreshes on its own. */
   leases?: boolean;
+  /** Passed to the WriteClient. */
+  refreshCoordination?: { leaseMs?: number; holderWaitMs?: number; newerTokenWaitMs?: number };
 }
 
 export interface WorkerReport {
@@ -39,6 +41,10 @@ export interface WorkerReport {
   failed: string[];
   reauthorizationEvents: number;
   refreshedHere: number;
+  /** Epoch ms of each delivery. */
+  deliveredAt: number[];
+  /** Epoch ms at which each write settled (delivered or failed). */
+  settledAt: number[];
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
@@ -64,9 +70,21 @@ function openSharedStore(): TokenStore {
 
 function openSdk(): DigimeSdk {
   const endpoints = { applicationId: config.applicationId, baseUrl: config.baseUrl, onboardUrl: config.onboardUrl };
-  if (config.sdkPath === undefined) return createHttpSdk(endpoints);
+  if (config.sdkPath === undefined) return announceRefreshes(createHttpSdk(endpoints));
   const { init } = createRequire(import.meta.url)(config.sdkPath) as { init: (c: typeof endpoints) => DigimeSdk };
-  return init(endpoints);
+  return announceRefreshes(init(endpoints));
+}
+
+/** Print a line as this process starts a refresh, so a test can kill the process that holds the lease mid-refresh. */
+function announceRefreshes(sdk: DigimeSdk): DigimeSdk {
+  const refreshToken = (sdk as { refreshToken?: (...args: unknown[]) => Promise<unknown> }).refreshToken;
+  if (typeof refreshToken !== "function") return sdk;
+  return Object.assign(Object.create(sdk) as DigimeSdk, {
+    refreshToken: (...args: unknown[]) => {
+      console.log(JSON.stringify({ refreshing: config.name }));
+      return refreshToken.apply(sdk, args);
+    },
+  });
 }
 
 const client = new WriteClient({
@@ -75,9 +93,10 @@ const client = new WriteClient({
   redirectUri: "https://app.example/digime/callback",
   tokenStore: openStore(),
   retry: { minDelayMs: 20, maxDelayMs: 200 },
+  ...(config.refreshCoordination === undefined ? {} : { refreshCoordination: config.refreshCoordination }),
   ...(config.refreshWindowMs === undefined ? {} : { refreshWindowMs: config.refreshWindowMs }),
 });
-const report: WorkerReport = { name: config.name, delivered: 0, failed: [], reauthorizationEvents: 0, refreshedHere: 0 };
+const report: WorkerReport = { name: config.name, delivered: 0, failed: [], reauthorizationEvents: 0, refreshedHere: 0, deliveredAt: [], settledAt: [] };
 client.on("reauthorization:required", () => void (report.reauthorizationEvents += 1));
 client.on("token:refreshed", () => void (report.refreshedHere += 1));
 
@@ -88,9 +107,13 @@ for (let i = 0; i < config.count; i += 1) {
     client
       .write(config.userId, { fileData, fileName: `${config.name}-${i}.txt`, fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "w" }] } })
       .then(
-        () => void (report.delivered += 1),
+        () => {
+          report.delivered += 1;
+          report.deliveredAt.push(Date.now());
+        },
         (error: unknown) => void report.failed.push(String((error as { code?: unknown }).code ?? error)),
-      ),
+      )
+      .finally(() => void report.settledAt.push(Date.now())),
   );
   await delay(config.gapMs);
 }

@@ -10,8 +10,8 @@ import { authorizationBundleSchema, type AuthorizationBundle } from "../../autho
 import type { ConsumeResult, PendingAuthorizationStore } from "../../authorization/pending-store.js";
 import { parseBundle, parseConsumeArguments } from "../pending-arguments.js";
 import { parseStoreOptions } from "../parse-options.js";
-import { guarded } from "../store-failure.js";
-import { postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
+import { DEFAULT_CALL_TIMEOUT_MS, guarded, StoreCalls } from "../store-failure.js";
+import { handlePoolErrors, postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
 import { pendingTableSql } from "./schema.js";
 
 /**
@@ -59,6 +59,7 @@ interface ConsumedRow {
  */
 export class PostgresPendingAuthorizationStore implements PendingAuthorizationStore {
   readonly #pool: Pool;
+  readonly #calls: StoreCalls;
   readonly #schema: string | undefined;
   readonly #tableName: string;
   readonly #table: string;
@@ -66,6 +67,8 @@ export class PostgresPendingAuthorizationStore implements PendingAuthorizationSt
   constructor(options: PostgresPendingAuthorizationStoreOptions) {
     const parsed = parseStoreOptions(postgresOptionsSchema, options, "PostgresPendingAuthorizationStore");
     this.#pool = parsed.pool;
+    handlePoolErrors(parsed.pool);
+    this.#calls = new StoreCalls(parsed.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     this.#schema = parsed.schema;
     this.#tableName = parsed.table ?? "digime_pending_authorizations";
     this.#table = qualifiedName(this.#schema, this.#tableName);
@@ -107,7 +110,7 @@ export class PostgresPendingAuthorizationStore implements PendingAuthorizationSt
    */
   async save(bundle: AuthorizationBundle): Promise<void> {
     const parsed = parseBundle(bundle);
-    const result = await guarded(
+    const result = await this.#calls.run(
       "PostgresPendingAuthorizationStore.save",
       () =>
         this.#pool.query(
@@ -139,7 +142,7 @@ export class PostgresPendingAuthorizationStore implements PendingAuthorizationSt
    */
   async consume(state: string, usedUntil: number): Promise<ConsumeResult> {
     const { state: parsedState, usedUntil: until } = parseConsumeArguments(state, usedUntil);
-    const taken = await guarded("PostgresPendingAuthorizationStore.consume", () =>
+    const taken = await this.#calls.run("PostgresPendingAuthorizationStore.consume", () =>
       // The locked self-join returns the row as it was before this update; a
       // concurrent consume waits for the lock and then sees the cleared bundle.
       this.#pool.query<ConsumedRow>(
@@ -152,7 +155,7 @@ export class PostgresPendingAuthorizationStore implements PendingAuthorizationSt
     );
     const row = taken.rows[0];
     if (row === undefined) {
-      await guarded("PostgresPendingAuthorizationStore.consume", () =>
+      await this.#calls.run("PostgresPendingAuthorizationStore.consume", () =>
         this.#pool.query(`INSERT INTO ${this.#table} (state, bundle, until_ms) VALUES ($1, NULL, $2) ON CONFLICT (state) DO NOTHING`, [
           parsedState,
           until,

@@ -32,8 +32,8 @@ import type {
   TokenStore,
 } from "../../tokens/token-store.js";
 import { parseStoreOptions } from "../parse-options.js";
-import { credentialSecrets, guarded } from "../store-failure.js";
-import { postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
+import { credentialSecrets, DEFAULT_CALL_TIMEOUT_MS, guarded, StoreCalls } from "../store-failure.js";
+import { handlePoolErrors, postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
 import { REFRESH_EXPIRY_SQL, tokenTablesSql } from "./schema.js";
 import { parseListExpiring } from "../../tokens/expiring.js";
 
@@ -79,6 +79,7 @@ const RECORD_COLUMNS = "credentials, version, updated_at";
  */
 export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTokens {
   readonly #pool: Pool;
+  readonly #calls: StoreCalls;
   readonly #schema: string | undefined;
   readonly #tableName: string;
   readonly #table: string;
@@ -87,6 +88,8 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
   constructor(options: PostgresTokenStoreOptions) {
     const parsed = parseStoreOptions(postgresOptionsSchema, options, "PostgresTokenStore");
     this.#pool = parsed.pool;
+    handlePoolErrors(parsed.pool);
+    this.#calls = new StoreCalls(parsed.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     this.#schema = parsed.schema;
     this.#tableName = parsed.table ?? "digime_tokens";
     this.#table = qualifiedName(this.#schema, this.#tableName);
@@ -158,7 +161,7 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
            WHERE user_id = $1 AND contract_id = $2 AND version = $4
            RETURNING ${RECORD_COLUMNS}`;
     const params = [parsedKey.userId, parsedKey.contractId, json, ...(expectedVersion === null ? [] : [expectedVersion])];
-    const result = await guarded(
+    const result = await this.#calls.run(
       "PostgresTokenStore.set",
       () => this.#pool.query<TokenRow>(sql, params),
       credentialSecrets(parsedCredentials),
@@ -179,7 +182,7 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
    */
   async delete(key: CredentialsKey): Promise<boolean> {
     const { userId, contractId } = parseCredentialsKey(key);
-    const result = await guarded("PostgresTokenStore.delete", () =>
+    const result = await this.#calls.run("PostgresTokenStore.delete", () =>
       this.#pool.query(`DELETE FROM ${this.#table} WHERE user_id = $1 AND contract_id = $2`, [userId, contractId]),
     );
     return (result.rowCount ?? 0) > 0;
@@ -195,7 +198,7 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
    */
   async listByUser(userId: string): Promise<StoredCredentials[]> {
     const id = parseUserId(userId);
-    const result = await guarded("PostgresTokenStore.listByUser", () =>
+    const result = await this.#calls.run("PostgresTokenStore.listByUser", () =>
       this.#pool.query<TokenRow & { contract_id: string }>(
         `SELECT contract_id, ${RECORD_COLUMNS} FROM ${this.#table} WHERE user_id = $1 ORDER BY contract_id`,
         [id],
@@ -234,7 +237,7 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
       params.push(after.refreshTokenExpiresAt / 1000, after.userId);
       cursor = `AND (${REFRESH_EXPIRY_SQL}, user_id COLLATE "C") > ($4::double precision, $5::text COLLATE "C")`;
     }
-    const result = await guarded("PostgresTokenStore.listExpiring", () =>
+    const result = await this.#calls.run("PostgresTokenStore.listExpiring", () =>
       this.#pool.query<TokenRow & { user_id: string }>(
         `SELECT user_id, ${RECORD_COLUMNS} FROM ${this.#table}
          WHERE contract_id = $1 AND ${REFRESH_EXPIRY_SQL} < $2::double precision ${cursor}
@@ -248,12 +251,34 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
   async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
     const { userId, contractId } = parseCredentialsKey(key);
     const { owner, ttlMs } = parseLeaseOptions(options);
-    const result = await guarded("PostgresTokenStore.acquireRefreshLease", () =>
+    const result = await this.#calls.run("PostgresTokenStore.acquireRefreshLease", () =>
       this.#pool.query(
         `INSERT INTO ${this.#leases} AS lease (user_id, contract_id, owner, expires_at)
          VALUES ($1, $2, $3, clock_timestamp() + $4::integer * interval '1 millisecond')
          ON CONFLICT (user_id, contract_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
          WHERE lease.expires_at <= clock_timestamp()`,
+        [userId, contractId, owner, ttlMs],
+      ),
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Extends `owner`'s unexpired refresh lease of `key` to `options.ttlMs`
+   * from now (the server's clock), in one statement; `false` once it is not `owner`'s.
+   *
+   * @example
+   * ```ts
+   * const stillMine = await store.renewRefreshLease(key, { owner, ttlMs: 3_000 });
+   * ```
+   */
+  async renewRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const { userId, contractId } = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    const result = await this.#calls.run("PostgresTokenStore.renewRefreshLease", () =>
+      this.#pool.query(
+        `UPDATE ${this.#leases} SET expires_at = clock_timestamp() + $4::integer * interval '1 millisecond'
+         WHERE user_id = $1 AND contract_id = $2 AND owner = $3 AND expires_at > clock_timestamp()`,
         [userId, contractId, owner, ttlMs],
       ),
     );
@@ -271,7 +296,7 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
   async releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void> {
     const { userId, contractId } = parseCredentialsKey(key);
     const parsedOwner = parseLeaseOwner(owner);
-    await guarded("PostgresTokenStore.releaseRefreshLease", () =>
+    await this.#calls.run("PostgresTokenStore.releaseRefreshLease", () =>
       this.#pool.query(`DELETE FROM ${this.#leases} WHERE user_id = $1 AND contract_id = $2 AND owner = $3`, [userId, contractId, parsedOwner]),
     );
   }
@@ -282,7 +307,7 @@ export class PostgresTokenStore implements TokenStore, RefreshLeases, ExpiringTo
   }
 
   async #read(key: CredentialsKey, operation: string): Promise<StoredCredentials | undefined> {
-    const result = await guarded(operation, () =>
+    const result = await this.#calls.run(operation, () =>
       this.#pool.query<TokenRow>(`SELECT ${RECORD_COLUMNS} FROM ${this.#table} WHERE user_id = $1 AND contract_id = $2`, [
         key.userId,
         key.contractId,

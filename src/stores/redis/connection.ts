@@ -5,6 +5,7 @@
  */
 import { Redis, type Cluster, type RedisOptions } from "ioredis";
 import { z } from "zod";
+import { callTimeoutSchema } from "../store-failure.js";
 
 /**
  * How a Redis-backed store reaches Redis: pass exactly one of `client` and
@@ -17,10 +18,30 @@ import { z } from "zod";
  * ```
  */
 export interface RedisStoreConnectionOptions {
-  /** An ioredis client (or `Cluster`) you already have. The store borrows it: closing it stays your job. */
+  /**
+   * An ioredis client (or `Cluster`) you already have. The store borrows it:
+   * closing it, and listening to its `error` events, stay your job. Its own
+   * settings decide how long it queues commands while Redis is away; the
+   * store's `callTimeoutMs` bounds what the library waits either way (see
+   * the token stores guide for settings that fail fast).
+   */
   readonly client?: Redis | Cluster | undefined;
-  /** A `redis://` URL or ioredis options: the store makes its own client and quits it on `close()`. */
+  /**
+   * A `redis://` URL or ioredis options: the store makes its own client and
+   * quits it on `close()`. Unless you set them, that client uses
+   * `connectTimeout: 2000` and `maxRetriesPerRequest: 1`, so a command
+   * meets a Redis that is down within seconds instead of after ioredis's 20
+   * reconnection rounds.
+   */
   readonly connection?: string | RedisOptions | undefined;
+  /**
+   * A call that has not answered after this many ms fails with a retryable
+   * `TOKEN_STORE_FAILED`, however long the client would go on queueing or
+   * retrying it, so a down server is reported fast and a write with a valid
+   * cached token carries on. From 1 to 600,000.
+   * @defaultValue `3000`
+   */
+  readonly callTimeoutMs?: number | undefined;
   /**
    * Put before every key the store writes, so several apps (or tests) can share one Redis.
    * @defaultValue `"digime:"`
@@ -41,12 +62,20 @@ export interface RedisCommands {
   zrem(key: string, member: string): Promise<number>;
   zrangebyscore(key: string, min: string, max: string, withScores: "WITHSCORES", limit: "LIMIT", offset: number, count: number): Promise<string[]>;
   quit(): Promise<unknown>;
+  disconnect(): void;
   /** Set on an ioredis `Cluster`. */
   readonly isCluster?: boolean;
 }
 
 /** @internal */
 export const DEFAULT_KEY_PREFIX = "digime:";
+
+/**
+ * @internal Settings of a client the store makes, under whatever the app
+ * passes: ioredis's defaults (a 10 s connect timeout, 20 retries per command)
+ * kept a command to a Redis that was down at start waiting 73 s (issue 16).
+ */
+export const OWNED_CLIENT_DEFAULTS = Object.freeze({ connectTimeout: 2_000, maxRetriesPerRequest: 1 } satisfies RedisOptions);
 
 /** @internal Schema of the connection options shared by the Redis stores. */
 export const redisConnectionSchema = z
@@ -65,6 +94,7 @@ export const redisConnectionSchema = z
       .min(1, { error: "must be a string of 1 to 256 characters" })
       .max(256, { error: "must be a string of 1 to 256 characters" })
       .optional(),
+    callTimeoutMs: callTimeoutSchema.optional(),
   })
   .refine((options) => (options.client === undefined) !== (options.connection === undefined), {
     error: "pass exactly one of client and connection",
@@ -83,7 +113,7 @@ export function openConnection(options: z.output<typeof redisConnectionSchema>):
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (options.client !== undefined) return { redis: options.client as unknown as RedisCommands, owned: false, keyPrefix };
   const { connection } = options;
-  const client = typeof connection === "string" ? new Redis(connection) : new Redis(connection as RedisOptions);
+  const client = typeof connection === "string" ? new Redis(connection, OWNED_CLIENT_DEFAULTS) : new Redis({ ...OWNED_CLIENT_DEFAULTS, ...(connection as RedisOptions) });
   // Without a listener ioredis prints every connection error to the console; they reach callers as rejected commands instead.
   client.on("error", () => undefined);
   return { redis: client as unknown as RedisCommands, owned: true, keyPrefix };

@@ -11,7 +11,7 @@ import { authorizationBundleSchema, type AuthorizationBundle } from "../../autho
 import type { ConsumeResult, PendingAuthorizationStore } from "../../authorization/pending-store.js";
 import { parseBundle, parseConsumeArguments } from "../pending-arguments.js";
 import { parseStoreOptions } from "../parse-options.js";
-import { guarded } from "../store-failure.js";
+import { DEFAULT_CALL_TIMEOUT_MS, StoreCalls } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
 import { CONSUME_PENDING } from "./script.js";
 
@@ -43,6 +43,7 @@ export interface RedisPendingAuthorizationStoreOptions extends RedisStoreConnect
  */
 export class RedisPendingAuthorizationStore implements PendingAuthorizationStore {
   readonly #redis: RedisCommands;
+  readonly #calls: StoreCalls;
   readonly #owned: boolean;
   readonly #prefix: string;
 
@@ -50,6 +51,7 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
     const parsed = parseStoreOptions(redisConnectionSchema, options, "RedisPendingAuthorizationStore");
     const connection = openConnection(parsed);
     this.#redis = connection.redis;
+    this.#calls = new StoreCalls(parsed.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     this.#owned = connection.owned;
     this.#prefix = connection.keyPrefix;
   }
@@ -68,7 +70,7 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
   async save(bundle: AuthorizationBundle): Promise<void> {
     const parsed = parseBundle(bundle);
     const value = `P${parsed.expiresAt}:${JSON.stringify(parsed)}`;
-    const reply = await guarded(
+    const reply = await this.#calls.run(
       "RedisPendingAuthorizationStore.save",
       () => this.#redis.set(this.#key(parsed.state), value, "PXAT", parsed.expiresAt, "NX"),
       [parsed.codeVerifier],
@@ -89,7 +91,7 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
    */
   async consume(state: string, usedUntil: number): Promise<ConsumeResult> {
     const { state: parsedState, usedUntil: until } = parseConsumeArguments(state, usedUntil);
-    const previous = await guarded("RedisPendingAuthorizationStore.consume", () =>
+    const previous = await this.#calls.run("RedisPendingAuthorizationStore.consume", () =>
       CONSUME_PENDING.run(this.#redis, [this.#key(parsedState)], [String(until)]),
     );
     if (typeof previous !== "string") return { status: "unknown" };
@@ -106,7 +108,9 @@ export class RedisPendingAuthorizationStore implements PendingAuthorizationStore
    * ```
    */
   async close(): Promise<void> {
-    if (this.#owned) await guarded("RedisPendingAuthorizationStore.close", () => this.#redis.quit());
+    if (!this.#owned) return;
+    // QUIT waits for the server's reply; a Redis that is down or silent gets a bounded wait, then the socket is dropped.
+    await this.#calls.run("RedisPendingAuthorizationStore.close", () => this.#redis.quit()).catch(() => this.#redis.disconnect());
   }
 
   /** Shows the key prefix only: never a state or a code verifier. */

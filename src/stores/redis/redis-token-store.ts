@@ -33,9 +33,9 @@ import type {
   TokenStore,
 } from "../../tokens/token-store.js";
 import { parseStoreOptions } from "../parse-options.js";
-import { credentialSecrets, guarded } from "../store-failure.js";
+import { credentialSecrets, DEFAULT_CALL_TIMEOUT_MS, StoreCalls } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
-import { COMPARE_AND_SET, DELETE_RECORD, RELEASE_IF_OWNER } from "./script.js";
+import { COMPARE_AND_SET, DELETE_RECORD, RELEASE_IF_OWNER, RENEW_IF_OWNER } from "./script.js";
 import { parseListExpiring, refreshExpiresAt } from "../../tokens/expiring.js";
 
 /**
@@ -75,6 +75,7 @@ const storedValueSchema = z.object({
  */
 export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringTokens {
   readonly #redis: RedisCommands;
+  readonly #calls: StoreCalls;
   readonly #owned: boolean;
   readonly #prefix: string;
   readonly #cluster: boolean;
@@ -83,6 +84,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
     const parsed = parseStoreOptions(redisConnectionSchema, options, "RedisTokenStore");
     const connection = openConnection(parsed);
     this.#redis = connection.redis;
+    this.#calls = new StoreCalls(parsed.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     this.#owned = connection.owned;
     this.#prefix = connection.keyPrefix;
     this.#cluster = this.#redis.isCluster === true;
@@ -98,7 +100,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
    */
   async get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
     const parsedKey = parseCredentialsKey(key);
-    const raw = await guarded("RedisTokenStore.get", () => this.#redis.hget(this.#userKey(parsedKey.userId), parsedKey.contractId));
+    const raw = await this.#calls.run("RedisTokenStore.get", () => this.#redis.hget(this.#userKey(parsedKey.userId), parsedKey.contractId));
     return raw === null ? undefined : this.#decode(parsedKey, raw);
   }
 
@@ -115,7 +117,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
     const parsedKey = parseCredentialsKey(key);
     const parsedCredentials = parseCredentials(credentials);
     const { expectedVersion } = parseSetOptions(options);
-    const reply = await guarded(
+    const reply = await this.#calls.run(
       "RedisTokenStore.set",
       () =>
         COMPARE_AND_SET.run(
@@ -129,7 +131,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
     const [stored, raw] = reply as [number, string | undefined];
     if (stored === 1 && this.#cluster) {
       const score = String(refreshExpiresAt(parsedCredentials as Credentials));
-      await guarded("RedisTokenStore.set", () => this.#redis.zadd(this.#expiringKey(parsedKey.contractId), score, parsedKey.userId));
+      await this.#calls.run("RedisTokenStore.set", () => this.#redis.zadd(this.#expiringKey(parsedKey.contractId), score, parsedKey.userId));
     }
     if (stored === 1 && raw !== undefined) return { status: "stored", record: this.#decode(parsedKey, raw) };
     return { status: "conflict", current: raw === undefined ? undefined : this.#decode(parsedKey, raw) };
@@ -148,7 +150,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
     const parsedKey = parseCredentialsKey(key);
     const userKey = this.#userKey(parsedKey.userId);
     const expiringKey = this.#expiringKey(parsedKey.contractId);
-    const removed = await guarded("RedisTokenStore.delete", async () => {
+    const removed = await this.#calls.run("RedisTokenStore.delete", async () => {
       if (!this.#cluster) return (await DELETE_RECORD.run(this.#redis, [userKey, expiringKey], [parsedKey.contractId, parsedKey.userId])) as number;
       const count = await this.#redis.hdel(userKey, parsedKey.contractId);
       await this.#redis.zrem(expiringKey, parsedKey.userId);
@@ -167,7 +169,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
    */
   async listByUser(userId: string): Promise<StoredCredentials[]> {
     const id = parseUserId(userId);
-    const fields = await guarded("RedisTokenStore.listByUser", () => this.#redis.hgetall(this.#userKey(id)));
+    const fields = await this.#calls.run("RedisTokenStore.listByUser", () => this.#redis.hgetall(this.#userKey(id)));
     return Object.entries(fields).map(([contractId, raw]) => this.#decode({ userId: id, contractId }, raw));
   }
 
@@ -199,7 +201,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
     const min = after === undefined ? "-inf" : String(after.refreshTokenExpiresAt);
     const found: StoredCredentials[] = [];
     for (let offset = 0; found.length < limit; ) {
-      const batch = await guarded("RedisTokenStore.listExpiring", () => this.#redis.zrangebyscore(index, min, `(${before}`, "WITHSCORES", "LIMIT", offset, limit));
+      const batch = await this.#calls.run("RedisTokenStore.listExpiring", () => this.#redis.zrangebyscore(index, min, `(${before}`, "WITHSCORES", "LIMIT", offset, limit));
       if (batch.length === 0) break;
       offset += batch.length / 2;
       for (let i = 0; i < batch.length && found.length < limit; i += 2) {
@@ -217,10 +219,26 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
   async acquireRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
     const parsedKey = parseCredentialsKey(key);
     const { owner, ttlMs } = parseLeaseOptions(options);
-    const reply = await guarded("RedisTokenStore.acquireRefreshLease", () =>
+    const reply = await this.#calls.run("RedisTokenStore.acquireRefreshLease", () =>
       this.#redis.set(this.#leaseKey(parsedKey), owner, "PX", ttlMs, "NX"),
     );
     return reply === "OK";
+  }
+
+  /**
+   * Extends `owner`'s refresh lease of `key` to `options.ttlMs` from now
+   * (checked and extended in one Lua script); `false` once it is not `owner`'s.
+   *
+   * @example
+   * ```ts
+   * const stillMine = await store.renewRefreshLease(key, { owner, ttlMs: 3_000 });
+   * ```
+   */
+  async renewRefreshLease(key: CredentialsKey, options: RefreshLeaseOptions): Promise<boolean> {
+    const parsedKey = parseCredentialsKey(key);
+    const { owner, ttlMs } = parseLeaseOptions(options);
+    const renewed = await this.#calls.run("RedisTokenStore.renewRefreshLease", () => RENEW_IF_OWNER.run(this.#redis, [this.#leaseKey(parsedKey)], [owner, String(ttlMs)]));
+    return renewed === 1;
   }
 
   /**
@@ -235,7 +253,7 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
   async releaseRefreshLease(key: CredentialsKey, owner: string): Promise<void> {
     const parsedKey = parseCredentialsKey(key);
     const parsedOwner = parseLeaseOwner(owner);
-    await guarded("RedisTokenStore.releaseRefreshLease", () => RELEASE_IF_OWNER.run(this.#redis, [this.#leaseKey(parsedKey)], [parsedOwner]));
+    await this.#calls.run("RedisTokenStore.releaseRefreshLease", () => RELEASE_IF_OWNER.run(this.#redis, [this.#leaseKey(parsedKey)], [parsedOwner]));
   }
 
   /**
@@ -248,7 +266,9 @@ export class RedisTokenStore implements TokenStore, RefreshLeases, ExpiringToken
    * ```
    */
   async close(): Promise<void> {
-    if (this.#owned) await guarded("RedisTokenStore.close", () => this.#redis.quit());
+    if (!this.#owned) return;
+    // QUIT waits for the server's reply; a Redis that is down or silent gets a bounded wait, then the socket is dropped.
+    await this.#calls.run("RedisTokenStore.close", () => this.#redis.quit()).catch(() => this.#redis.disconnect());
   }
 
   /** Shows the key prefix only: `util.inspect` must never print a token or the client's credentials. */

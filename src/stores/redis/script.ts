@@ -75,6 +75,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `);
 
+/** Sets KEYS[1] to expire ARGV[2] ms from now only while it holds ARGV[1] (the lease owner); 1 if renewed. */
+export const RENEW_IF_OWNER = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
+
 /**
  * One-time take of a pending authorization. KEYS[1] the state's key; ARGV[1]
  * used-until (epoch ms). The value is "P<expiresAt>:<bundle JSON>" while
