@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { PendingAuthorizationStore } from "./authorization/pending-store.js";
+import { idSchema } from "./internal/ids.js";
 import { weakSecretReason } from "./authorization/secret-strength.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
 import { isSupportedSdk } from "./sdk/sdk-port.js";
@@ -209,7 +210,7 @@ const optionsSchema = strict({
   ),
   // Not strict: A/B users often pass the SDK's own ContractDetails, which carries redirectUri too.
   contractDetails: z.object({
-    contractId: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters"),
+    contractId: idSchema(256),
     privateKey: z
       .string()
       .max(32_768, "must be at most 32768 characters")

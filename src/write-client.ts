@@ -21,7 +21,8 @@ import { expiryMs } from "./tokens/token-comparison.js";
 import { ClientClosedError, ValidationError } from "./errors.js";
 import type { RefreshExpiringReport } from "./tokens/token-upkeep.js";
 import type { WriteFileMeta } from "./writing/file-meta.js";
-import { userIdSchema, Writer, type WriteOptions } from "./writing/writer.js";
+import { Writer, type WriteOptions } from "./writing/writer.js";
+import { userIdSchema } from "./internal/ids.js";
 import { PROACTIVE_PER_USER_CONCURRENCY, WriteQueue } from "./writing/write-queue.js";
 import { z } from "zod";
 
@@ -220,13 +221,15 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     this.#authorizer = new Authorizer({
       port: this.#port,
       keeper: this.#keeper,
-      sealer: createSealer(resolved.stateSecrets),
+      // A secret the library drew itself is 32 random bytes: nothing to guess, so no memory-hard KDF for it.
+      sealer: createSealer(resolved.stateSecrets, { context: this.#contractId, derivation: options.stateSecret === undefined ? "hkdf" : "scrypt" }),
       pending: resolved.pendingAuthorizations ?? new MemoryPendingAuthorizationStore({ now: resolved.now }),
       emit,
       now: resolved.now,
       contractId: this.#contractId,
       ttlMs: resolved.authorizationTtlMs,
       requireSealed: resolved.requireSealedBundle,
+      checkStateMac: options.stateSecret !== undefined,
       telemetry: resolved.telemetry,
     });
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
