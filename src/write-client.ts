@@ -9,6 +9,7 @@ import type { CallbackInput } from "./authorization/callback.js";
 import { MemoryPendingAuthorizationStore } from "./authorization/pending-store.js";
 import { createSealer } from "./authorization/seal.js";
 import { pemSecrets, scrubError } from "./internal/redact.js";
+import { SeenSecrets, seeingPort, seeingStore } from "./internal/seen-secrets.js";
 import { resolveOptions, type ResolvedOptions, type WriteClientOptions } from "./client-options.js";
 import type { EmitEvent, SdkLimitationEvent, WriteClientEvents, WriteReceipt } from "./events.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
@@ -174,8 +175,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   #authorizationNotShared: boolean;
   /** Stops the queue gauges (telemetry), once closed. */
   readonly #stopObserving: () => void;
-  /** What no error leaving the client may show: the contract key (whole, body, lines) and the state secrets. */
-  readonly #secrets: readonly string[];
+  /**
+   * What no error leaving the client may show: the contract key (whole, body,
+   * lines), the state secrets, and every token value this client has seen.
+   */
+  readonly #seen: SeenSecrets;
 
   /**
    * @throws ValidationError with code `INVALID_OPTIONS` naming each bad field.
@@ -185,10 +189,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     const resolved = resolveOptions(options);
     this.#contractId = resolved.contractDetails.contractId;
     this.#now = resolved.now;
-    this.#secrets = [...pemSecrets(resolved.contractDetails.privateKey), ...resolved.stateSecrets];
+    this.#seen = new SeenSecrets([...pemSecrets(resolved.contractDetails.privateKey), ...resolved.stateSecrets]);
     const emit: EmitEvent = (name, ...args) => this.#safeEmit(name, args);
 
-    this.#port = createSdkPort(
+    // Every token in or out of the SDK and the store is remembered on the way, so errors can be scrubbed of it.
+    this.#port = seeingPort(createSdkPort(
       resolved.sdk,
       {
         contractDetails: resolved.contractDetails,
@@ -198,9 +203,9 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
         refresher: refresherOf(resolved),
       },
       (generation) => emit("sdk:limitation", limitationOf(generation)),
-    );
+    ), this.#seen);
     this.#keeper = new TokenKeeper({
-      store: resolved.tokenStore,
+      store: seeingStore(resolved.tokenStore, this.#seen),
       contractId: this.#contractId,
       port: this.#port,
       emit,
@@ -246,14 +251,14 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       telemetry: resolved.telemetry,
       contractId: this.#contractId,
       listening: (name) => this.listenerCount(name) > 0,
-      scrub: (error) => scrubError(error, this.#secrets),
+      scrub: (error) => scrubError(error, this.#seen.list),
     });
   }
 
   /** A listener that throws must not break the pipeline; its error surfaces on its own tick. */
   #safeEmit<K extends keyof WriteClientEvents>(name: K, args: WriteClientEvents[K]): void {
     const payload = args[0] as { error?: unknown } | undefined;
-    if (payload?.error !== undefined) scrubError(payload.error, this.#secrets);
+    if (payload?.error !== undefined) scrubError(payload.error, this.#seen.list);
     try {
       (this.emit as (event: K, ...rest: WriteClientEvents[K]) => boolean)(name, ...args);
     } catch (error) {
@@ -266,7 +271,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   /** Every rejection leaves through here: scrubbed whoever made the error (a user's store can make ours). */
   #scrubbed<T>(promise: Promise<T>): Promise<T> {
     return promise.catch((error: unknown) => {
-      throw scrubError(error, this.#secrets);
+      throw scrubError(error, this.#seen.list);
     });
   }
 
