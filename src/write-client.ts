@@ -227,7 +227,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       port: this.#port,
       keeper: this.#keeper,
       // A secret the library drew itself is 32 random bytes: nothing to guess, so no memory-hard KDF for it.
-      sealer: createSealer(resolved.stateSecrets, { context: this.#contractId, derivation: options.stateSecret === undefined ? "hkdf" : "scrypt" }),
+      sealer: createSealer(resolved.stateSecrets, { derivation: options.stateSecret === undefined ? "hkdf" : "scrypt" }),
       pending: resolved.pendingAuthorizations ?? new MemoryPendingAuthorizationStore({ now: resolved.now }),
       emit,
       now: resolved.now,

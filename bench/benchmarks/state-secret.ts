@@ -18,7 +18,7 @@ import { median } from "../lib/stats.js";
 function scryptOnce(secret: string): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    scrypt(secret, "digime-write-pipeline/state-secret v2/bench", 32, STATE_SECRET_SCRYPT, (error) => (error === null ? resolve(performance.now() - t0) : reject(error)));
+    scrypt(secret, "digime-write-pipeline/state-secret v2", 32, STATE_SECRET_SCRYPT, (error) => (error === null ? resolve(performance.now() - t0) : reject(error)));
   });
 }
 

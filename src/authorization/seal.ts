@@ -38,27 +38,28 @@ export type SecretDerivation = "scrypt" | "hkdf";
 export interface SealerOptions {
   /** Default `scrypt`. `hkdf` only for a secret of 32 random bytes made in process (nothing to guess). */
   derivation?: SecretDerivation;
-  /** Binds the keys to a deployment (the contract id), so no precomputation serves two. Default none. */
-  context?: string;
 }
 
 /**
- * Derived master keys, memoized per process by a hash of (secret, context,
- * derivation): a second client with the same secret pays nothing. Bounded, so
- * a process that makes clients with ever new secrets does not grow.
+ * Derived master keys, memoized per process by a hash of (secret,
+ * derivation): a second client with the same secret (another contract, say)
+ * pays nothing. Bounded, so a process that makes clients with ever new
+ * secrets does not grow. The salt is fixed on purpose: a per-contract salt
+ * would cost every client its own derivation, and precomputation only helps
+ * against secrets the strength check refuses.
  */
 const masters = new Map<string, Promise<Buffer>>();
 const MAX_MEMOIZED = 64;
 
-function master(secret: string, context: string, derivation: SecretDerivation): Promise<Buffer> {
-  const id = createHash("sha256").update(JSON.stringify([secret, context, derivation])).digest("base64url");
+function master(secret: string, derivation: SecretDerivation): Promise<Buffer> {
+  const id = createHash("sha256").update(JSON.stringify([secret, derivation])).digest("base64url");
   const known = masters.get(id);
   if (known !== undefined) return known;
   const derived =
     derivation === "hkdf"
-      ? Promise.resolve(Buffer.from(hkdfSync("sha256", secret, `${SCRYPT_SALT}/${context}`, "master", 32)))
+      ? Promise.resolve(Buffer.from(hkdfSync("sha256", secret, SCRYPT_SALT, "master", 32)))
       : new Promise<Buffer>((resolve, reject) => {
-          scrypt(secret, `${SCRYPT_SALT}/${context}`, 32, STATE_SECRET_SCRYPT, (error, key) => (error === null ? resolve(key) : reject(error)));
+          scrypt(secret, SCRYPT_SALT, 32, STATE_SECRET_SCRYPT, (error, key) => (error === null ? resolve(key) : reject(error)));
         });
   masters.set(id, derived);
   derived.catch(() => masters.delete(id));
@@ -71,8 +72,8 @@ interface Keys {
   state: Buffer;
 }
 
-async function keysOf(secret: string, context: string, derivation: SecretDerivation): Promise<Keys> {
-  const root = await master(secret, context, derivation);
+async function keysOf(secret: string, derivation: SecretDerivation): Promise<Keys> {
+  const root = await master(secret, derivation);
   return {
     bundle: new Uint8Array(hkdfSync("sha256", root, HKDF_SALT, BUNDLE_INFO, 32)),
     state: Buffer.from(hkdfSync("sha256", root, HKDF_SALT, STATE_INFO, 32)),
@@ -100,10 +101,9 @@ export interface Sealer {
 export function createSealer(secrets: readonly string[], options: SealerOptions = {}): Sealer {
   if (secrets.length === 0) throw new Error("createSealer needs at least one secret");
   const derivation = options.derivation ?? "scrypt";
-  const context = options.context ?? "";
   // Lazily, one at a time: an old secret costs its derivation only when something sealed under it arrives.
   const cache: Array<Promise<Keys> | undefined> = secrets.map(() => undefined);
-  const keyAt = (index: number): Promise<Keys> => (cache[index] ??= keysOf(secrets[index] as string, context, derivation));
+  const keyAt = (index: number): Promise<Keys> => (cache[index] ??= keysOf(secrets[index] as string, derivation));
 
   return {
     async seal(payload) {
