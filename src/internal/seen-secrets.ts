@@ -31,9 +31,12 @@ export class SeenSecrets {
     this.#max = max;
   }
 
-  /** The fixed secrets and every remembered token value (a cached array, rebuilt only after a change). */
+  /**
+   * The fixed secrets and every remembered token value: one frozen array until
+   * the next change, so `redact` indexes it once, not per error.
+   */
   get list(): readonly string[] {
-    return (this.#list ??= [...this.#fixed, ...this.#tokens]);
+    return (this.#list ??= Object.freeze([...this.#fixed, ...this.#tokens]));
   }
 
   /** Remember both values of `token` (anything not shaped like a token is ignored). */
