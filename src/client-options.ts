@@ -59,9 +59,10 @@ export interface WriteClientOptions {
   /** Where pending authorizations wait for their callback. Default: in memory. */
   pendingAuthorizations?: PendingAuthorizationStore;
   /**
-   * Complete an authorization only with its sealed bundle (the cookie set by
-   * the browser that started it), never from the pending store alone, which
-   * any browser can reach with a stolen consent URL. Per call:
+   * Never complete from the pending store, even when a call passes
+   * `allowPendingStore`. (By default a callback completes only with its sealed
+   * bundle anyway; the pending store needs `allowPendingStore` and
+   * `expectedUserId` on the call.) Per call:
    * `completeAuthorization(..., { requireSealed })`. Default false.
    */
   requireSealedBundle?: boolean;

@@ -346,9 +346,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
 
   /**
    * Finish an authorization from digi.me's callback: checks the state against
-   * the sealed bundle (when given) or the pending store, refuses expired,
-   * replayed or tampered bundles and bundles of another user than
-   * `expectedUserId`, then exchanges the code and stores the token.
+   * the sealed bundle (required by default; the pending store only with
+   * `allowPendingStore` and `expectedUserId`), refuses expired, replayed or
+   * tampered bundles and bundles of another user than `expectedUserId`, then
+   * exchanges the code and stores the token. A denial (`success=false`, with
+   * or without `state`) rejects with `AuthorizationDeniedError`.
    *
    * @example
    * ```ts
@@ -356,7 +358,6 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    *   const { userId } = await client.completeAuthorization(req.query, {
    *     sealed: req.cookies.digime_auth,
    *     expectedUserId: req.session.userId,
-   *     requireSealed: true,
    *   });
    *   res.redirect(`/users/${userId}`);
    * });
