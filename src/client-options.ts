@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { PendingAuthorizationStore } from "./authorization/pending-store.js";
+import { idSchema } from "./internal/ids.js";
 import { weakSecretReason } from "./authorization/secret-strength.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
 import { isSupportedSdk } from "./sdk/sdk-port.js";
@@ -58,9 +59,10 @@ export interface WriteClientOptions {
   /** Where pending authorizations wait for their callback. Default: in memory. */
   pendingAuthorizations?: PendingAuthorizationStore;
   /**
-   * Complete an authorization only with its sealed bundle (the cookie set by
-   * the browser that started it), never from the pending store alone, which
-   * any browser can reach with a stolen consent URL. Per call:
+   * Never complete from the pending store, even when a call passes
+   * `allowPendingStore`. (By default a callback completes only with its sealed
+   * bundle anyway; the pending store needs `allowPendingStore` and
+   * `expectedUserId` on the call.) Per call:
    * `completeAuthorization(..., { requireSealed })`. Default false.
    */
   requireSealedBundle?: boolean;
@@ -210,7 +212,7 @@ const optionsSchema = strict({
   ),
   // Not strict: A/B users often pass the SDK's own ContractDetails, which carries redirectUri too.
   contractDetails: z.object({
-    contractId: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters"),
+    contractId: idSchema(256),
     privateKey: z
       .string()
       .max(32_768, "must be at most 32768 characters")

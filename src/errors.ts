@@ -430,8 +430,54 @@ export class ClientClosedError extends DigimeWriteError {
  * ```
  */
 export class TokenStoreError extends DigimeWriteError {
-  constructor(message: string, options?: DigimeWriteErrorOptions) {
-    super("TOKEN_STORE_FAILED", message, true, options);
+  /** `retryable` is false only for a failure that trying again cannot mend (a record no configured key opens). */
+  constructor(message: string, options?: DigimeWriteErrorOptions, retryable = true) {
+    super("TOKEN_STORE_FAILED", message, retryable, options);
+  }
+}
+
+/**
+ * Why {@link encryptedTokenStore} could not open a record: `unknown-key` (it
+ * was sealed under a key that is no longer listed) or `tampered` (it does not
+ * authenticate under its key: altered, or copied from another user's or
+ * contract's slot).
+ *
+ * @example
+ * ```ts
+ * const reason: TokenRecordSealFailure = error instanceof TokenRecordSealError ? error.reason : "tampered";
+ * ```
+ */
+export type TokenRecordSealFailure = "unknown-key" | "tampered";
+
+/**
+ * A record read through {@link encryptedTokenStore} cannot be opened. Nothing
+ * was overwritten: the record stays as it is until a configured key opens it
+ * or the app deletes it (the user then authorizes again). Not retryable.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof TokenRecordSealError && error.reason === "unknown-key") console.error("add the retired key back to `keys`");
+ * ```
+ */
+export class TokenRecordSealError extends TokenStoreError {
+  /** What was wrong with the record. */
+  readonly reason: TokenRecordSealFailure;
+  /** The user and contract of the record. */
+  readonly userId: string;
+  /** The contract of the record. */
+  readonly contractId: string;
+
+  constructor(reason: TokenRecordSealFailure, userId: string, contractId: string) {
+    super(
+      reason === "unknown-key"
+        ? "A stored token was sealed under a key that is not in `keys` (add the retired key back to open it); nothing was overwritten"
+        : "A stored token does not authenticate: it was altered or copied from another user's or contract's record; nothing was overwritten",
+      undefined,
+      false,
+    );
+    this.reason = reason;
+    this.userId = userId;
+    this.contractId = contractId;
   }
 }
 

@@ -31,6 +31,7 @@ export {
 export type { TokenStore, Credentials, CredentialsKey, StoredCredentials, SetOptions, SetResult, RefreshLeases, RefreshLeaseOptions, ExpiringTokens, ListExpiringOptions, ExpiringCursor } from "./tokens/token-store.js";
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./tokens/memory-token-store.js";
 export { FileTokenStore, type FileTokenStoreOptions } from "./tokens/file-token-store.js";
+export { encryptedTokenStore, type EncryptedTokenStoreOptions } from "./tokens/encrypted-token-store.js";
 export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 export type { WriteFileMeta, ReadableFactory } from "./writing/file-meta.js";
 export type { WriteOptions } from "./writing/writer.js";

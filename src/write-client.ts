@@ -9,6 +9,7 @@ import type { CallbackInput } from "./authorization/callback.js";
 import { MemoryPendingAuthorizationStore } from "./authorization/pending-store.js";
 import { createSealer } from "./authorization/seal.js";
 import { pemSecrets, scrubError } from "./internal/redact.js";
+import { SeenSecrets, seeingPort, seeingStore } from "./internal/seen-secrets.js";
 import { resolveOptions, type ResolvedOptions, type WriteClientOptions } from "./client-options.js";
 import type { EmitEvent, SdkLimitationEvent, WriteClientEvents, WriteReceipt } from "./events.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
@@ -21,7 +22,8 @@ import { expiryMs } from "./tokens/token-comparison.js";
 import { ClientClosedError, ValidationError } from "./errors.js";
 import type { RefreshExpiringReport } from "./tokens/token-upkeep.js";
 import type { WriteFileMeta } from "./writing/file-meta.js";
-import { userIdSchema, Writer, type WriteOptions } from "./writing/writer.js";
+import { Writer, type WriteOptions } from "./writing/writer.js";
+import { userIdSchema } from "./internal/ids.js";
 import { PROACTIVE_PER_USER_CONCURRENCY, WriteQueue } from "./writing/write-queue.js";
 import { z } from "zod";
 
@@ -173,8 +175,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   #authorizationNotShared: boolean;
   /** Stops the queue gauges (telemetry), once closed. */
   readonly #stopObserving: () => void;
-  /** What no error leaving the client may show: the contract key (whole, body, lines) and the state secrets. */
-  readonly #secrets: readonly string[];
+  /**
+   * What no error leaving the client may show: the contract key (whole, body,
+   * lines), the state secrets, and every token value this client has seen.
+   */
+  readonly #seen: SeenSecrets;
 
   /**
    * @throws ValidationError with code `INVALID_OPTIONS` naming each bad field.
@@ -184,10 +189,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     const resolved = resolveOptions(options);
     this.#contractId = resolved.contractDetails.contractId;
     this.#now = resolved.now;
-    this.#secrets = [...pemSecrets(resolved.contractDetails.privateKey), ...resolved.stateSecrets];
+    this.#seen = new SeenSecrets([...pemSecrets(resolved.contractDetails.privateKey), ...resolved.stateSecrets]);
     const emit: EmitEvent = (name, ...args) => this.#safeEmit(name, args);
 
-    this.#port = createSdkPort(
+    // Every token in or out of the SDK and the store is remembered on the way, so errors can be scrubbed of it.
+    this.#port = seeingPort(createSdkPort(
       resolved.sdk,
       {
         contractDetails: resolved.contractDetails,
@@ -197,9 +203,9 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
         refresher: refresherOf(resolved),
       },
       (generation) => emit("sdk:limitation", limitationOf(generation)),
-    );
+    ), this.#seen);
     this.#keeper = new TokenKeeper({
-      store: resolved.tokenStore,
+      store: seeingStore(resolved.tokenStore, this.#seen),
       contractId: this.#contractId,
       port: this.#port,
       emit,
@@ -220,13 +226,15 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     this.#authorizer = new Authorizer({
       port: this.#port,
       keeper: this.#keeper,
-      sealer: createSealer(resolved.stateSecrets),
+      // A secret the library drew itself is 32 random bytes: nothing to guess, so no memory-hard KDF for it.
+      sealer: createSealer(resolved.stateSecrets, { derivation: options.stateSecret === undefined ? "hkdf" : "scrypt" }),
       pending: resolved.pendingAuthorizations ?? new MemoryPendingAuthorizationStore({ now: resolved.now }),
       emit,
       now: resolved.now,
       contractId: this.#contractId,
       ttlMs: resolved.authorizationTtlMs,
       requireSealed: resolved.requireSealedBundle,
+      checkStateMac: options.stateSecret !== undefined,
       telemetry: resolved.telemetry,
     });
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
@@ -243,14 +251,14 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       telemetry: resolved.telemetry,
       contractId: this.#contractId,
       listening: (name) => this.listenerCount(name) > 0,
-      scrub: (error) => scrubError(error, this.#secrets),
+      scrub: (error) => scrubError(error, this.#seen.list),
     });
   }
 
   /** A listener that throws must not break the pipeline; its error surfaces on its own tick. */
   #safeEmit<K extends keyof WriteClientEvents>(name: K, args: WriteClientEvents[K]): void {
     const payload = args[0] as { error?: unknown } | undefined;
-    if (payload?.error !== undefined) scrubError(payload.error, this.#secrets);
+    if (payload?.error !== undefined) scrubError(payload.error, this.#seen.list);
     try {
       (this.emit as (event: K, ...rest: WriteClientEvents[K]) => boolean)(name, ...args);
     } catch (error) {
@@ -263,7 +271,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   /** Every rejection leaves through here: scrubbed whoever made the error (a user's store can make ours). */
   #scrubbed<T>(promise: Promise<T>): Promise<T> {
     return promise.catch((error: unknown) => {
-      throw scrubError(error, this.#secrets);
+      throw scrubError(error, this.#seen.list);
     });
   }
 
@@ -338,9 +346,11 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
 
   /**
    * Finish an authorization from digi.me's callback: checks the state against
-   * the sealed bundle (when given) or the pending store, refuses expired,
-   * replayed or tampered bundles and bundles of another user than
-   * `expectedUserId`, then exchanges the code and stores the token.
+   * the sealed bundle (required by default; the pending store only with
+   * `allowPendingStore` and `expectedUserId`), refuses expired, replayed or
+   * tampered bundles and bundles of another user than `expectedUserId`, then
+   * exchanges the code and stores the token. A denial (`success=false`, with
+   * or without `state`) rejects with `AuthorizationDeniedError`.
    *
    * @example
    * ```ts
@@ -348,7 +358,6 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    *   const { userId } = await client.completeAuthorization(req.query, {
    *     sealed: req.cookies.digime_auth,
    *     expectedUserId: req.session.userId,
-   *     requireSealed: true,
    *   });
    *   res.redirect(`/users/${userId}`);
    * });

@@ -37,7 +37,11 @@ describe("a consent URL forwarded to another user (login CSRF on the connect flo
     const attacker = await h.client.beginAuthorization({ userId: "mallory" });
     const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
     // The victim's browser has no cookie for this authorization; the app knows who is signed in.
-    const error = await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { expectedUserId: "victim" }), "AUTHORIZATION_USER_MISMATCH");
+    const error = await refusedWithoutExchange(
+      h,
+      () => h.client.completeAuthorization(victimCallback, { allowPendingStore: true, expectedUserId: "victim" }),
+      "AUTHORIZATION_USER_MISMATCH",
+    );
     expect(error).toBeInstanceOf(AuthorizationUserMismatchError);
     const failed = h.events.filter((e) => e.name === "authorization:failed");
     expect(failed).toHaveLength(1);
@@ -47,18 +51,34 @@ describe("a consent URL forwarded to another user (login CSRF on the connect flo
     await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { sealed: attacker.sealed }), "STATE_REPLAYED");
   });
 
+  it("is refused with default options when the browser brings no sealed bundle, before the exchange", async () => {
+    const h = setup("v16");
+    const attacker = await h.client.beginAuthorization({ userId: "mallory" });
+    const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback), "STATE_UNKNOWN");
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, {}), "STATE_UNKNOWN");
+  });
+
+  it("needs expectedUserId beside allowPendingStore (INVALID_ARGUMENT naming it)", async () => {
+    const h = setup("v16");
+    const attacker = await h.client.beginAuthorization({ userId: "mallory" });
+    const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
+    const error = await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { allowPendingStore: true }), "INVALID_ARGUMENT");
+    expect((error as ValidationError).issues.map((issue) => issue.path)).toEqual(["options.expectedUserId"]);
+  });
+
   it("is refused when the sealed bundle is required and the browser has none", async () => {
     const h = setup("v16");
     const attacker = await h.client.beginAuthorization({ userId: "mallory" });
     const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
-    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { requireSealed: true }), "STATE_UNKNOWN");
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { requireSealed: true, allowPendingStore: true, expectedUserId: "mallory" }), "STATE_UNKNOWN");
   });
 
   it("is refused by a client made with requireSealedBundle, whatever the call passes", async () => {
     const h = setup("v16", { requireSealedBundle: true });
     const attacker = await h.client.beginAuthorization({ userId: "mallory" });
     const victimCallback = await h.sandbox.consent(attacker.url, { libraryId: "lib-victim" });
-    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback), "STATE_UNKNOWN");
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(victimCallback, { allowPendingStore: true, expectedUserId: "mallory" }), "STATE_UNKNOWN");
   });
 
   it("is refused when the victim's browser holds its own, different sealed bundle", async () => {
@@ -80,11 +100,53 @@ describe("a consent URL forwarded to another user (login CSRF on the connect flo
 });
 
 describe("a denial callback", () => {
-  it("is reported as AUTHORIZATION_DENIED only with the state of an authorization this browser started", async () => {
+  it("as digi.me sends it (success=false and errorCode, no state) is AUTHORIZATION_DENIED naming the user of the sealed bundle", async () => {
     const h = setup("v16");
     const begin = await h.client.beginAuthorization({ userId: "victim" });
     const denied = await h.sandbox.consent(begin.url, { approve: false });
-    await expect(h.client.completeAuthorization(denied, { sealed: begin.sealed })).rejects.toMatchObject({ code: "AUTHORIZATION_DENIED", userId: "victim" });
+    expect(new URL(denied).searchParams.has("state")).toBe(false);
+    await expect(h.client.completeAuthorization(denied, { sealed: begin.sealed })).rejects.toMatchObject({
+      code: "AUTHORIZATION_DENIED",
+      errorCode: "UserCancelled",
+      userId: "victim",
+    });
+    expect(h.events.filter((e) => e.name === "authorization:failed").map((e) => e.payload)).toMatchObject([{ userId: "victim", error: { code: "AUTHORIZATION_DENIED" } }]);
+  });
+
+  it("with a state (sent on request) that matches the sealed bundle is AUTHORIZATION_DENIED too", async () => {
+    const h = setup("v16");
+    const begin = await h.client.beginAuthorization({ userId: "victim" });
+    const denied = await h.sandbox.consent(begin.url, { approve: false, stateOnDenial: true, errorCode: "ServiceAuthorizationError" });
+    await expect(h.client.completeAuthorization(denied, { sealed: begin.sealed })).rejects.toMatchObject({ code: "AUTHORIZATION_DENIED", errorCode: "ServiceAuthorizationError", userId: "victim" });
+  });
+
+  it("without the sealed bundle is AUTHORIZATION_DENIED naming nobody", async () => {
+    const h = setup("v16");
+    const begin = await h.client.beginAuthorization({ userId: "victim" });
+    const denied = await h.sandbox.consent(begin.url, { approve: false });
+    await expect(h.client.completeAuthorization(denied)).rejects.toMatchObject({ code: "AUTHORIZATION_DENIED", errorCode: "UserCancelled", userId: undefined });
+  });
+
+  it("forged before the real callback cannot make the real callback fail (a denial consumes nothing)", async () => {
+    const h = setup("v16");
+    const begin = await h.client.beginAuthorization({ userId: "victim" });
+    // Anyone can send the browser to a denial URL, with or without the real state (it is in the consent URL).
+    for (const forged of [`${REDIRECT_URI}?success=false&errorCode=UserCancelled`, `${REDIRECT_URI}?success=false&errorCode=UserCancelled&state=${begin.state}`]) {
+      await expect(h.client.completeAuthorization(forged, { sealed: begin.sealed })).rejects.toMatchObject({ code: "AUTHORIZATION_DENIED" });
+      await expect(h.client.completeAuthorization(forged, { allowPendingStore: true, expectedUserId: "victim" })).rejects.toMatchObject({ code: "AUTHORIZATION_DENIED" });
+    }
+    const callback = await h.sandbox.consent(begin.url, { libraryId: "lib-victim" });
+    await expect(h.client.completeAuthorization(callback, { sealed: begin.sealed })).resolves.toMatchObject({ userId: "victim" });
+    expect(await h.store.listByUser("victim")).toHaveLength(1);
+  });
+
+  it("forged before the real callback cannot make it fail on the pending-store path either", async () => {
+    const h = setup("v16");
+    const begin = await h.client.beginAuthorization({ userId: "victim" });
+    const forged = `${REDIRECT_URI}?success=false&errorCode=UserCancelled&state=${begin.state}`;
+    await expect(h.client.completeAuthorization(forged, { allowPendingStore: true, expectedUserId: "victim" })).rejects.toMatchObject({ code: "AUTHORIZATION_DENIED" });
+    const callback = await h.sandbox.consent(begin.url, { libraryId: "lib-victim" });
+    await expect(h.client.completeAuthorization(callback, { allowPendingStore: true, expectedUserId: "victim" })).resolves.toMatchObject({ userId: "victim" });
   });
 
   it("with a state that does not match the sealed bundle is STATE_MISMATCH, not a denial", async () => {
@@ -94,10 +156,11 @@ describe("a denial callback", () => {
     await refusedWithoutExchange(h, () => h.client.completeAuthorization(forged, { sealed: own.sealed }), "STATE_MISMATCH");
   });
 
-  it("with a state nobody issued is STATE_UNKNOWN, not a denial", async () => {
+  it("from a user other than expectedUserId is AUTHORIZATION_USER_MISMATCH", async () => {
     const h = setup("v16");
-    const forged = `https://app.example/digime/callback?success=false&errorCode=UserCancelled&state=${"x".repeat(43)}`;
-    await refusedWithoutExchange(h, () => h.client.completeAuthorization(forged), "STATE_UNKNOWN");
+    const attacker = await h.client.beginAuthorization({ userId: "mallory" });
+    const denied = await h.sandbox.consent(attacker.url, { approve: false });
+    await refusedWithoutExchange(h, () => h.client.completeAuthorization(denied, { sealed: attacker.sealed, expectedUserId: "victim" }), "AUTHORIZATION_USER_MISMATCH");
   });
 });
 

@@ -10,11 +10,11 @@ async function begun(version: "v8" | "v16" = "v16", now?: () => number) {
 }
 
 describe("completing an authorization refuses anything that is not the callback it expects", () => {
-  it("refuses a replayed callback with STATE_REPLAYED, with or without the sealed bundle", async () => {
+  it("refuses a replayed callback with STATE_REPLAYED, with the sealed bundle or through the pending store", async () => {
     const { h, sealed, callback } = await begun();
     await h.client.completeAuthorization(callback, { sealed });
     await expect(h.client.completeAuthorization(callback, { sealed })).rejects.toMatchObject({ code: "STATE_REPLAYED" });
-    await expect(h.client.completeAuthorization(callback)).rejects.toMatchObject({ code: "STATE_REPLAYED" });
+    await expect(h.client.completeAuthorization(callback, { allowPendingStore: true, expectedUserId: "alice" })).rejects.toMatchObject({ code: "STATE_REPLAYED" });
     expect(h.sandbox.counters.exchanges).toBe(1);
   });
 
@@ -60,6 +60,7 @@ describe("completing an authorization refuses anything that is not the callback 
     const { h } = await begun();
     const forged = `${REDIRECT_URI}?success=true&code=abc&state=${"Z".repeat(43)}`;
     await expect(h.client.completeAuthorization(forged)).rejects.toMatchObject({ code: "STATE_UNKNOWN" });
+    await expect(h.client.completeAuthorization(forged, { allowPendingStore: true, expectedUserId: "alice" })).rejects.toMatchObject({ code: "STATE_UNKNOWN" });
   });
 
   it("refuses a callback missing the public key beside a postbox id (generation A)", async () => {

@@ -48,3 +48,31 @@ describe("sealed authorization bundles", () => {
     expect(await createSealer([newSecret]).open("not-a-jwe")).toEqual({ ok: false, reason: "malformed" });
   });
 });
+
+describe("the sealing key comes from a memory-hard KDF", () => {
+  it("a sealed bundle opens under HKDF(scrypt(secret, N=2^16, r=8)), not under the fast HKDF(secret) used before", async () => {
+    const { scryptSync, hkdfSync } = await import("node:crypto");
+    const { compactDecrypt } = await import("jose");
+    const secret = "q3Lr8WfVx1pZ0nT6yKc2bM9sHj4gD7aE5uR0oI8vN1Q";
+    const sealed = await createSealer([secret]).seal({ hello: "world" });
+    const root = scryptSync(secret, "digime-write-pipeline/state-secret v2", 32, { N: 2 ** 16, r: 8, p: 1, maxmem: 160 * 1024 * 1024 });
+    const key = new Uint8Array(hkdfSync("sha256", root, "digime-write-pipeline/authorization-bundle", "A256GCM v2", 32));
+    const opened = await compactDecrypt(sealed, key);
+    expect(JSON.parse(new TextDecoder().decode(opened.plaintext))).toEqual({ hello: "world" });
+    const fast = new Uint8Array(hkdfSync("sha256", secret, "digime-write-pipeline/authorization-bundle", "A256GCM v1", 32));
+    await expect(compactDecrypt(sealed, fast)).rejects.toThrow();
+  });
+
+  it("states carry a MAC: the sealer's own verify, another secret's do not", async () => {
+    const secret = "q3Lr8WfVx1pZ0nT6yKc2bM9sHj4gD7aE5uR0oI8vN1Q";
+    const other = "Zt7mC2xQ9rV4kP1wL8nB6yF3hJ0dS5gA2eU7oT4iM9c";
+    const state = await createSealer([secret]).newState();
+    expect(state).toMatch(/^[A-Za-z0-9_-]{54}$/);
+    expect(await createSealer([secret]).checkState(state)).toBe(true);
+    expect(await createSealer([other, secret]).checkState(state)).toBe(true);
+    expect(await createSealer([other]).checkState(state)).toBe(false);
+    // One bit changed anywhere: refused.
+    const flipped = state.slice(0, 10) + (state[10] === "A" ? "B" : "A") + state.slice(11);
+    expect(await createSealer([secret]).checkState(flipped)).toBe(false);
+  });
+});

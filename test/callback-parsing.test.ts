@@ -29,7 +29,12 @@ describe("callback parsing accepts every form an app holds the callback in", () 
     expect(parseCallback({ success: "true", code: "abc", state, postboxId: "pb1", publicKey: pem })).toMatchObject(expected);
   });
 
-  it("reads a failure callback with its errorCode", () => {
+  it("reads a failure callback as digi.me documents it: success=false and errorCode, no state", () => {
+    // SDK repository, documents/create-user/authorizing.md, "On failure": only `success` and `errorCode`.
+    expect(parseCallback("https://app.example/cb?success=false&errorCode=UserCancelled")).toEqual({ success: false, errorCode: "UserCancelled" });
+  });
+
+  it("reads a failure callback with its errorCode and a state when one is present", () => {
     expect(parseCallback(`https://app.example/cb?success=false&errorCode=UserCancelled&state=${state}`)).toEqual({
       success: false,
       errorCode: "UserCancelled",
@@ -54,7 +59,7 @@ describe("callback parsing refuses malformed callbacks, naming the field", () =>
     ["a duplicated state", `success=true&code=abc&state=${state}&state=${state}`, "callback.state"],
     ["a public key that is not PEM", `success=true&code=abc&state=${state}&postboxId=p&publicKey=xyz`, "callback.publicKey"],
     ["a failure without errorCode", `success=false&state=${state}`, "callback.errorCode"],
-    ["a failure without state (anyone could fake a denial)", "success=false&errorCode=UserCancelled", "callback.state"],
+    ["a failure with a state that is not base64url", "success=false&errorCode=UserCancelled&state=a%20b", "callback.state"],
     ["an errorCode with CR/LF (a forged log line)", `success=false&errorCode=UserCancelled%0D%0A2030-01-01%20INFO%20ok&state=${state}`, "callback.errorCode"],
     ["an errorCode with an escape sequence", `success=false&errorCode=%1B%5B31mred&state=${state}`, "callback.errorCode"],
     ["an errorCode longer than 64 characters", `success=false&errorCode=${"E".repeat(65)}&state=${state}`, "callback.errorCode"],

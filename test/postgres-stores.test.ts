@@ -325,10 +325,10 @@ describe.skipIf(!available)("PostgreSQL stores (PostgreSQL at DATABASE_URL)", ()
       const { url } = await first.beginAuthorization({ userId: "alice" });
       const callback = await sandbox.consent(url);
       // No sealed bundle: the second server finds the verifier in PostgreSQL.
-      await second.completeAuthorization(callback);
+      await second.completeAuthorization(callback, { allowPendingStore: true, expectedUserId: "alice" });
       const receipt = await first.write("alice", jsonFile(1));
       expect(receipt.status).toBe("delivered");
-      await expect(second.completeAuthorization(callback)).rejects.toMatchObject({ code: "STATE_REPLAYED" });
+      await expect(second.completeAuthorization(callback, { allowPendingStore: true, expectedUserId: "alice" })).rejects.toMatchObject({ code: "STATE_REPLAYED" });
       await Promise.all([first.close(), second.close()]);
     });
   });

@@ -52,3 +52,20 @@ describe("codes copied from SDK errors", () => {
     expect(failure(code, body).sdkErrorCode).toBeUndefined();
   });
 });
+
+describe("redaction with every token a busy client has seen (thousands of secrets, matched through an index)", () => {
+  const tokens = Object.freeze(Array.from({ length: 5000 }, (_, i) => `tok${i}-${"Q".repeat(8)}${(i * 7919).toString(36)}-abcdefghijklmnop${i}`));
+
+  it("redacts a whole token, its first characters, its last characters and a token glued to other text", () => {
+    const t = tokens[4321]!;
+    for (const text of [`token ${t} refused`, `first 20: ${t.slice(0, 20)}`, `tail ${t.slice(-14)}`, `x=${t}suffix`]) {
+      expect(redact(text, tokens)).not.toContain(t.slice(0, 12));
+      expect(redact(text, tokens)).not.toContain(t.slice(-12));
+    }
+    expect(redact(`token ${t} refused`, tokens)).toBe("token [redacted] refused");
+  });
+
+  it("leaves ordinary words alone", () => {
+    expect(redact("digi.me rejected the write: HTTP 400 BadRequest", tokens)).toBe("digi.me rejected the write: HTTP 400 BadRequest");
+  });
+});

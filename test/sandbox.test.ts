@@ -131,18 +131,20 @@ describe.each(["v8", "v10", "v16"] as const)("sandbox with SDK %s", (version) =>
     expect(bytesOf(sandbox, user.libraryId)).toEqual(["chunk-1,chunk-2"]);
   });
 
-  it("a denial redirects with success=false, the error code and the state", async () => {
+  it("a denial redirects with exactly what digi.me documents: success=false and the error code, no state", async () => {
     const sandbox = createSandbox();
     const sdk = sandbox.sdk(version);
     const contractDetails = detailsFor(version, sandbox.contractDetails);
     const first = await sdk.getAuthorizeUrl({ contractDetails, callback: CALLBACK, state: "s-deny" });
     const denied = new URL(await sandbox.consent(first.url, { approve: false }));
     expect(denied.origin + denied.pathname).toBe("https://app.example/digime/callback");
-    expect(Object.fromEntries(denied.searchParams)).toEqual({ tenant: "t1", success: "false", errorCode: "UserCancelled", state: "s-deny" });
+    expect(Object.fromEntries(denied.searchParams)).toEqual({ tenant: "t1", success: "false", errorCode: "UserCancelled" });
 
     const second = await sdk.getAuthorizeUrl({ contractDetails, callback: CALLBACK, state: "s2" });
-    const custom = new URL(await sandbox.consent(second.url, { approve: false, errorCode: "ServiceAuthorizationError" }));
+    const custom = new URL(await sandbox.consent(second.url, { approve: false, errorCode: "ServiceAuthorizationError", stateOnDenial: true }));
     expect(custom.searchParams.get("errorCode")).toBe("ServiceAuthorizationError");
+    // Only on request: an app can test a denial that does carry state.
+    expect(custom.searchParams.get("state")).toBe("s2");
     // A used authorize URL cannot be consented to again.
     await expect(sandbox.consent(second.url)).rejects.toThrow(/already used/);
   });

@@ -31,11 +31,12 @@ describe.each(GENERATIONS)("the seed flow on SDK %s", (version) => {
     await h.client.close();
   });
 
-  it("completes from the pending store alone when no sealed bundle is given", async () => {
+  it("completes from the pending store when the app opts in and names the signed-in user", async () => {
     const h = setup(version);
     const { url } = await h.client.beginAuthorization({ userId: "bob" });
     const callback = await h.sandbox.consent(url, { libraryId: "lib-bob" });
-    await expect(h.client.completeAuthorization(new URL(callback))).resolves.toMatchObject({ userId: "bob" });
+    await expect(h.client.completeAuthorization(new URL(callback))).rejects.toMatchObject({ code: "STATE_UNKNOWN" });
+    await expect(h.client.completeAuthorization(new URL(callback), { allowPendingStore: true, expectedUserId: "bob" })).resolves.toMatchObject({ userId: "bob" });
     await expect(h.client.write("bob", jsonFile(1))).resolves.toMatchObject({ status: "delivered" });
   });
 

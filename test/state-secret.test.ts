@@ -30,6 +30,11 @@ describe("stateSecret strength", () => {
     ["64 hex characters of a repeated word", "deadbeef".repeat(8)],
     ["a counting hex string", "0123456789abcdef".repeat(4)],
     ["24 random bytes (192 bits)", randomBytes(24).toString("base64url")],
+    ["base64 of a long passphrase", Buffer.from("correct horse battery staple, winter 2024!").toString("base64")],
+    ["base64url of a passphrase with a trailing newline", Buffer.from("my very secret company passphrase 2024\n").toString("base64url")],
+    ["hex of a sentence", Buffer.from("the quick brown fox jumps over the lazy dog").toString("hex")],
+    ["a keyboard run", "qwertyuiopasdfghjklzxcvbnm1234567890QWERTYUIOP"],
+    ["a passphrase typed as if it were base64", "thequickbrownfoxjumpsoverthelazydog1234567890"],
   ])("refuses %s, naming the field and how to generate a secret, without quoting it", (_name, secret) => {
     let error: unknown;
     try {

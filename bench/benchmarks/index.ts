@@ -9,10 +9,11 @@ import { idleMemory } from "./idle-memory.js";
 import { manyUsers } from "./many-users.js";
 import { memory } from "./memory.js";
 import { processes } from "./processes.js";
+import { stateSecret } from "./state-secret.js";
 import { refreshStorm } from "./storm.js";
 import { stores } from "./stores.js";
 import { streaming } from "./streaming.js";
 import { telemetry } from "./telemetry.js";
 import { throughput } from "./throughput.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, telemetry, stores, processes, durableWrites];
+export const BENCHMARKS: readonly Benchmark[] = [throughput, cpu, refreshStorm, memory, streaming, growth, fairness, backlog, manyUsers, idleMemory, telemetry, stores, processes, durableWrites, stateSecret];

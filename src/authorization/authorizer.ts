@@ -1,10 +1,17 @@
 /**
  * Begin and complete the authorization redirect flow. Every check on the way
  * back is explicit and happens before the code is exchanged: callback shape,
- * bundle integrity, state equality (constant time), expiry, one-time use.
+ * bundle integrity, state equality (constant time), expiry, one-time use, and
+ * the user the app expects.
+ *
+ * Safe by default: a callback completes only with the sealed bundle (the
+ * cookie proves this browser began the authorization) or, when the app opts
+ * in to the pending store, with `expectedUserId` (the signed-in user). A
+ * callback matched through the shared pending store alone would let a victim
+ * who approves a link an attacker began link their library to the attacker.
  */
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import {
   AuthorizationDeniedError,
@@ -23,7 +30,7 @@ import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js"
 import type { SdkPort } from "../sdk/sdk-port.js";
 import type { UserAccessToken } from "../sdk/types.js";
 import type { TokenKeeper } from "../tokens/token-keeper.js";
-import { userIdSchema } from "../writing/writer.js";
+import { userIdSchema } from "../internal/ids.js";
 import { authorizationBundleSchema, type AuthorizationBundle } from "./bundle.js";
 import { parseCallback, type CallbackInput, type ParsedCallback } from "./callback.js";
 import type { PendingAuthorizationStore } from "./pending-store.js";
@@ -66,7 +73,7 @@ export interface BeginAuthorizationResult {
   url: string;
   /** The random state carried through digi.me (not secret, but unguessable). */
   state: string;
-  /** The bundle sealed under `stateSecret`: put it in an httpOnly cookie, or ignore it and rely on the pending store. */
+  /** The bundle sealed under `stateSecret`: put it in an httpOnly cookie and pass it to `completeAuthorization`. */
   sealed: string;
   /** Epoch ms after which completion is refused. */
   expiresAt: number;
@@ -81,18 +88,34 @@ export interface BeginAuthorizationResult {
  * ```
  */
 export interface CompleteAuthorizationOptions {
-  /** The `sealed` value from `beginAuthorization`, when you kept it (in a cookie, say). */
+  /**
+   * The `sealed` value from `beginAuthorization` (kept in a cookie, say).
+   * Without it a callback completes only through the pending store, which
+   * needs `allowPendingStore: true` and `expectedUserId`.
+   */
   sealed?: string;
   /**
    * The user signed in to the browser that brings the callback. When given, a
    * bundle issued for anyone else is refused (`AUTHORIZATION_USER_MISMATCH`)
    * before the code is exchanged, so a consent URL started by one user and
-   * approved by another never stores a token. Pass it whenever you know the user.
+   * approved by another never stores a token. Pass it whenever you know the
+   * user; it is required with `allowPendingStore`.
    */
   expectedUserId?: string;
   /**
-   * Require `sealed` and never fall back to the pending store, which is not
-   * tied to the browser. Default: the client's `requireSealedBundle` (false).
+   * Complete a callback that came without `sealed` through the pending
+   * authorization store (for apps that cannot keep a cookie). The store is
+   * shared by every browser, so this also needs `expectedUserId`: without it,
+   * a victim who approves a link an attacker began would link the victim's
+   * library to the attacker's account.
+   *
+   * @defaultValue `false`
+   */
+  allowPendingStore?: boolean;
+  /**
+   * Refuse the pending store even when `allowPendingStore` is set.
+   *
+   * @defaultValue the client's `requireSealedBundle` (`false`)
    */
   requireSealed?: boolean;
 }
@@ -149,6 +172,7 @@ const completeOptionsSchema = z
   .object({
     sealed: z.string().min(1).max(MAX_SEALED_LENGTH).optional(),
     expectedUserId: userIdSchema.optional(),
+    allowPendingStore: z.boolean().optional(),
     requireSealed: z.boolean().optional(),
   })
   .optional();
@@ -186,6 +210,12 @@ export interface AuthorizerDeps {
   now: () => number;
   contractId: string;
   ttlMs: number;
+  /**
+   * Whether states carry a MAC every instance can check: true when the app
+   * configured `stateSecret`. Without one each process draws its own secret,
+   * so a state begun on another instance could not be checked here.
+   */
+  checkStateMac: boolean;
   /** Client default of {@link CompleteAuthorizationOptions.requireSealed}. */
   requireSealed: boolean;
   /** Spans of begin and complete. Default: off. */
@@ -232,7 +262,8 @@ export class Authorizer {
   async #begin(input: unknown): Promise<BeginAuthorizationResult> {
     const parsed = parseOrThrow(beginSchema, input, "INVALID_ARGUMENT", "input");
     const { port, keeper, sealer, pending, now, contractId } = this.#deps;
-    const state = randomBytes(32).toString("base64url");
+    // Random, with a MAC under the state secret: a forged state is refused before any store is asked (so costs no storage).
+    const state = await sealer.newState();
     const existing = await keeper.linkableToken(parsed.userId);
     let authorizeUrl: { url: string; codeVerifier: string };
     try {
@@ -276,17 +307,33 @@ export class Authorizer {
       const parsedOptions = parseOrThrow(completeOptionsSchema, options, "INVALID_ARGUMENT", "options") ?? {};
       const { sealed, expectedUserId } = parsedOptions;
       const requireSealed = parsedOptions.requireSealed ?? this.#deps.requireSealed;
-      const callback = parseCallback(callbackInput as CallbackInput);
-      if (requireSealed && sealed === undefined) {
-        // The pending store is shared by every browser; only the cookie proves this browser started the authorization.
-        throw new AuthorizationStateError("STATE_UNKNOWN", "No sealed authorization bundle came with the callback, and requireSealed refuses the pending store");
+      const allowPendingStore = parsedOptions.allowPendingStore === true && !requireSealed;
+      if (parsedOptions.allowPendingStore === true && expectedUserId === undefined) {
+        throw new ValidationError("INVALID_ARGUMENT", "options", [
+          { path: "options.expectedUserId", message: "is required with allowPendingStore: the pending store is not tied to the browser, so only the signed-in user proves whose callback this is" },
+        ]);
       }
-      const bundle = await this.#resolveBundle(callback, sealed);
+      const callback = parseCallback(callbackInput as CallbackInput);
+      if (!callback.success) {
+        // Before anything is consumed: a denial carries no proof (see #denied).
+        const denied = await this.#denied(callback, sealed, expectedUserId);
+        userId = denied.userId;
+        throw denied;
+      }
+      if (sealed === undefined && !allowPendingStore) {
+        // The pending store is shared by every browser; only the cookie (or the signed-in user, when the app opts in) ties the callback to the one who began it.
+        throw new AuthorizationStateError(
+          "STATE_UNKNOWN",
+          requireSealed
+            ? "No sealed authorization bundle came with the callback, and requireSealed refuses the pending store"
+            : "No sealed authorization bundle came with the callback: pass the `sealed` value from beginAuthorization (or allowPendingStore with expectedUserId)",
+        );
+      }
+      const bundle = sealed === undefined ? await this.#fromPendingStore(callback) : await this.#fromSealed(callback, sealed);
       userId = bundle.userId;
       // Before the exchange: a code approved by one user must never be stored under another.
       // authorization:failed then names the user who began it (the one who sent the link), for the app's records.
       if (expectedUserId !== undefined && !safeEqual(expectedUserId, bundle.userId)) throw new AuthorizationUserMismatchError();
-      if (!callback.success) throw new AuthorizationDeniedError(callback.errorCode, userId);
       return await this.#finish(bundle, callback);
     } catch (error) {
       // A foreign error (from a custom pending store, say) is described, never passed on with whatever it references.
@@ -297,40 +344,61 @@ export class Authorizer {
   }
 
   /**
-   * Find and check the bundle for this callback, consuming its state. A
-   * denial is accepted only with a state that matches (so nobody can make a
-   * user's authorization look refused), but is not refused for expiry or replay.
+   * A denial as digi.me sends it: `success=false` and `errorCode`, no `state`
+   * (SDK repository, documents/create-user/authorizing.md and
+   * documents/create-user/reauthorizing.md, "On failure"). Anyone can send
+   * that URL, so a denial consumes nothing: a forged one cannot make the real
+   * callback that follows fail. With the sealed bundle it names the user (and
+   * a state, when one is present, must match it).
    */
-  async #resolveBundle(callback: ParsedCallback, sealed: string | undefined): Promise<AuthorizationBundle> {
-    const { pending, now } = this.#deps;
-    const denied = !callback.success;
-
-    if (sealed !== undefined) {
-      const opened = await this.#open(sealed);
-      if (!safeEqual(callback.state, opened.state)) {
-        throw new AuthorizationStateError("STATE_MISMATCH", "The callback's state does not match the sealed authorization bundle");
-      }
-      const consumed = await pending.consume(opened.state, opened.expiresAt);
-      if (denied) return opened;
-      // Expiry first: the bundle carries it, so an expired bundle is reported as expired however often it comes back.
-      if (opened.expiresAt <= now()) throw new AuthorizationStateError("STATE_EXPIRED", "The authorization expired before the callback arrived");
-      if (consumed.status === "used") throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
-      // The whole bundle, not just the verifier: a store that holds something else under this state is not this authorization.
-      if (consumed.status === "found" && !safeEqual(canonicalBundle(consumed.bundle), canonicalBundle(opened))) {
-        throw new AuthorizationStateError("STATE_TAMPERED", "The sealed bundle differs from the pending authorization");
-      }
-      return opened;
+  async #denied(callback: Extract<ParsedCallback, { success: false }>, sealed: string | undefined, expectedUserId: string | undefined): Promise<AuthorizationDeniedError> {
+    if (sealed === undefined) return new AuthorizationDeniedError(callback.errorCode, undefined);
+    const opened = await this.#open(sealed);
+    if (callback.state !== undefined && !safeEqual(callback.state, opened.state)) {
+      throw new AuthorizationStateError("STATE_MISMATCH", "The callback's state does not match the sealed authorization bundle");
     }
+    if (expectedUserId !== undefined && !safeEqual(expectedUserId, opened.userId)) throw new AuthorizationUserMismatchError();
+    return new AuthorizationDeniedError(callback.errorCode, opened.userId);
+  }
 
+  /** Open and check the sealed bundle for this callback, consuming its state. */
+  async #fromSealed(callback: Extract<ParsedCallback, { success: true }>, sealed: string): Promise<AuthorizationBundle> {
+    const { pending, now } = this.#deps;
+    const opened = await this.#open(sealed);
+    if (!safeEqual(callback.state, opened.state)) {
+      throw new AuthorizationStateError("STATE_MISMATCH", "The callback's state does not match the sealed authorization bundle");
+    }
+    const consumed = await pending.consume(opened.state, opened.expiresAt);
+    // Expiry first: the bundle carries it, so an expired bundle is reported as expired however often it comes back.
+    if (opened.expiresAt <= now()) throw new AuthorizationStateError("STATE_EXPIRED", "The authorization expired before the callback arrived");
+    if (consumed.status === "used") throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
+    // The whole bundle, not just the verifier: a store that holds something else under this state is not this authorization.
+    if (consumed.status === "found" && !safeEqual(canonicalBundle(consumed.bundle), canonicalBundle(opened))) {
+      throw new AuthorizationStateError("STATE_TAMPERED", "The sealed bundle differs from the pending authorization");
+    }
+    return opened;
+  }
+
+  /**
+   * Find the bundle in the pending store (the app opted in and named the
+   * signed-in user). The state's MAC is checked first (when a `stateSecret`
+   * is configured), so a forged state is refused without asking the store and
+   * leaves nothing behind in it.
+   */
+  async #fromPendingStore(callback: Extract<ParsedCallback, { success: true }>): Promise<AuthorizationBundle> {
+    const { pending, now, sealer } = this.#deps;
+    if (this.#deps.checkStateMac && !(await sealer.checkState(callback.state))) {
+      throw new AuthorizationStateError("STATE_UNKNOWN", "The callback's state was not issued by this application (forged, or issued under a state secret no longer configured)");
+    }
     const consumed = await pending.consume(callback.state, now() + this.#deps.ttlMs);
     if (consumed.status === "used") throw new AuthorizationStateError("STATE_REPLAYED", "This authorization was already used");
     if (consumed.status === "unknown") {
-      throw new AuthorizationStateError("STATE_UNKNOWN", "The callback's state matches no pending authorization (expired, from another server, or forged)");
+      throw new AuthorizationStateError("STATE_UNKNOWN", "The callback's state matches no pending authorization (expired, or from another server)");
     }
     const bundle = consumed.bundle;
     // The store returned it by key, but compare anyway: a custom store may match loosely.
     if (!safeEqual(bundle.state, callback.state)) throw new AuthorizationStateError("STATE_MISMATCH", "The pending authorization's state does not match the callback");
-    if (!denied && bundle.expiresAt <= now()) throw new AuthorizationStateError("STATE_EXPIRED", "The authorization expired before the callback arrived");
+    if (bundle.expiresAt <= now()) throw new AuthorizationStateError("STATE_EXPIRED", "The authorization expired before the callback arrived");
     return bundle;
   }
 

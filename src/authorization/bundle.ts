@@ -4,6 +4,7 @@
  * after `state` is fixed.
  */
 import { z } from "zod";
+import { idSchema } from "../internal/ids.js";
 
 /**
  * What `beginAuthorization` keeps until the callback arrives: sealed for a
@@ -38,8 +39,8 @@ export interface AuthorizationBundle {
 export const authorizationBundleSchema = z.object({
   state: z.string().min(16),
   codeVerifier: z.string().min(1),
-  userId: z.string().min(1),
-  contractId: z.string().min(1),
+  userId: idSchema(),
+  contractId: idSchema(),
   expiresAt: z.number().int().positive(),
   context: z.unknown().optional(),
 });

@@ -47,8 +47,13 @@ export type ParsedCallback =
       readonly success: false;
       /** Why, for example `UserCancelled`. */
       readonly errorCode: string;
-      /** The state sent through digi.me (required: a denial must match an authorization too). */
-      readonly state: string;
+      /**
+       * digi.me documents only `success` and `errorCode` on a failure redirect
+       * (SDK repository, `documents/create-user/authorizing.md` and
+       * `documents/create-user/reauthorizing.md`, "On failure"), so `state` is
+       * usually absent; when a denial does carry one, it is checked like any state.
+       */
+      readonly state?: string | undefined;
     };
 
 const KNOWN_PARAMS = ["success", "code", "state", "postboxId", "publicKey", "accountReference", "errorCode"] as const;
@@ -98,8 +103,10 @@ const callbackSchema = z.discriminatedUnion("success", [
   z.object({
     success: z.literal("false"),
     errorCode: z.string().regex(ERROR_CODE, "must be 1 to 64 letters, digits, '_', '.' or '-'"),
-    // Required: a denial must belong to an authorization this browser started, or anyone could fake one.
-    state,
+    // Optional: digi.me's failure redirect carries only `success` and `errorCode`
+    // (documents/create-user/authorizing.md, "On failure"; the same in reauthorizing.md).
+    // A denial therefore proves nothing and consumes nothing (see the authorizer).
+    state: state.optional(),
   }),
 ]);
 
@@ -159,6 +166,6 @@ export function parseCallback(input: CallbackInput): ParsedCallback {
     if (value.length > MAX_PARAM_LENGTH[name]) throw invalid(name, `must be at most ${MAX_PARAM_LENGTH[name]} characters`);
   }
   const parsed = parseOrThrow(callbackSchema, params, "INVALID_CALLBACK", "callback");
-  if (parsed.success === "false") return { success: false, errorCode: parsed.errorCode, state: parsed.state };
+  if (parsed.success === "false") return { success: false, errorCode: parsed.errorCode, ...(parsed.state === undefined ? {} : { state: parsed.state }) };
   return { ...parsed, success: true };
 }

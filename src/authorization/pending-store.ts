@@ -2,6 +2,7 @@
  * Where authorization bundles wait for their callback, and where used states
  * are remembered so that a callback cannot be replayed.
  */
+import { parseBundle } from "../stores/pending-arguments.js";
 import type { AuthorizationBundle } from "./bundle.js";
 
 /**
@@ -100,7 +101,9 @@ export class MemoryPendingAuthorizationStore implements PendingAuthorizationStor
     this.#unknown = new BoundedMap(maxEntries, this.#now);
   }
 
-  async save(bundle: AuthorizationBundle): Promise<void> {
+  async save(input: AuthorizationBundle): Promise<void> {
+    // The same checks as the shared stores (ids well-formed, fields present), so no backend keeps what another refuses.
+    const bundle = parseBundle(input);
     this.#unknown.delete(bundle.state);
     this.#entries.put(bundle.state, { kind: "pending", bundle, until: bundle.expiresAt });
   }

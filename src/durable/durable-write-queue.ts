@@ -15,7 +15,7 @@ import { sanitizeError } from "../internal/redact.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
 import { fileMetaSchema, type WriteFileMeta } from "../writing/file-meta.js";
-import { userIdSchema } from "../writing/writer.js";
+import { userIdSchema } from "../internal/ids.js";
 import { decodeError, decodeReceipt, jobIdOf, parseJobData, WRITE_JOB, writeIdOf, type JobPayload, type WriteJobData } from "./job-data.js";
 import type { PayloadStore } from "./payload-store.js";
 

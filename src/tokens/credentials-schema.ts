@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { ValidationError, type ValidationIssue } from "../errors.js";
+import { idSchema, isWellFormedId, MAX_ID_LENGTH } from "../internal/ids.js";
 import type { Credentials, CredentialsKey, RefreshLeaseOptions, SetOptions, StoredCredentials, TokenStore } from "./token-store.js";
 
 const nonEmptyString = (max: number): z.ZodString =>
@@ -17,8 +18,6 @@ const nonEmptyString = (max: number): z.ZodString =>
     .min(1, { error: "must be a non-empty string" })
     .max(max, { error: `must be at most ${max} characters` });
 
-/** Longest user or contract id a store accepts. */
-const MAX_ID_LENGTH = 1024;
 /** Longest token value a store accepts: generous for any JWT, small enough to refuse garbage. */
 const MAX_TOKEN_LENGTH = 65_536;
 
@@ -68,8 +67,9 @@ export const userAccessTokenSchema = z
 
 /**
  * Schema of a {@link CredentialsKey}: `userId` and `contractId` are
- * non-empty strings. Any string is a valid id, including `__proto__` or ids
- * containing separators; stores must key on the pair without joining it.
+ * non-empty, well-formed Unicode strings without control characters (see
+ * `internal/ids`). Otherwise any string is a valid id, including `__proto__`
+ * or ids containing separators; stores must key on the pair without joining it.
  *
  * @example
  * ```ts
@@ -78,8 +78,8 @@ export const userAccessTokenSchema = z
  */
 export const credentialsKeySchema = z.object(
   {
-    userId: nonEmptyString(MAX_ID_LENGTH),
-    contractId: nonEmptyString(MAX_ID_LENGTH),
+    userId: idSchema(MAX_ID_LENGTH),
+    contractId: idSchema(MAX_ID_LENGTH),
   },
   { error: "must be an object with userId and contractId" },
 );
@@ -193,7 +193,7 @@ export function parseCredentialsKey(key: unknown): CredentialsKey {
 }
 
 function isId(value: unknown): value is string {
-  return typeof value === "string" && value.length >= 1 && value.length <= MAX_ID_LENGTH;
+  return isWellFormedId(value, MAX_ID_LENGTH);
 }
 
 /**
@@ -206,7 +206,7 @@ function isId(value: unknown): value is string {
  * ```
  */
 export function parseUserId(userId: unknown): string {
-  return parseOrThrow(nonEmptyString(MAX_ID_LENGTH), userId, "userId");
+  return parseOrThrow(idSchema(MAX_ID_LENGTH), userId, "userId");
 }
 
 /**

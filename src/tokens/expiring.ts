@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { idSchema } from "../internal/ids.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import type { ExpiringTokens, ListExpiringOptions, StoredCredentials } from "./token-store.js";
 
@@ -12,13 +13,13 @@ const optionsSchema = z
   .object({
     refreshTokenExpiresBefore: z.number({ error: "must be a number (epoch ms)" }).finite(),
     limit: z.number().int().min(1).max(1000),
-    after: z.object({ refreshTokenExpiresAt: z.number().finite(), userId: z.string().min(1).max(256) }).optional(),
+    after: z.object({ refreshTokenExpiresAt: z.number().finite(), userId: idSchema(1024) }).optional(),
   })
   .strict();
 
 /** @internal */
 export function parseListExpiring(contractId: unknown, options: unknown): { contractId: string; options: ListExpiringOptions } {
-  const id = parseOrThrow(z.string().min(1).max(256), contractId, "INVALID_ARGUMENT", "contractId");
+  const id = parseOrThrow(idSchema(256), contractId, "INVALID_ARGUMENT", "contractId");
   return { contractId: id, options: parseOrThrow(optionsSchema, options, "INVALID_ARGUMENT", "options") };
 }
 

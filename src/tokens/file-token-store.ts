@@ -12,12 +12,15 @@
  * - A file that cannot be read as a token store is reported as
  *   {@link TokenStoreCorruptError} by every operation and is never
  *   overwritten: a broken file must not turn into an empty store.
- * - A directory or file someone else could read or replace (another owner,
- *   group- or world-writable, a symlink as the file) is refused with
- *   {@link TokenStoreUnsafeError}; temp files left by a crashed writer (they
- *   hold tokens) are removed on the first operation.
+ * - A directory or file someone else could replace (another owner, group-
+ *   or world-writable, a symlink as the file) is refused with
+ *   {@link TokenStoreUnsafeError}; an existing file readable beyond
+ *   `fileMode` (a 0644 file) is tightened to `fileMode` when first read.
+ *   Temp files are created exclusively (`wx`, never following a planted
+ *   link); those left by a crashed writer (they hold tokens) are removed on
+ *   the first operation.
  * - Tokens are plaintext at rest, protected by the file mode only; wrap the
- *   store to encrypt them (docs/token-stores.md shows how).
+ *   store with `encryptedTokenStore` to seal them.
  * @module
  */
 import { randomBytes } from "node:crypto";
@@ -379,9 +382,10 @@ export class FileTokenStore implements TokenStore, RefreshLeases, ExpiringTokens
     }
     try {
       // Stat and read through one handle, so the stamp describes the bytes read.
-      const stat = await handle.stat({ bigint: true });
+      let stat = await handle.stat({ bigint: true });
       if (!stat.isFile()) throw new TokenStoreError(`Token store path "${this.#path}" is not a regular file`);
       this.#checkOwnership(this.#path, Number(stat.uid), Number(stat.mode), this.#fileMode);
+      if (await this.#tightened(handle, Number(stat.mode))) stat = await handle.stat({ bigint: true });
       const stamp = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
       if (this.#cache?.stamp === stamp) return this.#cache.records;
       const bytes = await handle.readFile();
@@ -500,6 +504,25 @@ export class FileTokenStore implements TokenStore, RefreshLeases, ExpiringTokens
     if (uid !== self && uid !== 0) throw new TokenStoreUnsafeError(path, `owned by uid ${uid}, not by this process (uid ${self})`);
     const writable = mode & 0o022 & ~allowed;
     if (writable !== 0) throw new TokenStoreUnsafeError(path, `writable by ${writable & 0o020 ? "its group" : "everyone"} (mode ${(mode & 0o777).toString(8)})`);
+  }
+
+  /**
+   * An existing file that grants more than `fileMode` (readable by group or
+   * others, say a 0644 file from an older version or a copy) is tightened to
+   * `fileMode` through the open handle (no path is looked up again, so nothing
+   * can be swapped in between). Tightened rather than refused: the file is
+   * ours (checked just before), and refusing would stop every write until
+   * someone ran chmod, while tightening closes the hole at once. A file we
+   * may not chmod is refused.
+   */
+  async #tightened(handle: FileHandle, mode: number): Promise<boolean> {
+    if (process.getuid === undefined || (mode & 0o777 & ~this.#fileMode) === 0) return false;
+    try {
+      await handle.chmod(this.#fileMode);
+    } catch {
+      throw new TokenStoreUnsafeError(this.#path, `readable by others (mode ${(mode & 0o777).toString(8)}) and its mode could not be tightened to ${this.#fileMode.toString(8)}`);
+    }
+    return true;
   }
 
   /** Atomically replaces the file with `records`: temp file, fsync, rename, fsync directory. */

@@ -16,6 +16,7 @@ import type { EmitEvent, WriteClientEventName, WriteReceipt } from "../events.js
 import { sanitizeError } from "../internal/redact.js";
 import { retryReason, type Telemetry, type TelemetryStep } from "../telemetry/telemetry.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
+import { isWellFormedId, userIdSchema } from "../internal/ids.js";
 import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "../sdk/sdk-failure.js";
 import type { PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
 import type { SdkFileMeta, UserAccessToken } from "../sdk/types.js";
@@ -50,11 +51,8 @@ export interface WriteOptions {
   possibleDuplicate?: boolean;
 }
 
-/** Validation of user ids everywhere in the public API. */
-export const userIdSchema = z
-  .string({ error: "must be a string" })
-  .min(1, "must not be empty")
-  .max(256, "must be at most 256 characters");
+/** Validation of user ids everywhere in the public API: one definition, in `internal/ids`. */
+export { userIdSchema } from "../internal/ids.js";
 
 const writeOptionsSchema = z
   .object({
@@ -212,7 +210,7 @@ export class Writer {
     let parsedOptions: z.output<typeof writeOptionsSchema>;
     let user: string;
     try {
-      user = typeof userId === "string" && userId.length >= 1 && userId.length <= 256 ? userId : parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
+      user = isWellFormedId(userId, 256) ? userId : parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
       source = toFileSource(fileMeta);
       parsedOptions = parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
     } catch (error) {

@@ -13,6 +13,8 @@ import { REDIRECT_URI, STATE_SECRET } from "../support/setup.js";
 
 const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const T0 = Date.UTC(2030, 0, 1);
+/** Completion through the pending store: the app opted in and names the signed-in user. */
+const PENDING = { allowPendingStore: true, expectedUserId: "alice" } as const;
 
 interface World {
   sandbox: Sandbox;
@@ -178,7 +180,7 @@ describe("a bundle or state that belongs to someone else is refused", () => {
     await expect(w.client.completeAuthorization(victim.callback, { sealed: victim.sealed })).resolves.toMatchObject({ userId: "victim" });
   });
 
-  it("any well-formed state this client never issued: STATE_MISMATCH with a bundle, STATE_UNKNOWN without", async () => {
+  it("any well-formed state this client never issued: STATE_MISMATCH with a bundle, STATE_UNKNOWN without, and never stored", async () => {
     const w = world();
     const { sealed, callback } = await begun(w);
     const code = new URL(callback).searchParams.get("code")!;
@@ -188,8 +190,11 @@ describe("a bundle or state that belongs to someone else is refused", () => {
         fc.pre(forged !== new URL(callback).searchParams.get("state"));
         const url = `${REDIRECT_URI}?success=true&code=${code}&state=${forged}`;
         await refused(w, () => w.client.completeAuthorization(url, { sealed }), ["STATE_MISMATCH"]);
-        // A forged state is remembered once presented (names like "__proto__" or "constructor" included).
-        await refused(w, () => w.client.completeAuthorization(url), [presented.has(forged) ? "STATE_REPLAYED" : "STATE_UNKNOWN"]);
+        // By default, without the bundle, nothing is looked up at all.
+        await refused(w, () => w.client.completeAuthorization(url), ["STATE_UNKNOWN"]);
+        // Through the pending store, a forged state fails its MAC: never stored, so unknown however often it comes
+        // (names like "__proto__" or "constructor" included).
+        await refused(w, () => w.client.completeAuthorization(url, PENDING), ["STATE_UNKNOWN"]);
         presented.add(forged);
       }),
       { numRuns: 200 },
@@ -233,12 +238,12 @@ describe("an expired or used authorization is refused", () => {
         w.clock.now = T0;
         const { sealed, callback, expiresAt } = await begun(w);
         w.clock.now = expiresAt + late;
-        await refused(w, () => w.client.completeAuthorization(callback), ["STATE_EXPIRED"]);
+        await refused(w, () => w.client.completeAuthorization(callback, PENDING), ["STATE_EXPIRED"]);
         // The bundle carries its expiry: it stays expired however often it is presented.
         await refused(w, () => w.client.completeAuthorization(callback, { sealed }), ["STATE_EXPIRED"]);
         await refused(w, () => w.client.completeAuthorization(callback, { sealed }), ["STATE_EXPIRED"]);
         // Without it, the pending store only knows the state was presented before.
-        await refused(w, () => w.client.completeAuthorization(callback), ["STATE_REPLAYED", "STATE_UNKNOWN"]);
+        await refused(w, () => w.client.completeAuthorization(callback, PENDING), ["STATE_REPLAYED", "STATE_UNKNOWN"]);
       }),
       { numRuns: 40 },
     );
@@ -257,7 +262,7 @@ describe("an expired or used authorization is refused", () => {
     );
     await fc.assert(
       fc.asyncProperty(forms, fc.boolean(), fc.oneof(fc.constant(params.code!), fc.string({ minLength: 1, maxLength: 64, unit: fc.constantFrom(...BASE64URL) })), async (form, withBundle, code) => {
-        await refused(w, () => w.client.completeAuthorization(form(code), withBundle ? { sealed } : undefined), ["STATE_REPLAYED"]);
+        await refused(w, () => w.client.completeAuthorization(form(code), withBundle ? { sealed } : PENDING), ["STATE_REPLAYED"]);
       }),
       { numRuns: 100 },
     );
@@ -419,16 +424,20 @@ describe("key rotation", () => {
     const secret = fc.string({ minLength: 1, maxLength: 64 });
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(secret, { minLength: 2, maxLength: 5 }), fc.jsonValue(), async (secrets, payload) => {
+        // The list logic, on the fast derivation (the client's own scrypt path is covered by the property above).
+        const sealer = (list: string[]) => createSealer(list, { derivation: "hkdf" });
         const [newest, ...older] = secrets as [string, ...string[]];
-        const sealedNewest = await createSealer([newest]).seal(payload);
-        const sealedOldest = await createSealer([older.at(-1)!]).seal(payload);
-        const all = createSealer(secrets);
+        const sealedNewest = await sealer([newest]).seal(payload);
+        const sealedOldest = await sealer([older.at(-1)!]).seal(payload);
+        const all = sealer(secrets);
         const roundTrip = JSON.parse(JSON.stringify(payload)) as unknown;
         expect(await all.open(sealedNewest)).toEqual({ ok: true, payload: roundTrip });
         expect(await all.open(sealedOldest)).toEqual({ ok: true, payload: roundTrip });
-        expect(await createSealer([newest]).open(sealedOldest)).toEqual({ ok: false, reason: "tampered" });
-        // What the rotated list seals opens under the newest secret alone.
-        expect((await createSealer([newest]).open(await all.seal(payload))).ok).toBe(true);
+        expect(await sealer([newest]).open(sealedOldest)).toEqual({ ok: false, reason: "tampered" });
+        // What the rotated list seals opens under the newest secret alone; so do its states.
+        expect((await sealer([newest]).open(await all.seal(payload))).ok).toBe(true);
+        expect(await all.checkState(await sealer([older.at(-1)!]).newState())).toBe(true);
+        expect(await sealer([newest]).checkState(await sealer([older.at(-1)!]).newState())).toBe(false);
       }),
       { numRuns: 100 },
     );

@@ -142,7 +142,7 @@ add("client.completeAuthorization(callback, options)", "INVALID_CALLBACK", [
   ["callback.postboxId: huge", () => client.completeAuthorization({ success: "true", code: "abc", state: "s".repeat(43), postboxId: huge(1000) }), "callback.postboxId"],
   ["callback.errorCode: an object", () => client.completeAuthorization({ success: "false", errorCode: { code: "x" } }), "callback.errorCode"],
   ["callback.errorCode: a forged log line", () => client.completeAuthorization({ success: "false", errorCode: "UserCancelled\r\nINFO ok", state: "s".repeat(43) }), "callback.errorCode"],
-  ["callback.state: missing on a denial", () => client.completeAuthorization({ success: "false", errorCode: "UserCancelled" }), "callback.state"],
+  ["callback.state: not base64url on a denial", () => client.completeAuthorization({ success: "false", errorCode: "UserCancelled", state: "a b" }), "callback.state"],
 ]);
 add("client.completeAuthorization(callback, options)", "INVALID_ARGUMENT", [
   ["options: a string", () => client.completeAuthorization(callback, "sealed" as never), "options"],
@@ -153,6 +153,10 @@ add("client.completeAuthorization(callback, options)", "INVALID_ARGUMENT", [
   ["options.expectedUserId: a number", () => client.completeAuthorization(callback, { expectedUserId: 7 } as never), "options.expectedUserId"],
   ["options.expectedUserId: huge", () => client.completeAuthorization(callback, { expectedUserId: huge(1000) }), "options.expectedUserId"],
   ["options.requireSealed: a string", () => client.completeAuthorization(callback, { requireSealed: "yes" } as never), "options.requireSealed"],
+  ["options.allowPendingStore: a string", () => client.completeAuthorization(callback, { allowPendingStore: "yes" } as never), "options.allowPendingStore"],
+  ["options.expectedUserId: missing beside allowPendingStore", () => client.completeAuthorization(callback, { allowPendingStore: true }), "options.expectedUserId"],
+  ["options.expectedUserId: a lone surrogate", () => client.completeAuthorization(callback, { expectedUserId: "Jos\uD800" }), "options.expectedUserId"],
+  ["options.expectedUserId: a NUL", () => client.completeAuthorization(callback, { expectedUserId: "a\u0000b" }), "options.expectedUserId"],
 ]);
 
 // --- client.write(userId, fileMeta, options) ---

@@ -266,7 +266,8 @@ describe.each<SandboxSdkVersion>(["v16", "v8", "v10"])("no secret leaks anywhere
     const flipped = alice!.sealed.slice(0, 20) + (alice!.sealed[20] === "A" ? "B" : "A") + alice!.sealed.slice(21);
     await seen.settle("tampered bundle", () => client.completeAuthorization(alice!.callback, { sealed: flipped }));
     await seen.settle("replayed callback", () => client.completeAuthorization(alice!.callback, { sealed: alice!.sealed }));
-    await seen.settle("replayed without bundle", () => client.completeAuthorization(alice!.callback));
+    await seen.settle("replayed without bundle", () => client.completeAuthorization(alice!.callback, { allowPendingStore: true, expectedUserId: "alice" }));
+    await seen.settle("callback without bundle, default options", () => client.completeAuthorization(alice!.callback));
     await seen.settle("malformed callback", () => client.completeAuthorization({ success: "true", code: ["a", "b"] }));
     trap.arm("exchange");
     await authorize("erin");

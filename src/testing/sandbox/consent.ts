@@ -55,8 +55,10 @@ function paramsOf(authorizeUrl: string): AuthorizeUrlParams {
  * returns the success redirect: `success=true&code&state`, plus `postboxId`
  * and `publicKey` for generation A and `accountReference` for generation C
  * when a service was onboarded. Denial returns the error redirect (the URL's
- * `callback` when it has one, as SDK 8.x builds it) with
- * `success=false&errorCode&state`. An unknown, used or expired URL throws.
+ * `callback` when it has one, as SDK 8.x builds it) with exactly what
+ * digi.me documents for a failure, `success=false&errorCode` (SDK repository,
+ * documents/create-user/authorizing.md and reauthorizing.md, "On failure"),
+ * plus `state` only with `stateOnDenial`. An unknown, used or expired URL throws.
  * Works for URLs of any host, whether the fakes or the real SDK built them.
  *
  * @example
@@ -72,11 +74,14 @@ export async function performConsent(state: SandboxState, authorizeUrl: string, 
   if (options.libraryId !== undefined && (typeof options.libraryId !== "string" || options.libraryId === "")) {
     throw new TypeError("Sandbox consent: libraryId must be a non-empty string");
   }
+  if (options.stateOnDenial !== undefined && typeof options.stateOnDenial !== "boolean") throw new TypeError("Sandbox consent: stateOnDenial must be a boolean");
   const params = paramsOf(authorizeUrl);
   const pending = state.authorizations.takePending(params.code);
   if (options.approve === false) {
     const errorRedirect = params.callback ?? pending.errorRedirect;
-    return withParams(errorRedirect, { success: "false", errorCode: options.errorCode ?? DEFAULT_DENIAL_CODE, state: pending.state });
+    // No `state` by default: digi.me's failure redirect has none (documents/create-user/authorizing.md, "On failure").
+    const denialState = options.stateOnDenial === true ? pending.state : undefined;
+    return withParams(errorRedirect, { success: "false", errorCode: options.errorCode ?? DEFAULT_DENIAL_CODE, state: denialState });
   }
   const libraryId = state.libraries.create(options.libraryId ?? pending.linkedLibraryId);
   const { code } = state.authorizations.issueCode(pending, libraryId);

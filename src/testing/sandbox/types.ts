@@ -148,6 +148,16 @@ export interface ConsentOptions {
   approve?: boolean;
   /** Error code on denial. Default `"UserCancelled"`. */
   errorCode?: string;
+  /**
+   * Add `state` to a denial redirect. digi.me documents only `success` and
+   * `errorCode` on a failure redirect (SDK repository,
+   * `documents/create-user/authorizing.md`, "On failure"), so by default the
+   * sandbox sends exactly those; set this to test an app against a denial
+   * that does carry `state`.
+   *
+   * @defaultValue `false`
+   */
+  stateOnDenial?: boolean;
   /** Put the user into this library (created if new) instead of a fresh or linked one. */
   libraryId?: string;
 }

@@ -1,0 +1,138 @@
+/**
+ * Every secret a client has seen, so that every error leaving it can be
+ * scrubbed of them: the contract key and state secrets from the start, then
+ * each token value as it passes (read from the store, written to it, returned
+ * by an exchange or refresh, or handed over mid-write through the SDK's
+ * `onAccessTokenChange`). An SDK or store error may quote any of them, and a
+ * token the SDK announced a moment before it failed is not one the failing
+ * step knew about.
+ *
+ * Bounded: the newest `max` token values are kept (a token older than that
+ * has long been replaced), so memory follows activity, not history.
+ */
+import type { UserAccessToken } from "../sdk/types.js";
+import type { SdkPort } from "../sdk/sdk-port.js";
+import type { Credentials, StoredCredentials, TokenStore } from "../tokens/token-store.js";
+
+const DEFAULT_MAX_TOKENS = 4096;
+/** Shorter values are not worth remembering: `redact` ignores them anyway. */
+const MIN_LENGTH = 8;
+
+/** @internal */
+export class SeenSecrets {
+  readonly #fixed: readonly string[];
+  /** Insertion-ordered: the oldest value is the first key. */
+  readonly #tokens = new Set<string>();
+  readonly #max: number;
+  #list: readonly string[] | undefined;
+
+  constructor(fixed: readonly string[], max = DEFAULT_MAX_TOKENS) {
+    this.#fixed = fixed;
+    this.#max = max;
+  }
+
+  /**
+   * The fixed secrets and every remembered token value: one frozen array until
+   * the next change, so `redact` indexes it once, not per error.
+   */
+  get list(): readonly string[] {
+    return (this.#list ??= Object.freeze([...this.#fixed, ...this.#tokens]));
+  }
+
+  /** Remember both values of `token` (anything not shaped like a token is ignored). */
+  addToken(token: unknown): void {
+    const t = token as Partial<UserAccessToken> | undefined;
+    this.#add(t?.accessToken?.value);
+    this.#add(t?.refreshToken?.value);
+  }
+
+  addRecord(record: Pick<Credentials, "userAccessToken"> | undefined): void {
+    if (record !== undefined && record !== null) this.addToken((record as Credentials).userAccessToken);
+  }
+
+  #add(value: unknown): void {
+    if (typeof value !== "string" || value.length < MIN_LENGTH) return;
+    if (this.#tokens.has(value)) {
+      // Refresh its place: a token in use is the last to be forgotten.
+      this.#tokens.delete(value);
+      this.#tokens.add(value);
+      return;
+    }
+    this.#tokens.add(value);
+    if (this.#tokens.size > this.#max) this.#tokens.delete(this.#tokens.values().next().value as string);
+    this.#list = undefined;
+  }
+}
+
+/** The port, remembering every token that goes in or comes out (the `onToken` of a write included, before the writer hears it). */
+export function seeingPort(port: SdkPort, seen: SeenSecrets): SdkPort {
+  return {
+    get generation() {
+      return port.generation;
+    },
+    get canRefresh() {
+      return port.canRefresh;
+    },
+    getAuthorizeUrl(input) {
+      seen.addToken(input.userAccessToken);
+      return port.getAuthorizeUrl(input);
+    },
+    async exchangeCode(input) {
+      const token = await port.exchangeCode(input);
+      seen.addToken(token);
+      return token;
+    },
+    write(input) {
+      seen.addRecord(input.credentials);
+      return port.write({
+        ...input,
+        onToken: (token) => {
+          seen.addToken(token);
+          input.onToken(token);
+        },
+      });
+    },
+    async refresh(token) {
+      seen.addToken(token);
+      const next = await port.refresh(token);
+      seen.addToken(next);
+      return next;
+    },
+  };
+}
+
+/**
+ * The token store, remembering every token read from it or written to it.
+ * Optional methods are offered exactly when the store offers them, since
+ * the keeper decides on leases and upkeep by their presence.
+ */
+export function seeingStore(store: TokenStore, seen: SeenSecrets): TokenStore {
+  const records = (list: StoredCredentials[]): StoredCredentials[] => {
+    for (const record of list) seen.addRecord(record);
+    return list;
+  };
+  const wrapper: TokenStore = {
+    async get(key) {
+      const record = await store.get(key);
+      seen.addRecord(record);
+      return record;
+    },
+    async set(key, credentials, options) {
+      seen.addRecord(credentials);
+      const result = await store.set(key, credentials, options);
+      seen.addRecord(result.status === "stored" ? result.record : result.current);
+      return result;
+    },
+    delete: (key) => store.delete(key),
+    listByUser: async (userId) => records(await store.listByUser(userId)),
+  };
+  if (typeof store.acquireRefreshLease === "function" && typeof store.releaseRefreshLease === "function") {
+    wrapper.acquireRefreshLease = store.acquireRefreshLease.bind(store);
+    wrapper.releaseRefreshLease = store.releaseRefreshLease.bind(store);
+  }
+  if (typeof store.listExpiring === "function") {
+    const list = store.listExpiring.bind(store);
+    wrapper.listExpiring = async (contractId, options) => records(await list(contractId, options));
+  }
+  return wrapper;
+}
