@@ -8,7 +8,7 @@
  * In your own app, import from "digime-write-pipeline" instead of ../src.
  */
 import { CompactEncrypt, compactDecrypt } from "jose";
-import type { Credentials, CredentialsKey, RefreshLeaseOptions, SetOptions, SetResult, StoredCredentials, TokenStore } from "../src/index.js";
+import type { Credentials, CredentialsKey, RefreshLeaseOptions, SetOptions, SetResult, StoredCredentials, TokenStore } from "../src/stores.js";
 
 export class EncryptedTokenStore implements TokenStore {
   /** `key`: 32 random bytes, e.g. Buffer.from(process.env.DIGIME_TOKEN_KEY!, "base64"). */

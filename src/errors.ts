@@ -157,25 +157,6 @@ export class AuthorizationDeniedError extends DigimeWriteError {
 }
 
 /**
- * Codes of {@link AuthorizationStateError}.
- *
- * @example
- * ```ts
- * const messages: Record<AuthorizationStateErrorCode, string> = {
- *   STATE_EXPIRED: "That took too long; please connect again.",
- *   STATE_MISMATCH: "Please connect again.", STATE_REPLAYED: "Already connected.",
- *   STATE_UNKNOWN: "Please connect again.", STATE_TAMPERED: "Please connect again.",
- * };
- * ```
- */
-export type AuthorizationStateErrorCode =
-  | "STATE_MISMATCH"
-  | "STATE_EXPIRED"
-  | "STATE_REPLAYED"
-  | "STATE_UNKNOWN"
-  | "STATE_TAMPERED";
-
-/**
  * The callback's `state` could not be matched to a live authorization bundle:
  * it differs from the sealed bundle, expired, was already used, is unknown,
  * or the sealed bundle was altered or sealed under a secret no longer listed.
@@ -187,7 +168,10 @@ export type AuthorizationStateErrorCode =
  * ```
  */
 export class AuthorizationStateError extends DigimeWriteError {
-  constructor(code: AuthorizationStateErrorCode, message: string, options?: DigimeWriteErrorOptions) {
+  /** Which check failed: `STATE_MISMATCH`, `STATE_EXPIRED`, `STATE_REPLAYED`, `STATE_UNKNOWN` or `STATE_TAMPERED`. */
+  declare readonly code: "STATE_MISMATCH" | "STATE_EXPIRED" | "STATE_REPLAYED" | "STATE_UNKNOWN" | "STATE_TAMPERED";
+
+  constructor(code: AuthorizationStateError["code"], message: string, options?: DigimeWriteErrorOptions) {
     super(code, message, false, options);
   }
 }
@@ -349,17 +333,6 @@ export class DeliveryError extends DigimeWriteError {
 }
 
 /**
- * Which bound of the queue refused a write: `total` (`maxQueued`),
- * `per-user` (`maxQueuedPerUser`) or `bytes` (`maxQueuedBytes`).
- *
- * @example
- * ```ts
- * if (error instanceof QueueFullError && error.reason === "per-user") res.status(429).end();
- * ```
- */
-export type QueueFullReason = "total" | "per-user" | "bytes";
-
-/**
  * The queue is at one of its bounds (see {@link QueueFullError.reason});
  * nothing was enqueued.
  *
@@ -372,10 +345,10 @@ export class QueueFullError extends DigimeWriteError {
   declare readonly code: "QUEUE_FULL";
   /** The configured bound that was reached. */
   readonly limit: number;
-  /** Which bound: all writes, this user's writes, or queued payload bytes. */
-  readonly reason: QueueFullReason;
+  /** Which bound: all writes (`maxQueued`), this user's writes (`maxQueuedPerUser`), or queued payload bytes (`maxQueuedBytes`). */
+  readonly reason: "total" | "per-user" | "bytes";
 
-  constructor(limit: number, reason: QueueFullReason = "total") {
+  constructor(limit: number, reason: QueueFullError["reason"] = "total") {
     const option = reason === "total" ? "maxQueued" : reason === "per-user" ? "maxQueuedPerUser, for this user" : "maxQueuedBytes";
     super("QUEUE_FULL", `The write queue is full (${option}: ${limit}); try again once it drains`, true);
     this.limit = limit;

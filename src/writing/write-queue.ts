@@ -26,32 +26,38 @@ import { ReadyList } from "./ready-list.js";
  * ```
  */
 export interface QueueOptions {
-  /** Writes in flight at once, across all users. Default 8. */
+  /**
+   * Writes in flight at once, across all users.
+   * @defaultValue 8
+   */
   concurrency?: number;
   /**
-   * Writes of one user in flight at once. Default 4 when the library
-   * refreshes tokens before they expire (SDKs with `refreshToken`, generation
-   * C), else 1. Above 1 is safe: refreshes stay single flight, and a write
-   * whose in-SDK refresh lost a race is retried with the winner's token. The
-   * SDK refreshes inside a write only when digi.me revokes an access token
-   * early; without proactive refresh it does so at every expiry, where 1 avoids
-   * the race altogether.
+   * Writes of one user in flight at once. Above 1 is safe: refreshes stay
+   * single flight, and a write whose in-SDK refresh lost a race is retried
+   * with the winner's token. The SDK refreshes inside a write only when
+   * digi.me revokes an access token early; without proactive refresh it does
+   * so at every expiry, where 1 avoids the race altogether.
+   * @defaultValue 4 when the library refreshes tokens before they expire (SDKs with `refreshToken`, generation C), else 1
    */
   perUserConcurrency?: number;
-  /** Writes accepted but not yet settled; past it `write` rejects with `QUEUE_FULL`. Default 10,000. */
+  /**
+   * Writes accepted but not yet settled; past it `write` rejects with `QUEUE_FULL`.
+   * @defaultValue 10_000
+   */
   maxQueued?: number;
   /**
    * Writes of one user accepted but not yet settled; past it that user's
    * `write` rejects with `QUEUE_FULL` (`reason: "per-user"`), so one user
-   * cannot fill the queue for everyone. Default 1,000; at least 1.
+   * cannot fill the queue for everyone. At least 1.
+   * @defaultValue 1_000
    */
   maxQueuedPerUser?: number;
   /**
    * Bytes of in-memory payloads (Buffer, Uint8Array) accepted but not yet
    * settled; past it `write` rejects with `QUEUE_FULL` (`reason: "bytes"`).
    * Streams count 0: they are read when sent. A single write larger than the
-   * budget is still accepted into an otherwise byte-free queue. Default
-   * 256 MiB (268,435,456).
+   * budget is still accepted into an otherwise byte-free queue.
+   * @defaultValue 268_435_456 (256 MiB)
    */
   maxQueuedBytes?: number;
 }
@@ -60,16 +66,15 @@ export interface QueueOptions {
 export type ResolvedQueueOptions = Required<QueueOptions>;
 
 /**
- * The defaults of {@link QueueOptions}. `perUserConcurrency` is the default
- * where the SDK cannot refresh proactively; where it can, it is
- * {@link PROACTIVE_PER_USER_CONCURRENCY}.
+ * The defaults of {@link QueueOptions}. Frozen. `perUserConcurrency` is the
+ * default where the SDK cannot refresh proactively; where it can, it is 4.
  *
  * @example
  * ```ts
- * const lanes = Math.min(users.length, DEFAULT_QUEUE_OPTIONS.concurrency); // users writing at once
+ * const lanes = Math.min(users.length, QUEUE_DEFAULTS.concurrency); // users writing at once
  * ```
  */
-export const DEFAULT_QUEUE_OPTIONS: Readonly<ResolvedQueueOptions> = Object.freeze({
+export const QUEUE_DEFAULTS: Readonly<ResolvedQueueOptions> = Object.freeze({
   concurrency: 8,
   perUserConcurrency: 1,
   maxQueued: 10_000,
@@ -80,11 +85,7 @@ export const DEFAULT_QUEUE_OPTIONS: Readonly<ResolvedQueueOptions> = Object.free
 /**
  * The default `perUserConcurrency` where the library refreshes tokens before
  * they expire: one user's backlog then moves at several writes at a time.
- *
- * @example
- * ```ts
- * new WriteClient({ ...options, queue: { perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY * 2 } });
- * ```
+ * @internal
  */
 export const PROACTIVE_PER_USER_CONCURRENCY = 4;
 
@@ -210,7 +211,7 @@ export class WriteQueue {
   readonly #onIdle: (settled: number) => void;
 
   constructor(options: Omit<ResolvedQueueOptions, "maxQueuedPerUser" | "maxQueuedBytes"> & QueueOptions, onIdle: (settled: number) => void) {
-    this.#options = { ...DEFAULT_QUEUE_OPTIONS, ...options };
+    this.#options = { ...QUEUE_DEFAULTS, ...options };
     this.#global = new PQueue({ concurrency: options.concurrency });
     this.#onIdle = onIdle;
   }
