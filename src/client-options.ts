@@ -11,7 +11,7 @@ import type { DigimeSdk, SdkGeneration } from "./sdk/types.js";
 import { DEFAULT_DIGIME_BASE_URL, DEFAULT_DIGIME_TIMEOUT_MS } from "./sdk/wire/token-endpoint.js";
 import type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 import type { TokenStore } from "./tokens/token-store.js";
-import { QUEUE_DEFAULTS, type QueueOptions, type ResolvedQueueOptions } from "./writing/write-queue.js";
+import { QUEUE_DEFAULTS, type QueueOptions, type ResolvedQueueOptions } from "./scheduling/lane-scheduler.js";
 import { RETRY_DEFAULTS, type ResolvedRetryOptions, type RetryOptions } from "./writing/retry-policy.js";
 import { createOpenTelemetry, type OpenTelemetryOptions } from "./telemetry/opentelemetry.js";
 import { NO_TELEMETRY, type Telemetry } from "./telemetry/telemetry.js";

@@ -39,7 +39,7 @@ export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/t
 // Writing
 export type { WriteFileMeta, ReadableFactory } from "./writing/file-meta.js";
 export type { WriteOptions } from "./writing/writer.js";
-export { QUEUE_DEFAULTS, type QueueOptions } from "./writing/write-queue.js";
+export { QUEUE_DEFAULTS, type QueueOptions } from "./scheduling/lane-scheduler.js";
 export { RETRY_DEFAULTS, type RetryOptions } from "./writing/retry-policy.js";
 
 // The SDK as the client takes it (the generations' own shapes: "digime-write-pipeline/sdk")

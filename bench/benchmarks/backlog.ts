@@ -3,7 +3,7 @@
  * SDK latency. The client runs them at its default per-user concurrency; the
  * baseline is a bare p-queue of that same concurrency around the SDK.
  */
-import { PROACTIVE_PER_USER_CONCURRENCY } from "../../src/writing/write-queue.js";
+import { PROACTIVE_PER_USER_CONCURRENCY } from "../../src/scheduling/lane-scheduler.js";
 import type { Benchmark } from "../lib/report.js";
 import { median } from "../lib/stats.js";
 import { alternateRounds, rateRound, type Arm } from "../lib/world.js";

@@ -75,6 +75,11 @@ export interface AttemptFailure {
   readonly retryable: boolean;
   /** Server-requested wait, in ms. */
   readonly retryAfterMs?: number | undefined;
+  /**
+   * Why a retry follows, where the error's type alone cannot say (a token
+   * rotated by another write, a postbox still `pending`); a telemetry label.
+   */
+  readonly reason?: "token_rotated" | "pending" | undefined;
 }
 
 /** Hooks the caller gets between attempts. */

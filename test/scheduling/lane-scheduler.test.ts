@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ClientClosedError, QueueFullError, WriteAbortedError } from "../src/errors.js";
-import { WriteQueue } from "../src/writing/write-queue.js";
+import { ClientClosedError, QueueFullError, WriteAbortedError } from "../../src/errors.js";
+import { LaneScheduler } from "../../src/scheduling/lane-scheduler.js";
+import { runInTurn, type Scheduler } from "../../src/scheduling/scheduler.js";
+
+/** Run `task` in its turn on `scheduler`, as the writer does. */
+const add = <T>(scheduler: Scheduler, userId: string, priority: number, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> =>
+  runInTurn(scheduler, { userId, priority, signal }, task);
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -10,7 +15,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 describe("the write queue", () => {
   it("runs one write per user at a time by default, several users in parallel", async () => {
-    const queue = new WriteQueue({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100 }, () => {});
     const running = new Map<string, number>();
     let maxPerUser = 0;
     let maxOverall = 0;
@@ -21,35 +26,35 @@ describe("the write queue", () => {
       await new Promise((r) => setTimeout(r, 2));
       running.set(user, (running.get(user) ?? 1) - 1);
     };
-    await Promise.all(["a", "b", "c", "d"].flatMap((u) => Array.from({ length: 5 }, () => queue.add(u, 0, undefined, task(u)))));
+    await Promise.all(["a", "b", "c", "d"].flatMap((u) => Array.from({ length: 5 }, () => add(queue, u, 0, undefined, task(u)))));
     expect(maxPerUser).toBe(1);
     expect(maxOverall).toBe(4);
   });
 
   it("keeps a user's writes in order and lets higher priority go first", async () => {
-    const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100 }, () => {});
     const gate = deferred();
     const order: string[] = [];
-    const first = queue.add("a", 0, undefined, async () => {
+    const first = add(queue, "a", 0, undefined, async () => {
       await gate.promise;
       order.push("first");
     });
-    const low = queue.add("b", 0, undefined, async () => void order.push("low"));
-    const high = queue.add("c", 10, undefined, async () => void order.push("high"));
+    const low = add(queue, "b", 0, undefined, async () => void order.push("low"));
+    const high = add(queue, "c", 10, undefined, async () => void order.push("high"));
     gate.resolve();
     await Promise.all([first, low, high]);
     expect(order).toEqual(["first", "high", "low"]);
   });
 
   it("does not let one busy user hold back the others", async () => {
-    const queue = new WriteQueue({ concurrency: 2, perUserConcurrency: 1, maxQueued: 10_000 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 2, perUserConcurrency: 1, maxQueued: 10_000 }, () => {});
     const finished: string[] = [];
     const work = (label: string) => async () => {
       await new Promise((r) => setImmediate(r));
       finished.push(label);
     };
-    const big = Array.from({ length: 200 }, () => queue.add("big", 0, undefined, work("big")));
-    const small = Array.from({ length: 20 }, (_, i) => queue.add(`small-${i}`, 0, undefined, work("small")));
+    const big = Array.from({ length: 200 }, () => add(queue, "big", 0, undefined, work("big")));
+    const small = Array.from({ length: 20 }, (_, i) => add(queue, `small-${i}`, 0, undefined, work("small")));
     await Promise.all([...big, ...small]);
     const lastSmall = finished.lastIndexOf("small");
     // Each small user's only write runs within the first rounds, not after the big user's 200.
@@ -57,23 +62,23 @@ describe("the write queue", () => {
   });
 
   it("refuses writes past maxQueued with QUEUE_FULL and accepts again once drained", async () => {
-    const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 1, maxQueued: 2 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 2 }, () => {});
     const gate = deferred();
-    const a = queue.add("u", 0, undefined, () => gate.promise);
-    const b = queue.add("u", 0, undefined, async () => {});
-    await expect(queue.add("u", 0, undefined, async () => {})).rejects.toBeInstanceOf(QueueFullError);
+    const a = add(queue, "u", 0, undefined, () => gate.promise);
+    const b = add(queue, "u", 0, undefined, async () => {});
+    await expect(add(queue, "u", 0, undefined, async () => {})).rejects.toBeInstanceOf(QueueFullError);
     gate.resolve();
     await Promise.all([a, b]);
-    await expect(queue.add("u", 0, undefined, async () => "ok")).resolves.toBe("ok");
+    await expect(add(queue, "u", 0, undefined, async () => "ok")).resolves.toBe("ok");
   });
 
   it("aborts a queued write without running it", async () => {
-    const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 1, maxQueued: 10 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 10 }, () => {});
     const gate = deferred();
-    const blocker = queue.add("u", 0, undefined, () => gate.promise);
+    const blocker = add(queue, "u", 0, undefined, () => gate.promise);
     const controller = new AbortController();
     let ran = false;
-    const aborted = queue.add("u", 0, controller.signal, async () => {
+    const aborted = add(queue, "u", 0, controller.signal, async () => {
       ran = true;
     });
     controller.abort(new Error("user left"));
@@ -87,17 +92,17 @@ describe("the write queue", () => {
 
   it("close(reject) rejects writes that have not started and lets running ones finish", async () => {
     let idleCalls = 0;
-    const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 1, maxQueued: 10 }, () => void idleCalls++);
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 10 }, () => void idleCalls++);
     const gate = deferred();
-    const running = queue.add("u", 0, undefined, async () => {
+    const running = add(queue, "u", 0, undefined, async () => {
       await gate.promise;
       return "done";
     });
-    const waiting = queue.add("v", 0, undefined, async () => "never");
+    const waiting = add(queue, "v", 0, undefined, async () => "never");
     await new Promise((r) => setImmediate(r));
     queue.close(true);
     await expect(waiting).rejects.toBeInstanceOf(ClientClosedError);
-    await expect(queue.add("w", 0, undefined, async () => "late")).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(add(queue, "w", 0, undefined, async () => "late")).rejects.toBeInstanceOf(ClientClosedError);
     gate.resolve();
     await expect(running).resolves.toBe("done");
     await queue.onIdle();
