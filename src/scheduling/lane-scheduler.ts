@@ -2,12 +2,13 @@
  * The in-process scheduler: per-user lanes under a global concurrency limit.
  *
  * A lane holds one user's waiting writes (highest priority first, then in
- * arrival order) and lets only `perUserConcurrency` of them hold a slot at a
- * time, which serialises a user's token refreshes where that matters. Lanes
- * with a write they may start wait in a ready list: highest priority first,
- * then users with no write running before those with one, then the lane that
- * has waited longest, so users take turns and one busy user cannot crowd out
- * the rest. A slot freed by a settled write goes straight to the next ready
+ * arrival order). Lanes with a write they may start wait in a ready list:
+ * highest priority first, then users with no write running before those with
+ * one, then the lane that has waited longest, so users take turns and one
+ * busy user cannot crowd out the rest. `perUserConcurrency` is a user's share
+ * while others wait: a slot nobody else is ready for goes to a lane past its
+ * share (work-conserving), unless the lanes are strict, where a user's writes
+ * must not overlap beyond it (an SDK that refreshes inside its writes). A slot freed by a settled write goes straight to the next ready
  * write (its turn resolves); there are no worker loops and no callbacks into
  * the writer. A write keeps the async context of its `write()` call because
  * it is one async function that awaits its turn.
@@ -105,6 +106,8 @@ interface Lane {
   readyBusy: boolean;
   /** Bumped whenever the lane's place in the ready list changes; older entries are stale. */
   version: number;
+  /** Whether the lane waits among those past their share, for a slot nobody else wants. */
+  borrowing: boolean;
 }
 
 /** A lane's place in the ready list. */
@@ -213,6 +216,10 @@ export class LaneScheduler implements Scheduler {
   readonly #options: ResolvedQueueOptions;
   /** Lanes with a write they may start, in the order they get a slot (see {@link ReadyList}); stale entries are skipped. */
   readonly #ready = new ReadyList<ReadyEntry>();
+  /** Lanes past their share with writes waiting, served round robin when a slot would otherwise stay idle. */
+  #borrowers: Lane[] = [];
+  /** Whether a lane may run past `perUserConcurrency` on slots nobody else is ready for. */
+  readonly #workConserving: boolean;
   #running = 0;
   #admitted = 0;
   #released = 0;
@@ -221,9 +228,20 @@ export class LaneScheduler implements Scheduler {
   #idleWaiters: Array<() => void> = [];
   readonly #onIdle: (settled: number) => void;
 
-  constructor(options: Omit<ResolvedQueueOptions, "maxQueuedPerUser" | "maxQueuedBytes"> & QueueOptions, onIdle: (settled: number) => void = () => undefined) {
+  /**
+   * @param strictLanes A user's writes never overlap beyond `perUserConcurrency`,
+   *   even on idle slots: for SDKs that refresh inside their writes (generations
+   *   A and B without the library's own refresh), where overlapping writes race
+   *   to spend one refresh token.
+   */
+  constructor(
+    options: Omit<ResolvedQueueOptions, "maxQueuedPerUser" | "maxQueuedBytes"> & QueueOptions,
+    onIdle: (settled: number) => void = () => undefined,
+    strictLanes = false,
+  ) {
     this.#options = { ...QUEUE_DEFAULTS, ...options };
     this.#onIdle = onIdle;
+    this.#workConserving = !strictLanes;
   }
 
   get size(): number {
@@ -252,14 +270,15 @@ export class LaneScheduler implements Scheduler {
     this.#admitted += 1;
     this.#queuedBytes += bytes;
     if (lane === undefined) {
-      lane = { userId, running: 0, queued: 0, waiting: [], head: 0, ready: false, readyBusy: false, version: 0 };
+      lane = { userId, running: 0, queued: 0, waiting: [], head: 0, ready: false, readyBusy: false, version: 0, borrowing: false };
       this.#lanes.set(userId, lane);
     }
     lane.queued += 1;
     const ticket = new LaneTicket(this, lane, priority, signal, this.#admitted, bytes);
     const wasHead = headOf(lane);
-    // A free slot with nobody ready for it, and room in the lane: start now, no promise, no wait.
-    if (wasHead === undefined && this.#running < this.#options.concurrency && lane.running < this.#options.perUserConcurrency) {
+    // A free slot means nobody else waits for one (slots are handed on as they free up):
+    // start now, no promise, no wait, within the user's share or on a slot nobody wants.
+    if (wasHead === undefined && this.#running < this.#options.concurrency && (lane.running < this.#options.perUserConcurrency || this.#workConserving)) {
       this.#grant(ticket);
       return ticket;
     }
@@ -273,6 +292,8 @@ export class LaneScheduler implements Scheduler {
       if (!lane.ready) this.#markReady(lane);
       else if (wasHead !== undefined && ticket.priority > wasHead.priority) this.#markReady(lane);
       this.#fill();
+    } else {
+      this.#borrowWhenIdle(lane);
     }
     return ticket;
   }
@@ -313,21 +334,60 @@ export class LaneScheduler implements Scheduler {
     }
   }
 
-  /** Hand free slots to ready lanes, in the ready list's order. */
+  /** Queue `lane`, past its share, for slots nobody else is ready for (work-conserving lanes only). */
+  #borrowWhenIdle(lane: Lane): void {
+    if (!this.#workConserving || lane.borrowing) return;
+    lane.borrowing = true;
+    this.#borrowers.push(lane);
+  }
+
+  /** Hand free slots to ready lanes, in the ready list's order; then slots nobody is ready for to lanes past their share. */
   #fill(): void {
     while (this.#running < this.#options.concurrency) {
       const lane = this.#popReady();
-      if (lane === undefined) return;
+      if (lane === undefined) {
+        this.#lend();
+        return;
+      }
       const ticket = headOf(lane);
       if (ticket === undefined) {
         // Everything it held was cancelled while it waited.
         this.#forgetIfIdle(lane);
         continue;
       }
+      if (lane.running >= this.#options.perUserConcurrency) {
+        // Past its share since it was listed (it borrowed an idle slot meanwhile).
+        this.#borrowWhenIdle(lane);
+        continue;
+      }
       takeHead(lane);
       this.#grant(ticket);
       // The lane may start more at once: it waits for another slot among the users who have one running.
       if (lane.running < this.#options.perUserConcurrency) this.#markReady(lane);
+      else this.#borrowWhenIdle(lane);
+    }
+  }
+
+  /** Slots free and no lane within its share is ready: lanes past their share take turns on them. */
+  #lend(): void {
+    let passes = this.#borrowers.length;
+    while (this.#running < this.#options.concurrency && passes > 0) {
+      const lane = this.#borrowers.shift()!;
+      passes -= 1;
+      lane.borrowing = false;
+      const ticket = headOf(lane);
+      if (ticket === undefined) {
+        this.#forgetIfIdle(lane);
+        continue;
+      }
+      // A lane back within its share is served through the ready list.
+      if (lane.running < this.#options.perUserConcurrency) continue;
+      takeHead(lane);
+      this.#grant(ticket);
+      if (headOf(lane) !== undefined) {
+        this.#borrowWhenIdle(lane);
+        passes += 1;
+      }
     }
   }
 
@@ -339,8 +399,10 @@ export class LaneScheduler implements Scheduler {
       lane.running -= 1;
       this.#running -= 1;
       // The lane's next write waits its turn behind the lanes ready before it
-      // (moved up among users with nothing running, if it waited among the busy ones).
-      if (!lane.ready || (lane.readyBusy && lane.running === 0)) this.#markReady(lane);
+      // (moved up among users with nothing running, if it waited among the busy ones);
+      // a lane still past its share waits for a slot nobody else wants.
+      if (lane.running >= this.#options.perUserConcurrency) this.#borrowWhenIdle(lane);
+      else if (!lane.ready || (lane.readyBusy && lane.running === 0)) this.#markReady(lane);
     } else if (ticket.onAbort !== undefined) {
       ticket.signal?.removeEventListener("abort", ticket.onAbort);
     }
@@ -354,7 +416,7 @@ export class LaneScheduler implements Scheduler {
   }
 
   #forgetIfIdle(lane: Lane): void {
-    if (lane.running === 0 && lane.queued === 0 && !lane.ready && this.#lanes.get(lane.userId) === lane) this.#lanes.delete(lane.userId);
+    if (lane.running === 0 && lane.queued === 0 && !lane.ready && !lane.borrowing && this.#lanes.get(lane.userId) === lane) this.#lanes.delete(lane.userId);
   }
 
   /** A waiting ticket that will never start: its turn rejects with `error`. */

@@ -74,8 +74,8 @@ describe("write queue lanes and workers", () => {
     expect(order).toEqual(["x", "b5", "a0", "b0"]);
   });
 
-  it("never runs more than concurrency writes, nor more than perUserConcurrency of one user", async () => {
-    const queue = new LaneScheduler({ concurrency: 3, perUserConcurrency: 2, maxQueued: 1_000 }, () => {});
+  it("never runs more than concurrency writes, nor (with strict lanes) more than perUserConcurrency of one user", async () => {
+    const queue = new LaneScheduler({ concurrency: 3, perUserConcurrency: 2, maxQueued: 1_000 }, () => {}, true);
     let overall = 0;
     let maxOverall = 0;
     const perUser = new Map<string, number>();

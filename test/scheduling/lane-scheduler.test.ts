@@ -14,8 +14,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 describe("the write queue", () => {
-  it("runs one write per user at a time by default, several users in parallel", async () => {
-    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+  it("with strict lanes (an SDK that refreshes inside its writes) runs one write per user at a time, several users in parallel", async () => {
+    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100 }, () => {}, true);
     const running = new Map<string, number>();
     let maxPerUser = 0;
     let maxOverall = 0;
@@ -29,6 +29,55 @@ describe("the write queue", () => {
     await Promise.all(["a", "b", "c", "d"].flatMap((u) => Array.from({ length: 5 }, () => add(queue, u, 0, undefined, task(u)))));
     expect(maxPerUser).toBe(1);
     expect(maxOverall).toBe(4);
+  });
+
+  it("gives a user alone every free slot, whatever their share", async () => {
+    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    let running = 0;
+    let most = 0;
+    const task = async () => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 2));
+      running -= 1;
+    };
+    await Promise.all(Array.from({ length: 20 }, () => add(queue, "alone", 0, undefined, task)));
+    expect(most).toBe(4);
+    expect(queue.size).toBe(0);
+  });
+
+  it("hands slots a lone user borrowed back to users who arrive: each freed slot goes to a user within their share first", async () => {
+    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 1_000 }, () => {});
+    const gates: Array<() => void> = [];
+    const order: string[] = [];
+    const running = new Map<string, number>();
+    const task = (name: string) => () =>
+      new Promise<void>((resolve) => {
+        const user = name[0]!;
+        running.set(user, (running.get(user) ?? 0) + 1);
+        order.push(name);
+        gates.push(() => {
+          running.set(user, running.get(user)! - 1);
+          resolve();
+        });
+      });
+    const big = Array.from({ length: 10 }, (_, i) => add(queue, "a", 0, undefined, task(`a${i}`)));
+    expect(running.get("a")).toBe(4); // alone: every slot
+    const others = ["b", "c", "d"].map((user) => add(queue, user, 0, undefined, task(`${user}0`)));
+    // Each slot alice frees goes to a waiting user within their share, not back to her.
+    for (let i = 0; i < 3; i += 1) {
+      gates.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(order.slice(4, 7)).toEqual(["b0", "c0", "d0"]);
+    expect(running.get("a")).toBe(1);
+    // With nobody else waiting, alice takes the free slots again.
+    while (gates.length > 0) {
+      gates.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([...big, ...others]);
+    expect(order.filter((name) => name.startsWith("a"))).toHaveLength(10);
   });
 
   it("keeps a user's writes in order and lets higher priority go first", async () => {
