@@ -29,3 +29,4 @@ export {
 } from "./durable/durable-write-queue.js";
 export { WriteWorker, WRITE_WORKER_DEFAULTS, type WriteWorkerOptions, type TokenUpkeepSchedule, type TokenUpkeepResult } from "./durable/write-worker.js";
 export { DirectoryPayloadStore, type PayloadStore, type DirectoryPayloadStoreOptions } from "./durable/payload-store.js";
+export { PayloadStoreRequiredError, type PayloadStoreRequiredReason, QueueUnavailableError, WriteNotFoundError, WriteIdConflictError } from "./errors.js";

@@ -12,8 +12,8 @@ import type { DigimeSdk, SdkGeneration } from "./sdk/types.js";
 import { DEFAULT_DIGIME_BASE_URL, DEFAULT_DIGIME_TIMEOUT_MS } from "./sdk/wire/token-endpoint.js";
 import type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 import type { TokenStore } from "./tokens/token-store.js";
-import { DEFAULT_QUEUE_OPTIONS, type QueueOptions, type ResolvedQueueOptions } from "./writing/write-queue.js";
-import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions, type RetryOptions } from "./writing/retry-policy.js";
+import { QUEUE_DEFAULTS, type QueueOptions, type ResolvedQueueOptions } from "./scheduling/lane-scheduler.js";
+import { RETRY_DEFAULTS, type ResolvedRetryOptions, type RetryOptions } from "./writing/retry-policy.js";
 import { createOpenTelemetry, type OpenTelemetryOptions } from "./telemetry/opentelemetry.js";
 import { NO_TELEMETRY, type Telemetry } from "./telemetry/telemetry.js";
 
@@ -298,9 +298,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     pendingAuthorizations: (input as WriteClientOptions).pendingAuthorizations,
     requireSealedBundle: o.requireSealedBundle ?? false,
     authorizationTtlMs: o.authorizationTtlMs ?? 15 * 60 * 1000,
-    queue: { ...DEFAULT_QUEUE_OPTIONS, ...stripUndefined(o.queue) },
+    queue: { ...QUEUE_DEFAULTS, ...stripUndefined(o.queue) },
     perUserConcurrencySet: o.queue?.perUserConcurrency !== undefined,
-    retry: { ...DEFAULT_RETRY_OPTIONS, ...stripUndefined(o.retry) },
+    retry: { ...RETRY_DEFAULTS, ...stripUndefined(o.retry) },
     refreshWindowMs: o.refreshWindowMs ?? 60_000,
     refreshCoordination: { leaseMs: 3_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000, ...stripUndefined(o.refreshCoordination) },
     idleUserMs: o.idleUserMs ?? 60_000,

@@ -157,25 +157,6 @@ export class AuthorizationDeniedError extends DigimeWriteError {
 }
 
 /**
- * Codes of {@link AuthorizationStateError}.
- *
- * @example
- * ```ts
- * const messages: Record<AuthorizationStateErrorCode, string> = {
- *   STATE_EXPIRED: "That took too long; please connect again.",
- *   STATE_MISMATCH: "Please connect again.", STATE_REPLAYED: "Already connected.",
- *   STATE_UNKNOWN: "Please connect again.", STATE_TAMPERED: "Please connect again.",
- * };
- * ```
- */
-export type AuthorizationStateErrorCode =
-  | "STATE_MISMATCH"
-  | "STATE_EXPIRED"
-  | "STATE_REPLAYED"
-  | "STATE_UNKNOWN"
-  | "STATE_TAMPERED";
-
-/**
  * The callback's `state` could not be matched to a live authorization bundle:
  * it differs from the sealed bundle, expired, was already used, is unknown,
  * or the sealed bundle was altered or sealed under a secret no longer listed.
@@ -187,7 +168,10 @@ export type AuthorizationStateErrorCode =
  * ```
  */
 export class AuthorizationStateError extends DigimeWriteError {
-  constructor(code: AuthorizationStateErrorCode, message: string, options?: DigimeWriteErrorOptions) {
+  /** Which check failed: `STATE_MISMATCH`, `STATE_EXPIRED`, `STATE_REPLAYED`, `STATE_UNKNOWN` or `STATE_TAMPERED`. */
+  declare readonly code: "STATE_MISMATCH" | "STATE_EXPIRED" | "STATE_REPLAYED" | "STATE_UNKNOWN" | "STATE_TAMPERED";
+
+  constructor(code: AuthorizationStateError["code"], message: string, options?: DigimeWriteErrorOptions) {
     super(code, message, false, options);
   }
 }
@@ -349,17 +333,6 @@ export class DeliveryError extends DigimeWriteError {
 }
 
 /**
- * Which bound of the queue refused a write: `total` (`maxQueued`),
- * `per-user` (`maxQueuedPerUser`) or `bytes` (`maxQueuedBytes`).
- *
- * @example
- * ```ts
- * if (error instanceof QueueFullError && error.reason === "per-user") res.status(429).end();
- * ```
- */
-export type QueueFullReason = "total" | "per-user" | "bytes";
-
-/**
  * The queue is at one of its bounds (see {@link QueueFullError.reason});
  * nothing was enqueued.
  *
@@ -372,10 +345,10 @@ export class QueueFullError extends DigimeWriteError {
   declare readonly code: "QUEUE_FULL";
   /** The configured bound that was reached. */
   readonly limit: number;
-  /** Which bound: all writes, this user's writes, or queued payload bytes. */
-  readonly reason: QueueFullReason;
+  /** Which bound: all writes (`maxQueued`), this user's writes (`maxQueuedPerUser`), or queued payload bytes (`maxQueuedBytes`). */
+  readonly reason: "total" | "per-user" | "bytes";
 
-  constructor(limit: number, reason: QueueFullReason = "total") {
+  constructor(limit: number, reason: QueueFullError["reason"] = "total") {
     const option = reason === "total" ? "maxQueued" : reason === "per-user" ? "maxQueuedPerUser, for this user" : "maxQueuedBytes";
     super("QUEUE_FULL", `The write queue is full (${option}: ${limit}); try again once it drains`, true);
     this.limit = limit;
@@ -437,19 +410,6 @@ export class TokenStoreError extends DigimeWriteError {
 }
 
 /**
- * Why {@link encryptedTokenStore} could not open a record: `unknown-key` (it
- * was sealed under a key that is no longer listed) or `tampered` (it does not
- * authenticate under its key: altered, or copied from another user's or
- * contract's slot).
- *
- * @example
- * ```ts
- * const reason: TokenRecordSealFailure = error instanceof TokenRecordSealError ? error.reason : "tampered";
- * ```
- */
-export type TokenRecordSealFailure = "unknown-key" | "tampered";
-
-/**
  * A record read through {@link encryptedTokenStore} cannot be opened. Nothing
  * was overwritten: the record stays as it is until a configured key opens it
  * or the app deletes it (the user then authorizes again). Not retryable.
@@ -460,14 +420,14 @@ export type TokenRecordSealFailure = "unknown-key" | "tampered";
  * ```
  */
 export class TokenRecordSealError extends TokenStoreError {
-  /** What was wrong with the record. */
-  readonly reason: TokenRecordSealFailure;
+  /** What was wrong with the record: sealed under a key not in `keys` (`unknown-key`), or it does not authenticate (`tampered`). */
+  readonly reason: "unknown-key" | "tampered";
   /** The user and contract of the record. */
   readonly userId: string;
   /** The contract of the record. */
   readonly contractId: string;
 
-  constructor(reason: TokenRecordSealFailure, userId: string, contractId: string) {
+  constructor(reason: TokenRecordSealError["reason"], userId: string, contractId: string) {
     super(
       reason === "unknown-key"
         ? "A stored token was sealed under a key that is not in `keys` (add the retired key back to open it); nothing was overwritten"

@@ -14,6 +14,8 @@ export { WriteClient, type CloseOptions, type CloseResult, type AuthorizationSta
 export type { RefreshExpiringReport, UpkeepFailure } from "./tokens/token-upkeep.js";
 export type { WriteClientOptions, DigimeApiOptions } from "./client-options.js";
 export type { OpenTelemetryApi, OpenTelemetryOptions } from "./telemetry/opentelemetry.js";
+
+// Authorization
 export type {
   BeginAuthorizationInput,
   BeginAuthorizationResult,
@@ -21,22 +23,72 @@ export type {
   CompleteAuthorizationResult,
 } from "./authorization/authorizer.js";
 export type { AuthorizationBundle } from "./authorization/bundle.js";
-export type { CallbackInput, ParsedCallback } from "./authorization/callback.js";
+export type { CallbackInput } from "./authorization/callback.js";
 export {
   MemoryPendingAuthorizationStore,
   type PendingAuthorizationStore,
   type MemoryPendingAuthorizationStoreOptions,
-  type ConsumeResult,
 } from "./authorization/pending-store.js";
-export type { TokenStore, Credentials, CredentialsKey, StoredCredentials, SetOptions, SetResult, RefreshLeases, RefreshLeaseOptions, ExpiringTokens, ListExpiringOptions, ExpiringCursor } from "./tokens/token-store.js";
+
+// Token stores (what a store of your own implements: "digime-write-pipeline/stores")
+export type { TokenStore } from "./tokens/token-store.js";
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./tokens/memory-token-store.js";
 export { FileTokenStore, type FileTokenStoreOptions } from "./tokens/file-token-store.js";
 export { encryptedTokenStore, type EncryptedTokenStoreOptions } from "./tokens/encrypted-token-store.js";
 export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
+
+// Writing
 export type { WriteFileMeta, ReadableFactory } from "./writing/file-meta.js";
 export type { WriteOptions } from "./writing/writer.js";
-export { DEFAULT_QUEUE_OPTIONS, PROACTIVE_PER_USER_CONCURRENCY, type QueueOptions } from "./writing/write-queue.js";
-export { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./writing/retry-policy.js";
-export * from "./events.js";
-export * from "./errors.js";
-export type * from "./sdk/types.js";
+export { QUEUE_DEFAULTS, type QueueOptions } from "./scheduling/lane-scheduler.js";
+export { RETRY_DEFAULTS, type RetryOptions } from "./writing/retry-policy.js";
+
+// The SDK as the client takes it (the generations' own shapes: "digime-write-pipeline/sdk")
+export type { DigimeSdk, SdkGeneration, FileDescriptor, UserAccessToken } from "./sdk/types.js";
+
+// Events
+export type {
+  AuthorizationCompletedEvent,
+  AuthorizationFailedEvent,
+  WriteQueuedEvent,
+  WriteStartedEvent,
+  WriteRetryingEvent,
+  WriteSucceededEvent,
+  WriteFailedEvent,
+  TokenRefreshedEvent,
+  TokenPersistFailedEvent,
+  ReauthorizationRequiredEvent,
+  SdkLimitationEvent,
+  ConfigWarningEvent,
+  QueueIdleEvent,
+  WriteReceipt,
+  WriteClientEvents,
+  WriteClientEventName,
+} from "./events.js";
+
+// Errors (those only the durable queue throws are exported from "digime-write-pipeline/bullmq")
+export {
+  type ErrorCode,
+  DigimeWriteError,
+  type ValidationIssue,
+  ValidationError,
+  AuthorizationDeniedError,
+  AuthorizationStateError,
+  AuthorizationUserMismatchError,
+  TokenExchangeError,
+  AuthorizationStartError,
+  NotAuthorizedError,
+  ReauthorizationRequiredError,
+  type DeliveryFailureDetails,
+  DeliveryError,
+  QueueFullError,
+  WriteAbortedError,
+  ClientClosedError,
+  TokenStoreError,
+  TokenRecordSealError,
+  TokenStoreCorruptError,
+  TokenStoreUnsafeError,
+  SdkResponseError,
+  TokenResponseInvalidError,
+  TokenKeySetUntrustedError,
+} from "./errors.js";

@@ -24,7 +24,7 @@ import type { RefreshExpiringReport } from "./tokens/token-upkeep.js";
 import type { WriteFileMeta } from "./writing/file-meta.js";
 import { Writer, type WriteOptions } from "./writing/writer.js";
 import { userIdSchema } from "./internal/ids.js";
-import { PROACTIVE_PER_USER_CONCURRENCY, WriteQueue } from "./writing/write-queue.js";
+import { LaneScheduler, PROACTIVE_PER_USER_CONCURRENCY } from "./scheduling/lane-scheduler.js";
 import { z } from "zod";
 
 /**
@@ -168,7 +168,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
   readonly #keeper: TokenKeeper;
   readonly #authorizer: Authorizer;
   readonly #writer: Writer;
-  readonly #queue: WriteQueue;
+  readonly #scheduler: LaneScheduler;
   readonly #now: () => number;
   #closing: Promise<CloseResult> | undefined;
   /** Whether the next authorization should say (once) that it can complete only on this instance. */
@@ -238,11 +238,14 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       telemetry: resolved.telemetry,
     });
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
-    this.#queue = new WriteQueue(queue, (settled) => emit("queue:idle", { settled }));
-    const writeQueue = this.#queue;
-    this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: writeQueue.size - writeQueue.running, inFlight: writeQueue.running }));
+    // Strict lanes: a user's writes never overlap past perUserConcurrency. Lending idle slots to a lone
+    // user (the scheduler can) raced the SDK's in-write refresh with generation C when a token expired
+    // mid-queue (7 refused refreshes in test/token-refresh.test.ts), so it stays off until that race is gone.
+    const scheduler = new LaneScheduler(queue, (settled) => emit("queue:idle", { settled }), true);
+    this.#scheduler = scheduler;
+    this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: scheduler.size - scheduler.running, inFlight: scheduler.running }));
     this.#writer = new Writer({
-      queue: this.#queue,
+      scheduler,
       keeper: this.#keeper,
       port: this.#port,
       emit,
@@ -294,12 +297,12 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    * ```
    */
   get concurrency(): number {
-    return this.#queue.concurrency;
+    return this.#scheduler.concurrency;
   }
 
   /** Writes accepted and not yet settled. */
   get queued(): number {
-    return this.#queue.size;
+    return this.#scheduler.size;
   }
 
   /**
@@ -470,7 +473,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    * ```
    */
   onIdle(): Promise<void> {
-    return this.#queue.onIdle();
+    return this.#scheduler.onIdle();
   }
 
   /**
@@ -491,9 +494,9 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#queue.close(!drain);
+    this.#scheduler.close(!drain);
     this.#closing = (async () => {
-      await this.#queue.onIdle();
+      await this.#scheduler.onIdle();
       this.#stopObserving();
       return { unsavedTokens: await this.#keeper.close() };
     })();
@@ -502,6 +505,6 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
 
   /** Shows state, never credentials. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return `WriteClient { contractId: ${JSON.stringify(this.#contractId)}, sdkGeneration: ${this.#port.generation ?? "unknown"}, queued: ${this.#queue.size}, usersInMemory: ${this.#keeper.trackedUsers}, closed: ${this.#closing !== undefined} }`;
+    return `WriteClient { contractId: ${JSON.stringify(this.#contractId)}, sdkGeneration: ${this.#port.generation ?? "unknown"}, queued: ${this.#scheduler.size}, usersInMemory: ${this.#keeper.trackedUsers}, closed: ${this.#closing !== undefined} }`;
   }
 }

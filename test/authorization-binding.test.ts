@@ -10,9 +10,9 @@ import {
   ValidationError,
   WriteClient,
   type AuthorizationBundle,
-  type ConsumeResult,
   type PendingAuthorizationStore,
 } from "../src/index.js";
+import type { ConsumeResult } from "../src/stores.js";
 import { REDIRECT_URI, setup } from "./support/setup.js";
 
 /** Run `action`, expect a typed error with `code`, no code exchange, and no token stored for either user. */

@@ -1,7 +1,7 @@
 import { describe, expectTypeOf, it } from "vitest";
 import type { DigimeWriteError, WriteClient, WriteReceipt } from "../src/index.js";
 import { createSandbox } from "../src/testing/index.js";
-import type { DigimeSdk, SdkGenerationA, SdkGenerationB, SdkGenerationC } from "../src/index.js";
+import type { DigimeSdk, SdkGenerationA, SdkGenerationB, SdkGenerationC } from "../src/sdk/index.js";
 
 describe("the event map is typed", () => {
   it("gives listeners their payload types and refuses unknown events", () => {

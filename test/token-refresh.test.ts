@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MemoryTokenStore, type Credentials, type CredentialsKey, type SetOptions, type SetResult } from "../src/index.js";
+import { MemoryTokenStore } from "../src/index.js";
+import type { Credentials, CredentialsKey, SetOptions, SetResult } from "../src/stores.js";
 import { jsonFile, REFRESH_VISIBLE, setup } from "./support/setup.js";
 
 describe.each(REFRESH_VISIBLE)("an access token that expires in the middle of a queue (SDK %s)", (version) => {

@@ -180,12 +180,14 @@ export type Arm = "client" | "baseline";
 
 /**
  * Submits write `i` for user `i % users` through the client or the bare
- * baseline. With `freshPayload`, every write gets a new file object, as
- * application code makes one per write.
+ * baseline. Every write gets a new file object and descriptor, as
+ * application code makes one per write (a frozen object reused for every
+ * write would flatter the client's validation). `freshPayload: false` is for
+ * profiling the reused-object case only.
  */
 export function submitter(world: World, arm: Arm, options: { freshPayload?: boolean } = {}): (i: number) => Promise<unknown> {
   const { users } = world;
-  const fresh = options.freshPayload === true;
+  const fresh = options.freshPayload !== false;
   if (arm === "client") return (i) => world.client.write(users[i % users.length]!, fresh ? freshFile(i) : SMALL_FILE);
   const baseline = world.baseline();
   return (i) => baseline.write(users[i % users.length]!, fresh ? freshFile(i) : undefined);

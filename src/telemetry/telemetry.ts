@@ -12,6 +12,7 @@
  * @module
  */
 import { DeliveryError, DigimeWriteError } from "../errors.js";
+import { AttemptFailedError, type AttemptFailure } from "../writing/retry-policy.js";
 
 /** Attribute values the seam carries. @internal */
 export type TelemetryAttributes = Record<string, string | number | boolean>;
@@ -89,24 +90,26 @@ export function httpStatusOf(error: unknown): number | undefined {
 
 /** The error inside a failed attempt's wrapper (the retry policy's `AttemptFailedError`), else `error` itself. */
 function attemptCause(error: unknown): unknown {
-  return error instanceof Error && error.name === "AttemptFailedError" ? (error as { failure?: { error?: unknown } }).failure?.error : error;
+  return error instanceof AttemptFailedError ? error.failure.error : error;
 }
 
 /**
  * Why an attempt is retried, as a low-cardinality label: `rate_limited`
  * (429), `server_error` (5xx), `timeout` (408), `token_store`, `network`
- * (no answer), `token_rotated`, `pending` (generation A) or `other`.
+ * (no answer), `token_rotated`, `pending` (generation A) or `other`. The
+ * writer says `token_rotated` and `pending` itself (see
+ * {@link AttemptFailure.reason}); the rest follows from the error's type.
  * @internal
  */
-export function retryReason(error: unknown): string {
+export function retryReason(failure: AttemptFailure): string {
+  if (failure.reason !== undefined) return failure.reason;
+  const { error } = failure;
   if (!(error instanceof DigimeWriteError)) return "other";
   if (error.code === "TOKEN_STORE_FAILED") return "token_store";
   const status = error instanceof DeliveryError ? error.httpStatus : undefined;
   if (status === 429) return "rate_limited";
   if (status === 408) return "timeout";
   if (status !== undefined && status >= 500) return "server_error";
-  if (/rotated elsewhere/.test(error.message)) return "token_rotated";
-  if (/answered "pending"/.test(error.message)) return "pending";
   if (status === undefined && error instanceof DeliveryError) return "network";
   return "other";
 }

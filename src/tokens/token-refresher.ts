@@ -27,7 +27,7 @@ import type { Credentials, CredentialsKey } from "./token-store.js";
  */
 export interface RefreshCoordinationOptions {
   /**
-   * How long a user's refresh lease lasts (stores with {@link RefreshLeases}).
+   * How long a user's refresh lease lasts (stores with refresh leases, `RefreshLeases` in "digime-write-pipeline/stores").
    * On a store that can renew leases (`renewRefreshLease`: the memory, file,
    * Redis and PostgreSQL stores) the holder renews it every third of this
    * while its refresh runs, so a holder that dies is replaced within about

@@ -14,17 +14,35 @@ import { sleep } from "../internal/sleep.js";
  * ```
  */
 export interface RetryOptions {
-  /** Retries after the first attempt. Default 5 (six attempts in all). */
+  /**
+   * Retries after the first attempt (six attempts in all by default).
+   * @defaultValue 5
+   */
   retries?: number;
-  /** Delay before the first retry, in ms. Default 200. */
+  /**
+   * Delay before the first retry, in ms.
+   * @defaultValue 200
+   */
   minDelayMs?: number;
-  /** Longest delay between attempts, in ms. Default 30,000. */
+  /**
+   * Longest delay between attempts, in ms.
+   * @defaultValue 30_000
+   */
   maxDelayMs?: number;
-  /** Growth of the delay per retry. Default 2. */
+  /**
+   * Growth of the delay per retry.
+   * @defaultValue 2
+   */
   factor?: number;
-  /** Spread each delay randomly over [delay, 2 × delay] so clients do not retry in step. Default true. */
+  /**
+   * Spread each delay randomly over [delay, 2 × delay] so clients do not retry in step.
+   * @defaultValue true
+   */
   jitter?: boolean;
-  /** Longest `Retry-After` honoured, in ms; a longer one is capped. Default 60,000. */
+  /**
+   * Longest `Retry-After` honoured, in ms; a longer one is capped.
+   * @defaultValue 60_000
+   */
   maxRetryAfterMs?: number;
 }
 
@@ -32,21 +50,22 @@ export interface RetryOptions {
 export type ResolvedRetryOptions = Required<RetryOptions>;
 
 /**
- * The defaults of {@link RetryOptions}.
+ * The defaults of {@link RetryOptions}. Frozen: a client's settings come
+ * from its options, never from changing this object.
  *
  * @example
  * ```ts
- * new WriteClient({ ...options, retry: { retries: DEFAULT_RETRY_OPTIONS.retries * 2 } });
+ * new WriteClient({ ...options, retry: { retries: RETRY_DEFAULTS.retries * 2 } });
  * ```
  */
-export const DEFAULT_RETRY_OPTIONS: ResolvedRetryOptions = {
+export const RETRY_DEFAULTS: Readonly<ResolvedRetryOptions> = Object.freeze({
   retries: 5,
   minDelayMs: 200,
   maxDelayMs: 30_000,
   factor: 2,
   jitter: true,
   maxRetryAfterMs: 60_000,
-};
+});
 
 /** What an attempt reports when it fails, so the policy can decide. */
 export interface AttemptFailure {
@@ -56,6 +75,11 @@ export interface AttemptFailure {
   readonly retryable: boolean;
   /** Server-requested wait, in ms. */
   readonly retryAfterMs?: number | undefined;
+  /**
+   * Why a retry follows, where the error's type alone cannot say (a token
+   * rotated by another write, a postbox still `pending`); a telemetry label.
+   */
+  readonly reason?: "token_rotated" | "pending" | undefined;
 }
 
 /** Hooks the caller gets between attempts. */

@@ -1,5 +1,6 @@
 /**
- * The writer: validates a write, queues it in the user's lane, runs attempts
+ * The writer: one write's whole life as one async function. It validates the
+ * write, waits for its turn from the scheduler it is given, runs attempts
  * under the retry policy, and settles with a receipt or a typed error, only
  * after any token the SDK produced is in the store (or held in memory).
  */
@@ -24,7 +25,7 @@ import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
 import type { Credentials } from "../tokens/token-store.js";
 import { toFileSource, type FileSource } from "./file-meta.js";
 import { AttemptFailedError, runWithRetries, type ResolvedRetryOptions } from "./retry-policy.js";
-import type { QueuedWork, WriteQueue } from "./write-queue.js";
+import type { Scheduler, Ticket } from "../scheduling/scheduler.js";
 
 /**
  * Per-write options.
@@ -65,7 +66,8 @@ const writeOptionsSchema = z
 
 /** Everything the writer needs. */
 export interface WriterDeps {
-  queue: WriteQueue;
+  /** Where writes wait for a delivery slot. */
+  scheduler: Scheduler;
   keeper: TokenKeeper;
   port: SdkPort;
   emit: EmitEvent;
@@ -121,79 +123,23 @@ function newWriteId(): string {
   return WRITE_ID_PREFIX + writeIdCounter.toString(16).padStart(12, "0");
 }
 
-/**
- * One write from acceptance to its receipt or error: everything a queued
- * write holds, in one object the queue runs and settles (see
- * {@link QueuedWork}), rather than closures and promise chains.
- * @internal
- */
-export class PendingWrite implements QueuedWork<PortWriteResult>, DeliveryProgress {
-  readonly #writer: Writer;
+/** One write in flight: what its events, receipt and telemetry need, and how its attempts went. */
+interface Write extends DeliveryProgress {
   readonly id: string;
   readonly userId: string;
   readonly source: FileSource;
   readonly signal: AbortSignal | undefined;
   readonly priority: number;
   readonly startedAt: number;
-  attempts = 0;
-  tokenRefreshed = false;
-  possibleDuplicate = false;
-  outcome: PortWriteResult | undefined = undefined;
   /** The write's span, from write() to settlement; undefined with telemetry off. */
-  trace: TelemetryStep | undefined = undefined;
+  trace: TelemetryStep | undefined;
   /** Monotonic ms at write(), for the duration metrics (telemetry on only). */
-  acceptedAt = 0;
-  #resolve: ((receipt: WriteReceipt) => void) | undefined = undefined;
-  #reject: ((error: unknown) => void) | undefined = undefined;
+  acceptedAt: number;
+}
 
-  constructor(writer: Writer, id: string, userId: string, source: FileSource, signal: AbortSignal | undefined, priority: number, startedAt: number) {
-    this.#writer = writer;
-    this.id = id;
-    this.userId = userId;
-    this.source = source;
-    this.signal = signal;
-    this.priority = priority;
-    this.startedAt = startedAt;
-  }
-
-  /** The fields every `write:*` event carries. */
-  base(): { id: string; userId: string; fileName: string } {
-    return { id: this.id, userId: this.userId, fileName: this.source.fileName };
-  }
-
-  settleWith(resolve: (receipt: WriteReceipt) => void, reject: (error: unknown) => void): void {
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
-
-  accepted(): void {
-    this.#writer.queued(this);
-  }
-
-  run(): Promise<PortWriteResult> {
-    return this.#writer.deliver(this);
-  }
-
-  resolve(): void {
-    let receipt: WriteReceipt;
-    try {
-      receipt = this.#writer.succeeded(this);
-    } catch (error) {
-      this.#reject?.(error);
-      return;
-    }
-    this.#resolve?.(receipt);
-  }
-
-  reject(thrown: unknown): void {
-    let error: unknown;
-    try {
-      error = this.#writer.failed(this, thrown);
-    } catch (unexpected) {
-      error = unexpected;
-    }
-    this.#reject?.(error);
-  }
+/** The fields every `write:*` event carries. */
+function baseOf(write: Write): { id: string; userId: string; fileName: string } {
+  return { id: write.id, userId: write.userId, fileName: write.source.fileName };
 }
 
 /** @internal */
@@ -204,7 +150,7 @@ export class Writer {
     this.#deps = deps;
   }
 
-  /** Validate, enqueue and deliver one file. */
+  /** Validate and admit one file; the returned promise settles when it is delivered or has failed. */
   write(userId: unknown, fileMeta: unknown, options?: unknown): Promise<WriteReceipt> {
     let source: FileSource;
     let parsedOptions: z.output<typeof writeOptionsSchema>;
@@ -216,12 +162,23 @@ export class Writer {
     } catch (error) {
       return Promise.reject(this.#deps.scrub?.(error) ?? error);
     }
-    const { queue, now } = this.#deps;
+    const { scheduler, now, telemetry } = this.#deps;
     const priority = parsedOptions?.priority ?? 0;
     const signal = parsedOptions?.signal;
-    const write = new PendingWrite(this, parsedOptions?.id ?? newWriteId(), user, source, signal, priority, now());
-    if (parsedOptions?.possibleDuplicate === true) write.possibleDuplicate = true;
-    const { telemetry } = this.#deps;
+    const write: Write = {
+      id: parsedOptions?.id ?? newWriteId(),
+      userId: user,
+      source,
+      signal,
+      priority,
+      startedAt: now(),
+      attempts: 0,
+      tokenRefreshed: false,
+      possibleDuplicate: parsedOptions?.possibleDuplicate === true,
+      outcome: undefined,
+      trace: undefined,
+      acceptedAt: 0,
+    };
     if (telemetry.enabled) {
       // Here, in write()'s own call: the caller's active span becomes the parent, though the write runs later.
       write.acceptedAt = performance.now();
@@ -230,21 +187,32 @@ export class Writer {
       if (telemetry.includeUserId) attributes["user.id"] = user;
       write.trace = telemetry.start("digime.write", attributes);
     }
-    return new Promise<WriteReceipt>((resolve, reject) => {
-      write.settleWith(resolve, reject);
-      const refused = queue.enqueue(user, priority, signal, write, source.size ?? 0);
-      if (refused !== undefined) write.reject(refused);
-    });
+    const ticket = scheduler.admit({ userId: user, priority, signal, bytes: source.size ?? 0 });
+    if (ticket instanceof Error) return Promise.reject(this.#failed(write, ticket));
+    if (this.#deps.listening?.("write:queued") !== false) this.#deps.emit("write:queued", { ...baseOf(write), priority, queued: scheduler.size });
+    return this.#run(write, ticket);
   }
 
-  /** @internal `write:queued`, when the queue accepted `write`. */
-  queued(write: PendingWrite): void {
-    if (this.#deps.listening?.("write:queued") === false) return;
-    this.#deps.emit("write:queued", { ...write.base(), priority: write.priority, queued: this.#deps.queue.size });
+  /** Wait for the turn, deliver, release the slot, settle: the life of one admitted write. */
+  async #run(write: Write, ticket: Ticket): Promise<WriteReceipt> {
+    let failure: unknown;
+    let failed = false;
+    try {
+      const turn = ticket.turn();
+      if (turn !== undefined) await turn;
+      await this.#deliver(write);
+    } catch (error) {
+      failed = true;
+      failure = error;
+    }
+    // Released before the write settles, so `queue:idle` and `client.queued` already count it as done.
+    ticket.release();
+    if (failed) throw this.#failed(write, failure);
+    return this.#succeeded(write);
   }
 
-  /** @internal The receipt of a delivered write; emits `write:succeeded`. */
-  succeeded(write: PendingWrite): WriteReceipt {
+  /** The receipt of a delivered write; emits `write:succeeded`. */
+  #succeeded(write: Write): WriteReceipt {
     const receipt: WriteReceipt = Object.freeze({
       id: write.id,
       userId: write.userId,
@@ -254,13 +222,13 @@ export class Writer {
       tokenRefreshed: write.tokenRefreshed,
       possibleDuplicate: write.possibleDuplicate,
     });
-    if (this.#deps.listening?.("write:succeeded") !== false) this.#deps.emit("write:succeeded", { ...write.base(), receipt });
+    if (this.#deps.listening?.("write:succeeded") !== false) this.#deps.emit("write:succeeded", { ...baseOf(write), receipt });
     if (write.trace !== undefined) this.#settledTelemetry(write, "delivered", undefined);
     return receipt;
   }
 
-  /** @internal The typed error a failed write settles with; emits `write:failed`. */
-  failed(write: PendingWrite, thrown: unknown): DigimeWriteError {
+  /** The typed error a failed write settles with; emits `write:failed`. */
+  #failed(write: Write, thrown: unknown): DigimeWriteError {
     let error =
       thrown instanceof DigimeWriteError
         ? thrown
@@ -269,13 +237,13 @@ export class Writer {
     if (write.possibleDuplicate) error = withPossibleDelivery(error);
     // Here rather than around every write's promise: only failures pay for it.
     this.#deps.scrub?.(error);
-    this.#deps.emit("write:failed", { ...write.base(), attempts: write.attempts, possiblyDelivered: write.possibleDuplicate, error });
+    this.#deps.emit("write:failed", { ...baseOf(write), attempts: write.attempts, possiblyDelivered: write.possibleDuplicate, error });
     if (write.trace !== undefined) this.#settledTelemetry(write, "failed", error);
     return error;
   }
 
   /** End the write's span; count it and record its duration. */
-  #settledTelemetry(write: PendingWrite, outcome: "delivered" | "failed", error: DigimeWriteError | undefined): void {
+  #settledTelemetry(write: Write, outcome: "delivered" | "failed", error: DigimeWriteError | undefined): void {
     const { telemetry } = this.#deps;
     write.trace!.set({ "digime.write.outcome": outcome, "digime.write.attempts": write.attempts, "digime.write.possible_duplicate": write.possibleDuplicate });
     write.trace!.end(error);
@@ -283,11 +251,11 @@ export class Writer {
     telemetry.record("digime.write.duration", (performance.now() - write.acceptedAt) / 1000, { "digime.write.outcome": outcome });
   }
 
-  /** @internal Deliver `write`: attempts under the retry policy. */
-  async deliver(write: PendingWrite): Promise<PortWriteResult> {
+  /** Deliver `write`: attempts under the retry policy. */
+  async #deliver(write: Write): Promise<PortWriteResult> {
     const { emit, retry, telemetry } = this.#deps;
     const { source, signal } = write;
-    const base = write.base();
+    const base = baseOf(write);
     const progress: DeliveryProgress = write;
     const trace = write.trace;
     if (trace !== undefined) {
@@ -309,7 +277,7 @@ export class Writer {
           onRetry: (failure, attempt, delayMs) => {
             emit("write:retrying", { ...base, attempt, delayMs, error: attemptError(failure.error as DigimeWriteError, attempt) });
             if (trace !== undefined) {
-              const reason = retryReason(failure.error);
+              const reason = retryReason(failure);
               trace.event("digime.write.retry", { "digime.write.attempt": attempt, "digime.retry.delay_ms": delayMs, "digime.retry.reason": reason });
               telemetry.count("digime.write.retries", { "digime.retry.reason": reason });
             }
@@ -396,7 +364,7 @@ export class Writer {
       `digi.me's postbox answered "pending" after ${attempt} attempt(s): the file was not accepted`,
       { attempts: attempt, possiblyDelivered: true },
     );
-    return new AttemptFailedError({ retryable: source.retryable, error });
+    return new AttemptFailedError({ retryable: source.retryable, error, reason: "pending" });
   }
 
   /** Failures while preparing credentials: store trouble is transient, the rest is terminal. */
@@ -443,6 +411,7 @@ export class Writer {
       if (source.retryable && (await this.#deps.keeper.newerThanRefused(userId, token)) !== undefined) {
         return new AttemptFailedError({
           retryable: true,
+          reason: "token_rotated",
           error: new DeliveryError("DELIVERY_RETRIES_EXHAUSTED", "The access token was rotated elsewhere during the write", details, { cause }),
         });
       }

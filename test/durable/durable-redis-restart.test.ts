@@ -5,8 +5,8 @@
  * port, kills it with SIGKILL and starts it again.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { QueueUnavailableError, type WriteReceipt } from "../../src/index.js";
-import { DurableWriteQueue, WriteWorker } from "../../src/bullmq.js";
+import type { WriteReceipt } from "../../src/index.js";
+import { DurableWriteQueue, QueueUnavailableError, WriteWorker } from "../../src/bullmq.js";
 import { redisServerInstalled, startOwnRedis, type OwnRedis } from "../support/own-redis.js";
 import { setup } from "../support/setup.js";
 

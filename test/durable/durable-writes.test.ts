@@ -11,15 +11,16 @@ import { Readable } from "node:stream";
 import { inspect } from "node:util";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeliveryError, ValidationError, type WriteFileMeta } from "../../src/index.js";
 import {
-  DeliveryError,
+  DirectoryPayloadStore,
+  DurableWriteQueue,
   PayloadStoreRequiredError,
-  ValidationError,
   WriteIdConflictError,
   WriteNotFoundError,
-  type WriteFileMeta,
-} from "../../src/index.js";
-import { DirectoryPayloadStore, DurableWriteQueue, WriteWorker, type DurableFailedEvent } from "../../src/bullmq.js";
+  WriteWorker,
+  type DurableFailedEvent,
+} from "../../src/bullmq.js";
 import { bullmqConnection, dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
 import { setup, type Harness } from "../support/setup.js";
 

@@ -47,7 +47,9 @@ const client = new WriteClient({
 `;
 
 const consumer = `
-import { FileTokenStore, MemoryTokenStore, WriteClient, DigimeWriteError, type WriteClientEvents, type TokenStore, type RefreshLeases, type PendingAuthorizationStore } from "digime-write-pipeline";
+import { FileTokenStore, MemoryTokenStore, WriteClient, DigimeWriteError, type WriteClientEvents, type TokenStore, type PendingAuthorizationStore } from "digime-write-pipeline";
+import type { RefreshLeases, SetResult } from "digime-write-pipeline/stores";
+import type { SdkGenerationC } from "digime-write-pipeline/sdk";
 import { createSandbox, tokenStoreContract, type Sandbox } from "digime-write-pipeline/testing";
 import { RedisTokenStore, RedisPendingAuthorizationStore, type RedisTokenStoreOptions } from "digime-write-pipeline/redis";
 import { PostgresTokenStore, PostgresPendingAuthorizationStore, type PostgresTokenStoreOptions } from "digime-write-pipeline/postgres";
@@ -67,6 +69,8 @@ export const makeWorker = (client: WriteClient): WriteWorker => new WriteWorker(
 const redisOptions: RedisTokenStoreOptions = { client: new Redis({ lazyConnect: true }), keyPrefix: "app:" };
 const pgOptions: PostgresTokenStoreOptions = { pool: new pg.Pool(), table: "tokens" };
 export const shared: Array<TokenStore & RefreshLeases> = [new RedisTokenStore(redisOptions), new PostgresTokenStore(pgOptions)];
+export type StoreOutcome = SetResult["status"]; // "digime-write-pipeline/stores": what a store of your own returns
+export type PushData = SdkGenerationC["pushData"]; // "digime-write-pipeline/sdk": the SDK generations' shapes
 export const pending: PendingAuthorizationStore[] = [new RedisPendingAuthorizationStore(redisOptions), new PostgresPendingAuthorizationStore({ pool: pgOptions.pool })];
 
 const sandbox: Sandbox = createSandbox({ accessTokenLifetimeSeconds: 60 });
@@ -159,7 +163,7 @@ describe("the packed tarball", () => {
     const { stdout } = await run(npm, ["pack", "--dry-run", "--json"], { cwd: root });
     const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
     const entries = ["index", "testing", "redis", "postgres", "bullmq"];
-    const fallbacks = ["testing/package.json", "redis/package.json", "postgres/package.json", "bullmq/package.json"];
+    const fallbacks = ["testing/package.json", "redis/package.json", "postgres/package.json", "bullmq/package.json", "sdk/package.json", "stores/package.json"];
     for (const expected of [...entries.flatMap((e) => [".js", ".cjs", ".d.ts", ".d.cts"].map((ext) => `dist/${e}${ext}`)), "README.md", "CHANGELOG.md", "package.json", ...fallbacks]) {
       expect(files).toContain(expected);
     }

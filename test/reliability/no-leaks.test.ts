@@ -17,17 +17,13 @@ import {
   MemoryTokenStore,
   type AuthorizationBundle,
   WriteClient,
-  type Credentials,
-  type CredentialsKey,
   type DigimeSdk,
-  type SetOptions,
-  type SetResult,
-  type StoredCredentials,
   type TokenStore,
   TokenStoreError,
   type UserAccessToken,
   type WriteClientEvents,
 } from "../../src/index.js";
+import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials } from "../../src/stores.js";
 import { createSandbox, type Sandbox, type SandboxSdkVersion } from "../../src/testing/index.js";
 import { EVENT_NAMES, jsonFile, REDIRECT_URI } from "../support/setup.js";
 import { recordingSdk } from "./support/recording-sdk.js";

@@ -3,7 +3,7 @@
  * throws, never answers, answers late (and then still applies a `set`), or
  * refuses a compare-and-set by reporting a conflict it did not have.
  */
-import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "../../../src/index.js";
+import type { Credentials, CredentialsKey, SetOptions, SetResult, StoredCredentials, TokenStore } from "../../../src/stores.js";
 import { prng } from "./soak.js";
 
 export interface StoreFaults {

@@ -17,7 +17,7 @@ import type {
   SdkWriteOptionsA,
   SdkWriteOptionsB,
   UserAccessToken,
-} from "../../../src/index.js";
+} from "../../../src/sdk/index.js";
 import type { Sandbox, SandboxSdkVersion } from "../../../src/testing/index.js";
 
 /** A token the sandbox issued inside an SDK call that never reached the library. */

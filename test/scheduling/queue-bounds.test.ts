@@ -4,9 +4,10 @@
  * which bound) and nothing is enqueued.
  */
 import { describe, expect, it } from "vitest";
-import { QueueFullError, ValidationError, WriteClient, type DigimeSdk } from "../src/index.js";
-import { WriteQueue, type QueuedWork } from "../src/writing/write-queue.js";
-import { jsonFile, REDIRECT_URI, setup, STATE_SECRET } from "./support/setup.js";
+import { QueueFullError, ValidationError, WriteClient, type DigimeSdk } from "../../src/index.js";
+import { LaneScheduler } from "../../src/scheduling/lane-scheduler.js";
+import type { Scheduler } from "../../src/scheduling/scheduler.js";
+import { jsonFile, REDIRECT_URI, setup, STATE_SECRET } from "../support/setup.js";
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -14,43 +15,51 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-/** A unit of work that runs until `gate` opens and records how it settled. */
-function work(gate: Promise<void>, settled: string[], label: string): QueuedWork<void> {
-  return { accepted() {}, run: () => gate, resolve: () => void settled.push(label), reject: () => void settled.push(`${label}:rejected`) };
+/** Admit a write of `userId` that runs until `gate` opens and records that it settled; or return why it was refused. */
+function enqueue(scheduler: Scheduler, userId: string, gate: Promise<void>, settled: string[], label: string, bytes = 0): Error | undefined {
+  const ticket = scheduler.admit({ userId, priority: 0, bytes });
+  if (ticket instanceof Error) return ticket;
+  void (async () => {
+    await ticket.turn();
+    await gate;
+    ticket.release();
+    settled.push(label);
+  })();
+  return undefined;
 }
 
 describe("queue bounds", () => {
   it("refuses a user's writes past maxQueuedPerUser while other users still get in, and accepts again as that user's writes settle", async () => {
-    const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedPerUser: 3 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedPerUser: 3 }, () => {});
     const gate = deferred();
     const settled: string[] = [];
-    for (let i = 0; i < 3; i += 1) expect(queue.enqueue("greedy", 0, undefined, work(gate.promise, settled, `g${i}`))).toBeUndefined();
-    const refused = queue.enqueue("greedy", 0, undefined, work(gate.promise, settled, "g3"));
+    for (let i = 0; i < 3; i += 1) expect(enqueue(queue, "greedy", gate.promise, settled, `g${i}`)).toBeUndefined();
+    const refused = enqueue(queue, "greedy", gate.promise, settled, "g3");
     expect(refused).toBeInstanceOf(QueueFullError);
     expect(refused).toMatchObject({ code: "QUEUE_FULL", reason: "per-user", limit: 3 });
     expect((refused as Error).message).toContain("maxQueuedPerUser");
-    expect(queue.enqueue("other", 0, undefined, work(gate.promise, settled, "o0"))).toBeUndefined();
+    expect(enqueue(queue, "other", gate.promise, settled, "o0")).toBeUndefined();
     expect(queue.size).toBe(4);
     gate.resolve();
     await queue.onIdle();
     expect(settled.sort()).toEqual(["g0", "g1", "g2", "o0"]);
-    expect(queue.enqueue("greedy", 0, undefined, work(Promise.resolve(), settled, "g4"))).toBeUndefined();
+    expect(enqueue(queue, "greedy", Promise.resolve(), settled, "g4")).toBeUndefined();
   });
 
   it("refuses a write whose payload would pass maxQueuedBytes, counts streams as 0, and frees the bytes as writes settle", async () => {
-    const queue = new WriteQueue({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedBytes: 1000 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedBytes: 1000 }, () => {});
     const gate = deferred();
     const settled: string[] = [];
     // A single write over the budget is accepted into a byte-free queue: it could never be written otherwise.
-    expect(queue.enqueue("a", 0, undefined, work(gate.promise, settled, "huge"), 5000)).toBeUndefined();
-    const refused = queue.enqueue("b", 0, undefined, work(gate.promise, settled, "next"), 1);
+    expect(enqueue(queue, "a", gate.promise, settled, "huge", 5000)).toBeUndefined();
+    const refused = enqueue(queue, "b", gate.promise, settled, "next", 1);
     expect(refused).toMatchObject({ code: "QUEUE_FULL", reason: "bytes", limit: 1000 });
-    expect(queue.enqueue("b", 0, undefined, work(gate.promise, settled, "stream"), 0)).toBeUndefined();
+    expect(enqueue(queue, "b", gate.promise, settled, "stream", 0)).toBeUndefined();
     gate.resolve();
     await queue.onIdle();
-    expect(queue.enqueue("b", 0, undefined, work(gate.promise, settled, "a"), 600)).toBeUndefined();
-    expect(queue.enqueue("c", 0, undefined, work(gate.promise, settled, "b"), 400)).toBeUndefined();
-    expect(queue.enqueue("d", 0, undefined, work(gate.promise, settled, "c"), 1)).toMatchObject({ reason: "bytes" });
+    expect(enqueue(queue, "b", gate.promise, settled, "a", 600)).toBeUndefined();
+    expect(enqueue(queue, "c", gate.promise, settled, "b", 400)).toBeUndefined();
+    expect(enqueue(queue, "d", gate.promise, settled, "c", 1)).toMatchObject({ reason: "bytes" });
     await queue.onIdle();
   });
 
