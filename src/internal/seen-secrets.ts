@@ -129,6 +129,8 @@ export function seeingStore(store: TokenStore, seen: SeenSecrets): TokenStore {
   if (typeof store.acquireRefreshLease === "function" && typeof store.releaseRefreshLease === "function") {
     wrapper.acquireRefreshLease = store.acquireRefreshLease.bind(store);
     wrapper.releaseRefreshLease = store.releaseRefreshLease.bind(store);
+    // Without renewal passed on, a lease would fall back to one that outlasts the slowest refresh (10 s, not 3).
+    if (typeof store.renewRefreshLease === "function") wrapper.renewRefreshLease = store.renewRefreshLease.bind(store);
   }
   if (typeof store.listExpiring === "function") {
     const list = store.listExpiring.bind(store);
