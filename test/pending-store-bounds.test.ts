@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MemoryPendingAuthorizationStore, type AuthorizationBundle } from "../src/index.js";
+import { pendingStoreContract } from "../src/testing/pending-store-contract.js";
 
 const T0 = Date.UTC(2030, 0, 1);
 const bundle = (n: number, expiresAt = T0 + 60_000): AuthorizationBundle => ({
@@ -12,6 +13,10 @@ const bundle = (n: number, expiresAt = T0 + 60_000): AuthorizationBundle => ({
   userId: `user-${n}`,
   contractId: "c",
   expiresAt,
+});
+
+describe("MemoryPendingAuthorizationStore: pendingStoreContract", () => {
+  for (const c of pendingStoreContract(() => new MemoryPendingAuthorizationStore())) it(c.name, c.run);
 });
 
 describe("MemoryPendingAuthorizationStore bounds", () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenStoreError, ValidationError } from "../src/errors.js";
 import { PostgresPendingAuthorizationStore, PostgresTokenStore } from "../src/postgres.js";
 import { createSandbox } from "../src/testing/index.js";
+import { pendingStoreContract } from "../src/testing/pending-store-contract.js";
 import { tokenStoreContract } from "../src/testing/token-store-contract.js";
 import { WriteClient } from "../src/write-client.js";
 import { DATABASE_URL, postgresAvailable, uniqueSuffix } from "./support/servers.js";
@@ -229,12 +230,8 @@ describe.skipIf(!available)("PostgreSQL stores (PostgreSQL at DATABASE_URL)", ()
   });
 
   describe("PostgresPendingAuthorizationStore", () => {
-    it("returns a saved bundle once, then answers used", async () => {
-      const store = await pendingStore();
-      const saved = bundle({ context: { returnTo: "/settings", n: [1, 2] } });
-      await store.save(saved);
-      expect(await store.consume(saved.state, saved.expiresAt)).toEqual({ status: "found", bundle: saved });
-      expect(await store.consume(saved.state, saved.expiresAt)).toEqual({ status: "used" });
+    describe("pendingStoreContract", () => {
+      for (const c of pendingStoreContract(() => pendingStore())) it(c.name, c.run);
     });
 
     it("clears the code verifier from its row when the bundle is consumed", async () => {
@@ -245,12 +242,6 @@ describe.skipIf(!available)("PostgreSQL stores (PostgreSQL at DATABASE_URL)", ()
       await store.consume(saved.state, saved.expiresAt);
       const { rows } = await pool.query(`SELECT bundle::text AS bundle FROM "${SCHEMA}"."${table}"`);
       expect(rows).toEqual([{ bundle: null }]);
-    });
-
-    it("answers unknown for a state never saved, and used when it comes again", async () => {
-      const store = await pendingStore();
-      expect(await store.consume("state-never-saved-0001", Date.now() + 60_000)).toEqual({ status: "unknown" });
-      expect(await store.consume("state-never-saved-0001", Date.now() + 60_000)).toEqual({ status: "used" });
     });
 
     it("sweeps expired rows when a new authorization is saved", async () => {

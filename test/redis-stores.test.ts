@@ -12,6 +12,7 @@ import { RedisPendingAuthorizationStore, RedisTokenStore } from "../src/redis.js
 import type { RedisCommands } from "../src/stores/redis/connection.js";
 import { RedisScript } from "../src/stores/redis/script.js";
 import { createSandbox } from "../src/testing/index.js";
+import { pendingStoreContract } from "../src/testing/pending-store-contract.js";
 import { tokenStoreContract } from "../src/testing/token-store-contract.js";
 import { WriteClient } from "../src/write-client.js";
 import { REDIS_URL, redisAvailable, uniqueSuffix } from "./support/servers.js";
@@ -196,18 +197,8 @@ describe.skipIf(!available)("Redis stores (Redis at REDIS_URL)", () => {
   });
 
   describe("RedisPendingAuthorizationStore", () => {
-    it("returns a saved bundle once, then answers used", async () => {
-      const store = new RedisPendingAuthorizationStore({ client: redis, keyPrefix: freshPrefix() });
-      const saved = bundle({ context: { returnTo: "/settings" } });
-      await store.save(saved);
-      expect(await store.consume(saved.state, saved.expiresAt)).toEqual({ status: "found", bundle: saved });
-      expect(await store.consume(saved.state, saved.expiresAt)).toEqual({ status: "used" });
-    });
-
-    it("answers unknown for a state never saved, and used when it comes again", async () => {
-      const store = new RedisPendingAuthorizationStore({ client: redis, keyPrefix: freshPrefix() });
-      expect(await store.consume("state-never-saved-0001", Date.now() + 60_000)).toEqual({ status: "unknown" });
-      expect(await store.consume("state-never-saved-0001", Date.now() + 60_000)).toEqual({ status: "used" });
+    describe("pendingStoreContract", () => {
+      for (const c of pendingStoreContract(() => new RedisPendingAuthorizationStore({ client: redis, keyPrefix: freshPrefix() }))) it(c.name, c.run);
     });
 
     it("keeps a bundle no longer than its expiry", async () => {

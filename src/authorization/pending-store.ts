@@ -2,6 +2,7 @@
  * Where authorization bundles wait for their callback, and where used states
  * are remembered so that a callback cannot be replayed.
  */
+import { TokenStoreError } from "../errors.js";
 import { parseBundle } from "../stores/pending-arguments.js";
 import type { AuthorizationBundle } from "./bundle.js";
 
@@ -104,6 +105,10 @@ export class MemoryPendingAuthorizationStore implements PendingAuthorizationStor
   async save(input: AuthorizationBundle): Promise<void> {
     // The same checks as the shared stores (ids well-formed, fields present), so no backend keeps what another refuses.
     const bundle = parseBundle(input);
+    // As the shared stores do: a state is saved once, never over a pending or used one.
+    if (this.#entries.get(bundle.state) !== undefined) {
+      throw new TokenStoreError("MemoryPendingAuthorizationStore.save: a pending authorization with this state already exists");
+    }
     this.#unknown.delete(bundle.state);
     this.#entries.put(bundle.state, { kind: "pending", bundle, until: bundle.expiresAt });
   }

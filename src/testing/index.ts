@@ -14,8 +14,9 @@
 // --- sandbox (owned by src/testing/sandbox/) ---
 export * from "./sandbox/index.js";
 
-// --- token store contract suite (owned by src/testing/token-store-contract.ts) ---
+// --- store contract suites (owned by src/testing/token-store-contract.ts, pending-store-contract.ts) ---
 export * from "./token-store-contract.js";
+export * from "./pending-store-contract.js";
 
 // --- a generation-C SDK over HTTP (owned by src/testing/http-sdk.ts) ---
 export { createHttpSdk, type HttpSdkOptions } from "./http-sdk.js";
