@@ -3,7 +3,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import type { PendingAuthorizationStore } from "./authorization/pending-store.js";
+import type { PendingAuthorizationStore } from "./stores/pending-store.js";
 import { idSchema } from "./internal/ids.js";
 import { weakSecretReason } from "./authorization/secret-strength.js";
 import { parseOrThrow } from "./internal/zod-issues.js";
@@ -11,7 +11,7 @@ import { isSupportedSdk } from "./sdk/sdk-port.js";
 import type { DigimeSdk, SdkGeneration } from "./sdk/types.js";
 import { DEFAULT_DIGIME_BASE_URL, DEFAULT_DIGIME_TIMEOUT_MS } from "./sdk/wire/token-endpoint.js";
 import type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
-import type { TokenStore } from "./tokens/token-store.js";
+import type { TokenStore } from "./stores/token-store.js";
 import { QUEUE_DEFAULTS, type QueueOptions, type ResolvedQueueOptions } from "./scheduling/lane-scheduler.js";
 import { RETRY_DEFAULTS, type ResolvedRetryOptions, type RetryOptions } from "./writing/retry-policy.js";
 import { createOpenTelemetry, type OpenTelemetryOptions } from "./telemetry/opentelemetry.js";

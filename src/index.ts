@@ -24,17 +24,14 @@ export type {
 } from "./authorization/authorizer.js";
 export type { AuthorizationBundle } from "./authorization/bundle.js";
 export type { CallbackInput } from "./authorization/callback.js";
-export {
-  MemoryPendingAuthorizationStore,
-  type PendingAuthorizationStore,
-  type MemoryPendingAuthorizationStoreOptions,
-} from "./authorization/pending-store.js";
+export type { PendingAuthorizationStore } from "./stores/pending-store.js";
+export { MemoryPendingAuthorizationStore, type MemoryPendingAuthorizationStoreOptions } from "./stores/memory/memory-pending-store.js";
 
 // Token stores (what a store of your own implements: "digime-write-pipeline/stores")
-export type { TokenStore } from "./tokens/token-store.js";
-export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./tokens/memory-token-store.js";
-export { FileTokenStore, type FileTokenStoreOptions } from "./tokens/file-token-store.js";
-export { encryptedTokenStore, type EncryptedTokenStoreOptions } from "./tokens/encrypted-token-store.js";
+export type { TokenStore } from "./stores/token-store.js";
+export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./stores/memory/memory-token-store.js";
+export { FileTokenStore, type FileTokenStoreOptions } from "./stores/file/file-token-store.js";
+export { encryptedTokenStore, type EncryptedTokenStoreOptions } from "./stores/encrypted-token-store.js";
 export type { PersistRetryOptions, RefreshCoordinationOptions } from "./tokens/token-keeper.js";
 
 // Writing

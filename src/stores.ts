@@ -30,5 +30,5 @@ export type {
   ExpiringTokens,
   ListExpiringOptions,
   ExpiringCursor,
-} from "./tokens/token-store.js";
-export type { PendingAuthorizationStore, ConsumeResult } from "./authorization/pending-store.js";
+} from "./stores/token-store.js";
+export type { PendingAuthorizationStore, ConsumeResult } from "./stores/pending-store.js";

@@ -6,7 +6,7 @@
 import { EventEmitter } from "eventemitter3";
 import { Authorizer, type BeginAuthorizationInput, type BeginAuthorizationResult, type CompleteAuthorizationOptions, type CompleteAuthorizationResult } from "./authorization/authorizer.js";
 import type { CallbackInput } from "./authorization/callback.js";
-import { MemoryPendingAuthorizationStore } from "./authorization/pending-store.js";
+import { MemoryPendingAuthorizationStore } from "./stores/memory/memory-pending-store.js";
 import { createSealer } from "./authorization/seal.js";
 import { pemSecrets, scrubError } from "./internal/redact.js";
 import { SeenSecrets, seeingPort, seeingStore } from "./internal/seen-secrets.js";
@@ -16,7 +16,7 @@ import { parseOrThrow } from "./internal/zod-issues.js";
 import { createSdkPort, type SdkPort, type SdkPortConfig } from "./sdk/sdk-port.js";
 import { createTokenEndpoint } from "./sdk/wire/token-endpoint.js";
 import type { SdkGeneration } from "./sdk/types.js";
-import { MemoryTokenStore } from "./tokens/memory-token-store.js";
+import { MemoryTokenStore } from "./stores/memory/memory-token-store.js";
 import { TokenKeeper } from "./tokens/token-keeper.js";
 import { expiryMs } from "./tokens/token-comparison.js";
 import { ClientClosedError, ValidationError } from "./errors.js";

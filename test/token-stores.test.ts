@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenStoreCorruptError, TokenStoreError, TokenStoreUnsafeError, ValidationError } from "../src/errors.js";
 import type { UserAccessToken } from "../src/sdk/types.js";
 import { tokenStoreContract } from "../src/testing/token-store-contract.js";
-import { FileTokenStore } from "../src/tokens/file-token-store.js";
-import { MemoryTokenStore } from "../src/tokens/memory-token-store.js";
-import type { CredentialsKey, ListExpiringOptions, StoredCredentials, TokenStore } from "../src/tokens/token-store.js";
+import { FileTokenStore } from "../src/stores/file/file-token-store.js";
+import { MemoryTokenStore } from "../src/stores/memory/memory-token-store.js";
+import type { CredentialsKey, ListExpiringOptions, StoredCredentials, TokenStore } from "../src/stores/token-store.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEY: CredentialsKey = { userId: "alice", contractId: "contract-1" };

@@ -33,7 +33,7 @@ import type { TokenKeeper } from "../tokens/token-keeper.js";
 import { userIdSchema } from "../internal/ids.js";
 import { authorizationBundleSchema, type AuthorizationBundle } from "./bundle.js";
 import { parseCallback, type CallbackInput, type ParsedCallback } from "./callback.js";
-import type { PendingAuthorizationStore } from "./pending-store.js";
+import type { PendingAuthorizationStore } from "../stores/pending-store.js";
 import type { Sealer } from "./seal.js";
 
 /**

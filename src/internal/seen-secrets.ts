@@ -12,7 +12,7 @@
  */
 import type { UserAccessToken } from "../sdk/types.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
-import type { Credentials, StoredCredentials, TokenStore } from "../tokens/token-store.js";
+import type { Credentials, StoredCredentials, TokenStore } from "../stores/token-store.js";
 
 const DEFAULT_MAX_TOKENS = 4096;
 /** Shorter values are not worth remembering: `redact` ignores them anyway. */

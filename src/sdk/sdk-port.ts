@@ -3,7 +3,7 @@
  * generation needs (redirect URI placement, callback, postbox) and turns every
  * way a generation reports a new token into one `onToken` callback.
  */
-import type { Credentials } from "../tokens/token-store.js";
+import type { Credentials } from "../stores/token-store.js";
 import { checkAuthorizeUrlResult, checkUserAccessToken, checkWriteResultA } from "./response-schemas.js";
 import type {
   ContractDetails,

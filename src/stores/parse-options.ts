@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { ValidationError, type ValidationIssue } from "../errors.js";
-import { formatPath, toValidationIssues } from "../tokens/credentials-schema.js";
+import { formatPath, toValidationIssues } from "./credentials-schema.js";
 
 /** @internal Parses a store's constructor options, or throws `INVALID_OPTIONS` naming each bad field as `options.<field>`. */
 export function parseStoreOptions<S extends z.ZodType>(schema: S, input: unknown, storeName: string): z.output<S> {

@@ -9,7 +9,7 @@ import { TokenStoreError } from "../errors.js";
 import { CallDeadlines } from "../internal/call-deadlines.js";
 import { sanitizeError } from "../internal/redact.js";
 import { z } from "zod";
-import type { Credentials } from "../tokens/token-store.js";
+import type { Credentials } from "./token-store.js";
 
 /** @internal A {@link TokenStoreError} for `operation` whose cause holds nothing but name, code and a redacted message. */
 export function storeFailure(operation: string, error: unknown, secrets: Iterable<string> = []): TokenStoreError {

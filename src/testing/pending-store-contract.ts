@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import type { AuthorizationBundle } from "../authorization/bundle.js";
-import type { PendingAuthorizationStore } from "../authorization/pending-store.js";
+import type { PendingAuthorizationStore } from "../stores/pending-store.js";
 
 /**
  * One case of the pending-store contract: a name for your test runner and a

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { UserAccessToken } from "../sdk/types.js";
-import type { Credentials, CredentialsKey, ExpiringTokens, RefreshLeases, SetResult, StoredCredentials, TokenStore } from "../tokens/token-store.js";
+import type { Credentials, CredentialsKey, ExpiringTokens, RefreshLeases, SetResult, StoredCredentials, TokenStore } from "../stores/token-store.js";
 
 /**
  * One case of the contract suite: a name for your test runner and a `run`

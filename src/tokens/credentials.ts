@@ -3,7 +3,7 @@
  * @module
  */
 import type { UserAccessToken } from "../sdk/types.js";
-import type { Credentials } from "./token-store.js";
+import type { Credentials } from "../stores/token-store.js";
 
 /** Just the credential fields of `basis` (it may be a stored record with version and key), with a new token. */
 export function withToken(basis: Credentials, userAccessToken: UserAccessToken): Credentials {

@@ -7,7 +7,7 @@ import { DigimeWriteError, TokenStoreError } from "../errors.js";
 import { CallDeadlines } from "../internal/call-deadlines.js";
 import { sanitizeError, scrubError } from "../internal/redact.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
-import type { RefreshLeases, TokenStore } from "./token-store.js";
+import type { RefreshLeases, TokenStore } from "../stores/token-store.js";
 
 /** @internal */
 export class GuardedStore {

@@ -17,7 +17,7 @@ import { GuardedStore } from "./guarded-store.js";
 import { expiryMs, isAtLeastAsNew, sameToken } from "./token-comparison.js";
 import { TokenPersister, type PersistRetryOptions, type PersistState } from "./token-persister.js";
 import { TokenRefresher, type RefreshCoordinationOptions } from "./token-refresher.js";
-import type { Credentials, CredentialsKey, StoredCredentials, TokenStore } from "./token-store.js";
+import type { Credentials, CredentialsKey, StoredCredentials, TokenStore } from "../stores/token-store.js";
 import { refreshExpiringTokens, type RefreshExpiringReport } from "./token-upkeep.js";
 
 export type { PersistRetryOptions } from "./token-persister.js";

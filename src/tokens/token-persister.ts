@@ -11,7 +11,7 @@ import { sleep } from "../internal/sleep.js";
 import { tokenSecrets } from "./credentials.js";
 import type { GuardedStore } from "./guarded-store.js";
 import { isAtLeastAsNew, sameToken } from "./token-comparison.js";
-import type { Credentials, CredentialsKey } from "./token-store.js";
+import type { Credentials, CredentialsKey } from "../stores/token-store.js";
 
 /**
  * How a failing token store is retried: a few tries before the write settles,

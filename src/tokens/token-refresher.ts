@@ -15,7 +15,7 @@ import type { UserAccessToken } from "../sdk/types.js";
 import { tokenSecrets, withToken } from "./credentials.js";
 import type { GuardedStore } from "./guarded-store.js";
 import { isAtLeastAsNew, sameToken } from "./token-comparison.js";
-import type { Credentials, CredentialsKey } from "./token-store.js";
+import type { Credentials, CredentialsKey } from "../stores/token-store.js";
 
 /**
  * How refreshes are coordinated with other processes sharing the token store.

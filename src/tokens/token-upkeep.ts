@@ -8,9 +8,9 @@
 import { DigimeWriteError, type ErrorCode } from "../errors.js";
 import type { EmitEvent } from "../events.js";
 import type { GuardedStore } from "./guarded-store.js";
-import { refreshExpiresAt } from "./expiring.js";
+import { refreshExpiresAt } from "../stores/expiring.js";
 import type { Refreshed } from "./token-refresher.js";
-import type { ExpiringCursor, StoredCredentials } from "./token-store.js";
+import type { ExpiringCursor, StoredCredentials } from "../stores/token-store.js";
 
 /**
  * What {@link WriteClient.refreshExpiring} did, user by user.

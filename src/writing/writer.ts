@@ -22,7 +22,7 @@ import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "
 import type { PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
 import type { SdkFileMeta, UserAccessToken } from "../sdk/types.js";
 import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
-import type { Credentials } from "../tokens/token-store.js";
+import type { Credentials } from "../stores/token-store.js";
 import { toFileSource, type FileSource } from "./file-meta.js";
 import { AttemptFailedError, runWithRetries, type ResolvedRetryOptions } from "./retry-policy.js";
 import type { Scheduler, Ticket } from "../scheduling/scheduler.js";

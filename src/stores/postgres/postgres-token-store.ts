@@ -18,7 +18,7 @@ import {
   parseSetOptions,
   parseUserId,
   storedCredentialsSchema,
-} from "../../tokens/credentials-schema.js";
+} from "../credentials-schema.js";
 import type {
   Credentials,
   CredentialsKey,
@@ -30,12 +30,12 @@ import type {
   SetResult,
   StoredCredentials,
   TokenStore,
-} from "../../tokens/token-store.js";
+} from "../token-store.js";
 import { parseStoreOptions } from "../parse-options.js";
 import { credentialSecrets, DEFAULT_CALL_TIMEOUT_MS, guarded, StoreCalls } from "../store-failure.js";
 import { handlePoolErrors, postgresOptionsSchema, qualifiedName, SERVER_NOW_MS, type PostgresStoreOptions } from "./options.js";
 import { REFRESH_EXPIRY_SQL, tokenTablesSql } from "./schema.js";
-import { parseListExpiring } from "../../tokens/expiring.js";
+import { parseListExpiring } from "../expiring.js";
 
 /**
  * Options of {@link PostgresTokenStore}.

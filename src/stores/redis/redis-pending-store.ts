@@ -8,7 +8,7 @@
  */
 import { TokenStoreError } from "../../errors.js";
 import { authorizationBundleSchema, type AuthorizationBundle } from "../../authorization/bundle.js";
-import type { ConsumeResult, PendingAuthorizationStore } from "../../authorization/pending-store.js";
+import type { ConsumeResult, PendingAuthorizationStore } from "../pending-store.js";
 import { parseBundle, parseConsumeArguments } from "../pending-arguments.js";
 import { parseStoreOptions } from "../parse-options.js";
 import { DEFAULT_CALL_TIMEOUT_MS, StoreCalls } from "../store-failure.js";

@@ -19,7 +19,7 @@ import {
   parseSetOptions,
   parseUserId,
   storedCredentialsSchema,
-} from "../../tokens/credentials-schema.js";
+} from "../credentials-schema.js";
 import type {
   Credentials,
   CredentialsKey,
@@ -31,12 +31,12 @@ import type {
   SetResult,
   StoredCredentials,
   TokenStore,
-} from "../../tokens/token-store.js";
+} from "../token-store.js";
 import { parseStoreOptions } from "../parse-options.js";
 import { credentialSecrets, DEFAULT_CALL_TIMEOUT_MS, StoreCalls } from "../store-failure.js";
 import { openConnection, redisConnectionSchema, type RedisCommands, type RedisStoreConnectionOptions } from "./connection.js";
 import { COMPARE_AND_SET, DELETE_RECORD, RELEASE_IF_OWNER, RENEW_IF_OWNER } from "./script.js";
-import { parseListExpiring, refreshExpiresAt } from "../../tokens/expiring.js";
+import { parseListExpiring, refreshExpiresAt } from "../expiring.js";
 
 /**
  * Options of {@link RedisTokenStore}: pass an ioredis `client` you already

@@ -6,7 +6,7 @@
  *
  * Usage: node --import tsx file-store-hammer.ts <path> <users>
  */
-import { FileTokenStore } from "../../../src/tokens/file-token-store.js";
+import { FileTokenStore } from "../../../src/stores/file/file-token-store.js";
 
 const [path, usersArg] = process.argv.slice(2);
 if (path === undefined) throw new Error("usage: file-store-hammer <path> <users>");

@@ -3,7 +3,7 @@
  * offers, since every client sharing one memory store shares its process.
  * @module
  */
-import type { CredentialsKey } from "./token-store.js";
+import type { CredentialsKey } from "../token-store.js";
 
 interface Lease {
   readonly owner: string;

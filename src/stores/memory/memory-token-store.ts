@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { ValidationError } from "../errors.js";
+import { ValidationError } from "../../errors.js";
 import {
   buildStoredCredentials,
   parseCredentials,
@@ -14,10 +14,10 @@ import {
   parseSetOptions,
   parseUserId,
   toValidationIssues,
-} from "./credentials-schema.js";
+} from "../credentials-schema.js";
 import { LeaseTable } from "./lease-table.js";
-import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
-import { parseListExpiring, selectExpiring } from "./expiring.js";
+import { copyOut, countRecords, deepFreeze } from "../record-copies.js";
+import { parseListExpiring, selectExpiring } from "../expiring.js";
 import type {
   Credentials,
   CredentialsKey,
@@ -29,7 +29,7 @@ import type {
   TokenStore,
   ExpiringTokens,
   ListExpiringOptions,
-} from "./token-store.js";
+} from "../token-store.js";
 
 /**
  * Options of {@link MemoryTokenStore}.

@@ -8,9 +8,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import nodePath from "node:path";
-import { TokenStoreError } from "../errors.js";
+import { TokenStoreError } from "../../errors.js";
 import { removeIfUnchanged } from "./remove-if-unchanged.js";
-import type { CredentialsKey } from "./token-store.js";
+import type { CredentialsKey } from "../token-store.js";
 
 /** A lease file that cannot be parsed (its writer died between create and write) counts as expired after this. */
 const UNREADABLE_LEASE_MS = 10_000;

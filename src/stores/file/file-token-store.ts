@@ -29,7 +29,7 @@ import type { FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import nodePath from "node:path";
 import { z } from "zod";
-import { TokenStoreCorruptError, TokenStoreError, TokenStoreUnsafeError, ValidationError } from "../errors.js";
+import { TokenStoreCorruptError, TokenStoreError, TokenStoreUnsafeError, ValidationError } from "../../errors.js";
 import {
   buildStoredCredentials,
   formatPath,
@@ -41,12 +41,12 @@ import {
   parseUserId,
   storedCredentialsSchema,
   toValidationIssues,
-} from "./credentials-schema.js";
-import { sleep } from "../internal/sleep.js";
+} from "../credentials-schema.js";
+import { sleep } from "../../internal/sleep.js";
 import { FileLeases } from "./file-lease.js";
 import { removeIfUnchanged } from "./remove-if-unchanged.js";
-import { copyOut, countRecords, deepFreeze } from "./record-copies.js";
-import { parseListExpiring, selectExpiring } from "./expiring.js";
+import { copyOut, countRecords, deepFreeze } from "../record-copies.js";
+import { parseListExpiring, selectExpiring } from "../expiring.js";
 import type {
   Credentials,
   CredentialsKey,
@@ -58,7 +58,7 @@ import type {
   TokenStore,
   ExpiringTokens,
   ListExpiringOptions,
-} from "./token-store.js";
+} from "../token-store.js";
 
 /** The `format` marker written into every token store file. */
 const FORMAT = "digime-write-pipeline/token-store";
