@@ -562,7 +562,7 @@ describe("FileTokenStore", () => {
       const { dir, file, store } = await storeIn();
       await store.set(KEY, { userAccessToken: token("0") }, { expectedVersion: null });
       const worker = path.join(dir, "worker.mts");
-      const moduleUrl = pathToFileURL(path.join(repoRoot, "src", "tokens", "file-token-store.ts")).href;
+      const moduleUrl = pathToFileURL(path.join(repoRoot, "src", "stores", "file", "file-token-store.ts")).href;
       await fs.writeFile(
         worker,
         `import { FileTokenStore } from ${JSON.stringify(moduleUrl)};

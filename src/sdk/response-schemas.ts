@@ -4,20 +4,10 @@
  */
 import { z } from "zod";
 import { SdkResponseError } from "../errors.js";
+// One schema for the user access token, wherever it comes from: a token the SDK returns is
+// held to what the stores accept, so a token no store would keep fails here, at the SDK.
+import { userAccessTokenSchema } from "../stores/credentials-schema.js";
 import type { SdkGetAuthorizeUrlResult, SdkWriteResultA, UserAccessToken } from "./types.js";
-
-const tokenSchema = z.object({
-  value: z.string().min(1),
-  expiry: z.number().finite(),
-});
-
-/** A user access token as every SDK generation returns it (expiry in epoch seconds). */
-export const userAccessTokenSchema = z.looseObject({
-  accessToken: tokenSchema,
-  refreshToken: tokenSchema,
-  user: z.looseObject({ id: z.string().optional() }).optional(),
-  consentid: z.string().optional(),
-});
 
 const authorizeUrlResultSchema = z.looseObject({
   url: z.string().url(),

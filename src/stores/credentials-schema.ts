@@ -8,8 +8,8 @@
  * @module
  */
 import { z } from "zod";
-import { ValidationError, type ValidationIssue } from "../errors.js";
 import { idSchema, isWellFormedId, MAX_ID_LENGTH } from "../internal/ids.js";
+import { parseOrThrow } from "../internal/zod-issues.js";
 import type { Credentials, CredentialsKey, RefreshLeaseOptions, SetOptions, StoredCredentials, TokenStore } from "./token-store.js";
 
 const nonEmptyString = (max: number): z.ZodString =>
@@ -134,46 +134,6 @@ const setOptionsSchema = z.object(
 );
 
 /**
- * Turns zod issues into {@link ValidationIssue}s with dotted paths under
- * `prefix` (array indices in brackets), for example
- * `credentials.userAccessToken.accessToken.value`.
- *
- * @example
- * ```ts
- * const result = credentialsKeySchema.safeParse(input);
- * if (!result.success) console.log(toValidationIssues("key", result.error.issues));
- * ```
- */
-export function toValidationIssues(prefix: string, issues: readonly z.core.$ZodIssue[]): ValidationIssue[] {
-  return issues.map((issue) => ({ path: formatPath(prefix, issue.path), message: issue.message }));
-}
-
-/**
- * Formats a zod path as `prefix.a.b[3].c`.
- *
- * @example
- * ```ts
- * formatPath("records", [2, "userAccessToken"]); // "records[2].userAccessToken"
- * ```
- */
-export function formatPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix;
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else out += out === "" ? String(segment) : `.${String(segment)}`;
-  }
-  return out;
-}
-
-function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, subject: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    throw new ValidationError("INVALID_ARGUMENT", subject, toValidationIssues(subject, result.error.issues));
-  }
-  return result.data;
-}
-
-/**
  * Checks a {@link CredentialsKey} argument and returns a plain copy holding
  * only `userId` and `contractId`.
  *
@@ -189,7 +149,7 @@ export function parseCredentialsKey(key: unknown): CredentialsKey {
     const { userId, contractId } = key as Record<string, unknown>;
     if (isId(userId) && isId(contractId)) return { userId, contractId };
   }
-  return parseOrThrow(credentialsKeySchema, key, "key");
+  return parseOrThrow(credentialsKeySchema, key, "INVALID_ARGUMENT", "key");
 }
 
 function isId(value: unknown): value is string {
@@ -206,7 +166,7 @@ function isId(value: unknown): value is string {
  * ```
  */
 export function parseUserId(userId: unknown): string {
-  return parseOrThrow(idSchema(MAX_ID_LENGTH), userId, "userId");
+  return parseOrThrow(idSchema(MAX_ID_LENGTH), userId, "INVALID_ARGUMENT", "userId");
 }
 
 /**
@@ -222,7 +182,7 @@ export function parseUserId(userId: unknown): string {
  * ```
  */
 export function parseCredentials(credentials: unknown): Credentials {
-  const parsed = parseOrThrow(credentialsSchema, credentials, "credentials");
+  const parsed = parseOrThrow(credentialsSchema, credentials, "INVALID_ARGUMENT", "credentials");
   return jsonClone(parsed) as Credentials;
 }
 
@@ -236,7 +196,7 @@ export function parseCredentials(credentials: unknown): Credentials {
  * ```
  */
 export function parseSetOptions(options: unknown): SetOptions {
-  return parseOrThrow(setOptionsSchema, options, "options");
+  return parseOrThrow(setOptionsSchema, options, "INVALID_ARGUMENT", "options");
 }
 
 const leaseOptionsSchema = z.object(
@@ -261,7 +221,7 @@ const leaseOptionsSchema = z.object(
  * ```
  */
 export function parseLeaseOptions(options: unknown): RefreshLeaseOptions {
-  return parseOrThrow(leaseOptionsSchema, options, "options");
+  return parseOrThrow(leaseOptionsSchema, options, "INVALID_ARGUMENT", "options");
 }
 
 /**
@@ -274,7 +234,7 @@ export function parseLeaseOptions(options: unknown): RefreshLeaseOptions {
  * ```
  */
 export function parseLeaseOwner(owner: unknown): string {
-  return parseOrThrow(nonEmptyString(256), owner, "owner");
+  return parseOrThrow(nonEmptyString(256), owner, "INVALID_ARGUMENT", "owner");
 }
 
 /**

@@ -29,10 +29,9 @@ import type { FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import nodePath from "node:path";
 import { z } from "zod";
-import { TokenStoreCorruptError, TokenStoreError, TokenStoreUnsafeError, ValidationError } from "../../errors.js";
+import { TokenStoreCorruptError, TokenStoreError, TokenStoreUnsafeError } from "../../errors.js";
 import {
   buildStoredCredentials,
-  formatPath,
   parseCredentials,
   parseCredentialsKey,
   parseLeaseOptions,
@@ -40,8 +39,8 @@ import {
   parseSetOptions,
   parseUserId,
   storedCredentialsSchema,
-  toValidationIssues,
 } from "../credentials-schema.js";
+import { formatPath, parseOrThrow } from "../../internal/zod-issues.js";
 import { sleep } from "../../internal/sleep.js";
 import { FileLeases } from "./file-lease.js";
 import { removeIfUnchanged } from "./remove-if-unchanged.js";
@@ -151,16 +150,13 @@ export class FileTokenStore implements TokenStore, RefreshLeases, ExpiringTokens
   #started: Promise<void> | undefined;
 
   constructor(options: FileTokenStoreOptions) {
-    const parsed = fileOptionsSchema.safeParse(options);
-    if (!parsed.success) {
-      throw new ValidationError("INVALID_OPTIONS", "FileTokenStore options", toValidationIssues("options", parsed.error.issues));
-    }
+    const parsed = parseOrThrow(fileOptionsSchema, options, "INVALID_OPTIONS", "options", "FileTokenStore options");
     // Resolved once, so a later process.chdir cannot move the store.
-    this.#path = nodePath.resolve(parsed.data.path);
+    this.#path = nodePath.resolve(parsed.path);
     this.#lockPath = `${this.#path}.lock`;
-    this.#now = parsed.data.now ?? Date.now;
-    this.#fileMode = parsed.data.fileMode ?? 0o600;
-    this.#lockTimeoutMs = parsed.data.lockTimeoutMs ?? 10_000;
+    this.#now = parsed.now ?? Date.now;
+    this.#fileMode = parsed.fileMode ?? 0o600;
+    this.#lockTimeoutMs = parsed.lockTimeoutMs ?? 10_000;
     this.#leases = new FileLeases(this.#path);
   }
 

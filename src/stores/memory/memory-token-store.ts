@@ -4,7 +4,6 @@
  * @module
  */
 import { z } from "zod";
-import { ValidationError } from "../../errors.js";
 import {
   buildStoredCredentials,
   parseCredentials,
@@ -13,8 +12,8 @@ import {
   parseLeaseOwner,
   parseSetOptions,
   parseUserId,
-  toValidationIssues,
 } from "../credentials-schema.js";
+import { parseOrThrow } from "../../internal/zod-issues.js";
 import { LeaseTable } from "./lease-table.js";
 import { copyOut, countRecords, deepFreeze } from "../record-copies.js";
 import { parseListExpiring, selectExpiring } from "../expiring.js";
@@ -73,11 +72,8 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
   readonly #leases: LeaseTable;
 
   constructor(options: MemoryTokenStoreOptions = {}) {
-    const parsed = memoryOptionsSchema.safeParse(options);
-    if (!parsed.success) {
-      throw new ValidationError("INVALID_OPTIONS", "MemoryTokenStore options", toValidationIssues("options", parsed.error.issues));
-    }
-    this.#now = parsed.data.now ?? Date.now;
+    const parsed = parseOrThrow(memoryOptionsSchema, options, "INVALID_OPTIONS", "options", "MemoryTokenStore options");
+    this.#now = parsed.now ?? Date.now;
     this.#leases = new LeaseTable(this.#now);
   }
 
