@@ -49,16 +49,3 @@ export class Gate {
     }
   }
 }
-
-/**
- * Wait `ms` milliseconds on real (or the test's fake) timers; 0 or less returns at once.
- *
- * @example
- * ```ts
- * await sleep(rule.latencyMs ?? 0);
- * ```
- */
-export async function sleep(ms: number): Promise<void> {
-  if (ms <= 0) return;
-  await new Promise<void>((resolve) => setTimeout(resolve, ms));
-}

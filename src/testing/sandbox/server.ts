@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import type { FileDescriptor } from "../../sdk/types.js";
 import type { FaultDecision, ServerOperation } from "./faults.js";
-import { sleep } from "./gate.js";
+import { sleep } from "../../internal/sleep.js";
 import { publicKeyFingerprint } from "./keys.js";
 import { pkceChallenge, randomId, randomSecret } from "./random.js";
 import type { SandboxState } from "./state.js";
