@@ -24,7 +24,7 @@ import {
 } from "../errors.js";
 import type { EmitEvent } from "../events.js";
 import { sanitizeError } from "../internal/redact.js";
-import { sleep } from "../internal/sleep.js";
+import { withBackoff } from "../internal/backoff.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
@@ -439,22 +439,27 @@ export class Authorizer {
    */
   async #exchange(code: string, codeVerifier: string): Promise<UserAccessToken> {
     const { port, now } = this.#deps;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await port.exchangeCode({ code, codeVerifier });
-      } catch (error) {
-        if (error instanceof DigimeWriteError) throw error;
-        const info = describeSdkFailure(error, [codeVerifier, code], now());
-        if (decide(info) === "retry" && attempt < EXCHANGE_ATTEMPTS) {
-          await sleep(Math.min(info.retryAfterMs ?? 0, 5_000) || 100 * 2 ** attempt);
-          continue;
-        }
-        throw new TokenExchangeError(
-          `Exchanging the authorization code failed after ${attempt} attempt(s); start a new authorization: ${info.message}`,
-          false,
-          { cause: new SdkCallError(info) },
-        );
-      }
+    const describe = (error: unknown) => describeSdkFailure(error, [codeVerifier, code], now());
+    let attempts = 0;
+    try {
+      return await withBackoff(
+        (attempt) => {
+          attempts = attempt;
+          return port.exchangeCode({ code, codeVerifier });
+        },
+        {
+          retries: EXCHANGE_ATTEMPTS - 1,
+          minDelayMs: 200,
+          shouldRetry: (error) => !(error instanceof DigimeWriteError) && decide(describe(error)) === "retry",
+          waitAtLeastMs: (error) => Math.min(describe(error).retryAfterMs ?? 0, 5_000),
+        },
+      );
+    } catch (error) {
+      if (error instanceof DigimeWriteError) throw error;
+      const info = describe(error);
+      throw new TokenExchangeError(`Exchanging the authorization code failed after ${attempts} attempt(s); start a new authorization: ${info.message}`, false, {
+        cause: new SdkCallError(info),
+      });
     }
   }
 }

@@ -7,6 +7,7 @@
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { TokenStoreError } from "../errors.js";
 import type { EmitEvent } from "../events.js";
+import { withBackoff } from "../internal/backoff.js";
 import { sleep } from "../internal/sleep.js";
 import { tokenSecrets } from "./credentials.js";
 import type { GuardedStore } from "./guarded-store.js";
@@ -90,29 +91,34 @@ export class TokenPersister {
   /** Persist `state.unsaved` with a few quick tries; past them, hand over to the background loop. */
   async #persistInline(userId: string, state: PersistState, replace: boolean): Promise<boolean> {
     const { inlineAttempts, minDelayMs } = this.#options.retry;
-    for (let attempt = 1; ; attempt += 1) {
-      if (state.unsaved === undefined) return true;
-      try {
-        await this.#persistOnce(userId, state, replace);
-        state.failedPersists = 0;
-        return true;
-      } catch (error) {
-        state.failedPersists += 1;
-        if (this.#options.telemetry?.enabled) this.#options.telemetry.count("digime.token.persist_failures");
-        const wrapped = this.#options.store.error("set", error, [...tokenSecrets(state.unsaved), ...tokenSecrets(state.lastKnown)]);
-        if (attempt >= inlineAttempts) {
-          this.#options.emit("token:persist-failed", {
-            userId,
-            contractId: this.#options.contractId,
-            attempts: state.failedPersists,
-            willRetry: !this.#closed,
-            error: wrapped,
-          });
-          this.#startBackground(userId, state, replace);
-          return false;
-        }
-        await sleep(minDelayMs * 2 ** (attempt - 1));
-      }
+    try {
+      await withBackoff(
+        async () => {
+          if (state.unsaved === undefined) return;
+          await this.#persistOnce(userId, state, replace);
+          state.failedPersists = 0;
+        },
+        {
+          retries: inlineAttempts - 1,
+          minDelayMs,
+          onFailure: () => {
+            state.failedPersists += 1;
+            if (this.#options.telemetry?.enabled) this.#options.telemetry.count("digime.token.persist_failures");
+          },
+        },
+      );
+      return true;
+    } catch (error) {
+      const wrapped = this.#options.store.error("set", error, [...tokenSecrets(state.unsaved), ...tokenSecrets(state.lastKnown)]);
+      this.#options.emit("token:persist-failed", {
+        userId,
+        contractId: this.#options.contractId,
+        attempts: state.failedPersists,
+        willRetry: !this.#closed,
+        error: wrapped,
+      });
+      this.#startBackground(userId, state, replace);
+      return false;
     }
   }
 
@@ -151,14 +157,18 @@ export class TokenPersister {
     state.backgroundActive = true;
     const { minDelayMs, maxDelayMs } = this.#options.retry;
     const signal = this.#stopBackground.signal;
+    // Slower than the inline tries (they already failed), and until the token is stored or the client closes.
     const loop = async (): Promise<void> => {
-      for (let attempt = 0; state.unsaved !== undefined && !signal.aborted; attempt += 1) {
-        try {
-          await sleep(Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(attempt + 2, 20)), signal);
-        } catch {
-          return;
-        }
-        if (await this.#enqueueQuiet(userId, state, replace)) return;
+      try {
+        await sleep(Math.min(maxDelayMs, minDelayMs * 4), signal);
+        await withBackoff(
+          async () => {
+            if (state.unsaved !== undefined && !(await this.#enqueueQuiet(userId, state, replace))) throw new TokenStoreError("the token is not stored yet");
+          },
+          { retries: Number.POSITIVE_INFINITY, minDelayMs: Math.min(maxDelayMs, minDelayMs * 8), maxDelayMs, signal },
+        );
+      } catch {
+        // Stopped by close(): its last inline try reports what stayed unsaved.
       }
     };
     void loop().finally(() => {

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { DigimeWriteError, ReauthorizationRequiredError, TokenStoreError } from "../errors.js";
-import { sleep } from "../internal/sleep.js";
+import { pollUntil } from "../internal/backoff.js";
 import { decide, describeSdkFailure, SdkCallError } from "../sdk/sdk-failure.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
@@ -166,9 +166,9 @@ export class TokenRefresher {
     const { store, coordination } = this.#options;
     const leases = store.leases!;
     const key = this.#key(userId);
-    const deadline = performance.now() + coordination.holderWaitMs;
     const ttlMs = typeof leases.renewRefreshLease === "function" ? coordination.leaseMs : Math.max(coordination.leaseMs, UNRENEWED_LEASE_MS);
-    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+    // Each try: take the lease and refresh, or see whether its holder stored a newer token meanwhile.
+    const tryOnce = async (): Promise<Refreshed | undefined> => {
       const owner = randomUUID();
       const taken = await store.call("acquireRefreshLease", () => leases.acquireRefreshLease(key, { owner, ttlMs }));
       if (taken) {
@@ -188,13 +188,11 @@ export class TokenRefresher {
       const latest = await this.#options.latest(userId).catch(() => undefined);
       if (replaces(latest, basis.userAccessToken)) return { credentials: latest, spent: false };
       await this.#refuseIfRecorded(userId, latest, basis);
-      if (performance.now() >= deadline) {
-        throw new TokenStoreError(
-          `Another process held this user's refresh lease for more than ${coordination.holderWaitMs} ms without storing a new token`,
-        );
-      }
-      await sleep(pause);
-    }
+      return undefined;
+    };
+    const refreshed = await pollUntil(tryOnce, { minDelayMs: FIRST_POLL_MS, maxDelayMs: MAX_POLL_MS, untilMs: coordination.holderWaitMs });
+    if (refreshed !== undefined) return refreshed;
+    throw new TokenStoreError(`Another process held this user's refresh lease for more than ${coordination.holderWaitMs} ms without storing a new token`);
   }
 
   /**
@@ -256,12 +254,12 @@ export class TokenRefresher {
    * is whether someone else already replaced it.
    */
   async awaitNewer(userId: string, refused: UserAccessToken): Promise<Credentials | undefined> {
-    const deadline = performance.now() + this.#options.coordination.newerTokenWaitMs;
-    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
-      const latest = await this.#options.latest(userId).catch(() => undefined);
-      if (replaces(latest, refused)) return latest;
-      if (performance.now() >= deadline) return undefined;
-      await sleep(pause);
-    }
+    return pollUntil(
+      async () => {
+        const latest = await this.#options.latest(userId).catch(() => undefined);
+        return replaces(latest, refused) ? latest : undefined;
+      },
+      { minDelayMs: FIRST_POLL_MS, maxDelayMs: MAX_POLL_MS, untilMs: this.#options.coordination.newerTokenWaitMs },
+    );
   }
 }

@@ -41,7 +41,7 @@ import {
   storedCredentialsSchema,
 } from "../credentials-schema.js";
 import { formatPath, parseOrThrow } from "../../internal/zod-issues.js";
-import { sleep } from "../../internal/sleep.js";
+import { withBackoff } from "../../internal/backoff.js";
 import { FileLeases } from "./file-lease.js";
 import { removeIfUnchanged } from "./remove-if-unchanged.js";
 import { copyOut, countRecords, deepFreeze } from "../record-copies.js";
@@ -123,6 +123,9 @@ interface Cache {
   readonly stamp: string;
   readonly records: RecordMap;
 }
+
+/** The lock file is held by another process (or was just released): wait and try again. */
+class LockBusy extends Error {}
 
 /**
  * A {@link TokenStore} in one JSON file, for a single machine. Survives
@@ -572,47 +575,44 @@ export class FileTokenStore implements TokenStore, RefreshLeases, ExpiringTokens
       createdAt: Date.now(),
       token,
     } satisfies LockOwner);
-    const deadline = Date.now() + this.#lockTimeoutMs;
-    let delay = 2;
     let holder: LockHolder | undefined;
     let unbreakable = false;
-    let pause = true;
-    for (let attempt = 0; ; attempt += 1) {
-      // Every branch below comes back here: the deadline and the pause apply to all of them, so a lock
-      // that cannot be read or broken (another uid, sticky directory, read-only file system) cannot spin forever.
-      if (attempt > 0) {
-        if (Date.now() >= deadline) throw this.#lockTimeout(holder, unbreakable);
-        if (pause) {
-          await sleep(delay + Math.random() * delay);
-          delay = Math.min(delay * 2, 100);
-        }
-        pause = true;
-      }
-      let handle: FileHandle | undefined;
-      try {
-        handle = await fs.open(this.#lockPath, "wx", 0o600);
-      } catch (error) {
-        if (errorCode(error) !== "EEXIST") throw this.#ioError("create the lock file of", error);
-      }
-      if (handle !== undefined) {
+    /** One try to take the lock; throws `LockBusy` to wait (backoff) and try again. */
+    const take = async (): Promise<void> => {
+      // A second go only straight after breaking a stale lock: taken at once, without the pause.
+      for (let go = 0; go < 2; go += 1) {
+        let handle: FileHandle | undefined;
         try {
-          await handle.writeFile(body, "utf8");
-          await handle.close();
-          return;
+          handle = await fs.open(this.#lockPath, "wx", 0o600);
         } catch (error) {
-          await handle.close().catch(() => undefined);
-          await fs.rm(this.#lockPath, { force: true }).catch(() => undefined);
-          throw this.#ioError("write the lock file of", error);
+          if (errorCode(error) !== "EEXIST") throw this.#ioError("create the lock file of", error);
         }
-      }
-
-      holder = await readLock(this.#lockPath);
-      if (holder === undefined) continue; // released meanwhile (or a dangling link): try again
-      if (isStale(holder)) {
+        if (handle !== undefined) {
+          try {
+            await handle.writeFile(body, "utf8");
+            await handle.close();
+            return;
+          } catch (error) {
+            await handle.close().catch(() => undefined);
+            await fs.rm(this.#lockPath, { force: true }).catch(() => undefined);
+            throw this.#ioError("write the lock file of", error);
+          }
+        }
+        holder = await readLock(this.#lockPath);
+        if (holder === undefined) break; // released meanwhile (or a dangling link): try again after the pause
+        if (!isStale(holder)) break;
         unbreakable = !(await breakLock(this.#lockPath, holder.raw));
-        // Broken: take it at once, without the pause (the deadline still applies).
-        pause = unbreakable;
+        if (unbreakable) break;
       }
+      throw new LockBusy();
+    };
+    try {
+      // The deadline and the pause apply to every way of waiting, so a lock that cannot be read or
+      // broken (another uid, sticky directory, read-only file system) cannot spin forever.
+      await withBackoff(take, { retries: Number.POSITIVE_INFINITY, minDelayMs: 2, maxDelayMs: 100, jitter: true, untilMs: this.#lockTimeoutMs, shouldRetry: (error) => error instanceof LockBusy });
+    } catch (error) {
+      if (error instanceof LockBusy) throw this.#lockTimeout(holder, unbreakable);
+      throw error;
     }
   }
 
