@@ -1,4 +1,7 @@
 /**
+ * Deadlines: the one place calls get a time limit. `settledWithin` bounds one
+ * call; {@link CallDeadlines} bounds many concurrent calls with one timer.
+ *
  * Time limits for many concurrent calls with one timer. Every call gets the
  * same limit, so calls reach their deadlines in the order they started: a
  * list in start order and one timer for its oldest entry do what a timer per
@@ -111,5 +114,22 @@ export class CallDeadlines {
       entry = this.#head;
     }
     if (entry !== undefined) this.#timer = setTimeout(() => this.#expire(), Math.max(1, Math.ceil(entry.deadline - now)));
+  }
+}
+
+/** `promise`'s outcome if it settles within `ms`, else `undefined`: the call keeps running, and its late answer is ignored. */
+export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): PromiseSettledResult<T> => ({ status: "fulfilled", value }),
+        (reason: unknown): PromiseSettledResult<T> => ({ status: "rejected", reason }),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -7,6 +7,7 @@
  * {@link TokenRefresher} (one refresh at a time, across processes under the
  * store's lease).
  */
+import { settledWithin } from "../internal/call-deadlines.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { NotAuthorizedError, ReauthorizationRequiredError } from "../errors.js";
 import type { EmitEvent } from "../events.js";
@@ -77,23 +78,6 @@ interface UserState extends PersistState {
  * 1.5 s while Redis is down for 6 s).
  */
 const CACHED_TOKEN_READ_WAIT_MS = 250;
-
-/** `promise`'s outcome if it settles within `ms`, else `undefined` (it keeps running). */
-async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([
-      promise.then(
-        (value): PromiseSettledResult<T> => ({ status: "fulfilled", value }),
-        (reason: unknown): PromiseSettledResult<T> => ({ status: "rejected", reason }),
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** @internal Not part of the public surface; used by {@link WriteClient}. */
 export class TokenKeeper {
