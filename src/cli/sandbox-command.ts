@@ -7,11 +7,12 @@
  * faults and latency from flags. It never prints a key or a token.
  * @module
  */
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createSandbox, type FaultRule, type Sandbox, type SandboxSnapshot } from "../testing/index.js";
+import { writeSecretFile } from "./secret-file.js";
 
 /**
  * A mistake in the command line: the message names the flag. The command
@@ -213,15 +214,6 @@ async function readState(file: string): Promise<SandboxSnapshot | undefined> {
   } catch {
     throw new UsageError(`--state: ${file} is not JSON (a sandbox state file); move it away to start afresh`);
   }
-}
-
-/** Write a file atomically (temp file, then rename) with mode 0600. */
-async function writeSecretFile(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, content, { mode: 0o600 });
-  await chmod(temp, 0o600);
-  await rename(temp, file);
 }
 
 /**

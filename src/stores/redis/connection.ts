@@ -3,7 +3,7 @@
  * A store given a `client` borrows it (the caller closes it); a store given
  * `connection` owns the client it makes and quits it on `close()`.
  */
-import { Redis, type Cluster, type RedisOptions } from "ioredis";
+import { Redis, type Cluster, type RedisOptions } from "../../internal/peers/ioredis.js";
 import { z } from "zod";
 
 /**

@@ -1,0 +1,19 @@
+/**
+ * `ioredis`, the optional peer of `digime-write-pipeline/redis`, loaded when
+ * that entry is imported. A static `import … from "ioredis"` would fail at
+ * link time with a bare `ERR_MODULE_NOT_FOUND` before any of our code runs;
+ * loading it here names the package to install instead. ioredis is a
+ * CommonJS package, so `require` and `import` give the same classes.
+ * @internal
+ * @module
+ */
+import type * as IORedis from "ioredis";
+import { requirePeerOf } from "../optional-peer.js";
+
+const ioredis = requirePeerOf<typeof IORedis>("ioredis", "digime-write-pipeline/redis");
+
+/** @internal */
+export const Redis: typeof IORedis.Redis = ioredis.Redis;
+/** @internal */
+export type Redis = IORedis.Redis;
+export type { Cluster, RedisOptions } from "ioredis";

@@ -1,0 +1,123 @@
+/**
+ * The TypeScript snippets of README.md and docs/*.md, extracted and
+ * type-checked under `strict` against the source (the package's import
+ * names map onto src/), each as its own module. A snippet that needs names
+ * from the prose around it declares them in an HTML comment just above the
+ * fence, which the page does not show:
+ *
+ *     <!-- snippet-context: declare const client: WriteClient; -->
+ *     ```ts
+ *     await client.close();
+ *     ```
+ *
+ * `<!-- snippet-skip: reason -->` above a fence leaves it out (say why).
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import ts from "typescript";
+
+export interface Snippet {
+  /** The markdown file, relative to the repository. */
+  doc: string;
+  /** 1-based line of the first code line in the markdown file. */
+  line: number;
+  code: string;
+  /** Declarations from a snippet-context comment, or "". */
+  context: string;
+  skip: string | undefined;
+}
+
+export interface SnippetFailure {
+  doc: string;
+  /** Line in the markdown file. */
+  line: number;
+  message: string;
+}
+
+const FENCE = /^```(ts|typescript)\s*$/;
+
+/** README.md and every docs/*.md (not docs/api/, which TypeDoc builds). */
+export function docFiles(root: string): string[] {
+  return ["README.md", ...readdirSync(path.join(root, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)];
+}
+
+export function extractSnippets(root: string, doc: string): Snippet[] {
+  const lines = readFileSync(path.join(root, doc), "utf8").split("\n");
+  const snippets: Snippet[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!FENCE.test(lines[i]!)) continue;
+    const start = i + 1;
+    let end = start;
+    while (end < lines.length && !/^```\s*$/.test(lines[end]!)) end++;
+    // Comments directly above the fence (blank lines between are allowed).
+    let context = "";
+    let skip: string | undefined;
+    for (let j = i - 1; j >= 0 && (lines[j]!.trim() === "" || lines[j]!.trim().startsWith("<!--")); j--) {
+      const comment = /^<!--\s*snippet-(context|skip):\s*([\s\S]*?)\s*-->$/.exec(lines[j]!.trim());
+      if (comment?.[1] === "context") context = `${comment[2]}\n${context}`;
+      if (comment?.[1] === "skip") skip = comment[2];
+    }
+    snippets.push({ doc, line: start + 1, code: lines.slice(start, end).join("\n"), context, skip });
+    i = end;
+  }
+  return snippets;
+}
+
+/** The import names of the package, mapped onto the source. */
+const ENTRIES: Record<string, string> = {
+  "digime-write-pipeline": "src/index.ts",
+  "digime-write-pipeline/testing": "src/testing/index.ts",
+  "digime-write-pipeline/redis": "src/redis.ts",
+  "digime-write-pipeline/postgres": "src/postgres.ts",
+  "digime-write-pipeline/bullmq": "src/bullmq.ts",
+};
+
+/**
+ * Type-check every snippet; returns the failures with markdown line numbers.
+ * The snippets are written under node_modules/.cache so their imports
+ * (express, ioredis, …) resolve as an app's would.
+ */
+export function checkSnippets(root: string, snippets: readonly Snippet[]): SnippetFailure[] {
+  const dir = path.join(root, "node_modules", ".cache", "doc-snippets");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const files = new Map<string, { snippet: Snippet; offset: number }>();
+  snippets.forEach((snippet, index) => {
+    if (snippet.skip !== undefined) return;
+    const name = path.join(dir, `${snippet.doc.replace(/[/.]/g, "_")}_${index}.ts`);
+    // The context goes on the same first line, so the snippet's own lines keep their offsets.
+    const prefix = snippet.context.trim() === "" ? "" : `${snippet.context.replace(/\n/g, " ")}\n`;
+    writeFileSync(name, `${prefix}${snippet.code}\nexport {};\n`);
+    files.set(path.resolve(name), { snippet, offset: prefix === "" ? 0 : 1 });
+  });
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    // An app's settings: strict, an ES2023 Node target, a bundler-style resolution (extensionless imports).
+    target: ts.ScriptTarget.ES2023,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2023.d.ts"],
+    types: ["node"],
+    typeRoots: [path.join(root, "node_modules", "@types")],
+    // No baseUrl: the repository root holds redis/, bullmq/ … folders that would shadow the real packages.
+    paths: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, [path.join(root, file)]])),
+    skipLibCheck: true,
+    esModuleInterop: true,
+    resolveJsonModule: true,
+  };
+  const program = ts.createProgram({ rootNames: [...files.keys()], options });
+  const failures: SnippetFailure[] = [];
+  for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
+    const file = diagnostic.file === undefined ? undefined : files.get(path.resolve(diagnostic.file.fileName));
+    const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n");
+    if (file === undefined) {
+      // An error outside the snippets (the source itself, or the options): report it against the first snippet's doc.
+      failures.push({ doc: diagnostic.file?.fileName ?? "(compiler)", line: 0, message });
+      continue;
+    }
+    const { line } = diagnostic.file!.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
+    failures.push({ doc: file.snippet.doc, line: file.snippet.line + line - file.offset, message: `TS${diagnostic.code}: ${message}` });
+  }
+  return failures;
+}
