@@ -10,7 +10,9 @@
  *     await client.close();
  *     ```
  *
- * `<!-- snippet-skip: reason -->` above a fence leaves it out (say why).
+ * A context may name presets (`@client`, `@express`, …, see PRESETS) for the
+ * names the guides share. `<!-- snippet-skip: reason -->` above a fence
+ * leaves it out (say why).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -63,6 +65,41 @@ export function extractSnippets(root: string, doc: string): Snippet[] {
   return snippets;
 }
 
+/**
+ * Packages the snippets import that this repository does not install: the
+ * real SDK (an optional peer; its `init()` result is one of the structural
+ * SDK shapes the client accepts) and the OpenTelemetry SDK an app brings.
+ */
+const NOT_INSTALLED = `
+declare module "@digime/digime-sdk-nodejs" {
+  import type { DigimeSdk } from "digime-write-pipeline";
+  export function init(config: { applicationId: string; baseUrl?: string; onboardUrl?: string }): DigimeSdk;
+}
+declare module "@opentelemetry/sdk-node" { export class NodeSDK { constructor(config: unknown); start(): void; shutdown(): Promise<void>; } }
+declare module "@opentelemetry/exporter-trace-otlp-http" { export const OTLPTraceExporter: new (config?: unknown) => any; }
+declare module "@opentelemetry/exporter-metrics-otlp-http" { export const OTLPMetricExporter: new (config?: unknown) => any; }
+`;
+
+/** Declarations the guides' fragments share, named in a context as `@name`. */
+export const PRESETS: Record<string, string> = {
+  client: `declare const client: import("digime-write-pipeline").WriteClient;`,
+  digime: `declare const digime: import("digime-write-pipeline").WriteClient;`,
+  options: `declare const options: import("digime-write-pipeline").WriteClientOptions;`,
+  sandbox: `declare const sandbox: import("digime-write-pipeline/testing").Sandbox;`,
+  log: `declare const log: { info(...args: unknown[]): void; warn(...args: unknown[]): void; error(...args: unknown[]): void };`,
+  express: [
+    `declare const app: import("express").Express;`,
+    `declare const requireLogin: import("express").RequestHandler;`,
+    // What an app's session and cookie middleware add to a request.
+    `declare global { namespace Express { interface Request { user: { id: string }; cookies: Record<string, string | undefined> } } }`,
+  ].join(" "),
+};
+
+function expandContext(context: string): string {
+  // A preset stands alone between spaces, so "@digime/digime-sdk-nodejs" in an import is left as it is.
+  return context.replace(/(^|\s)@([a-z]+)(?=\s|$)/g, (whole, space: string, name: string) => (PRESETS[name] === undefined ? whole : `${space}${PRESETS[name]}`));
+}
+
 /** The import names of the package, mapped onto the source. */
 const ENTRIES: Record<string, string> = {
   "digime-write-pipeline": "src/index.ts",
@@ -81,12 +118,14 @@ export function checkSnippets(root: string, snippets: readonly Snippet[]): Snipp
   const dir = path.join(root, "node_modules", ".cache", "doc-snippets");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  const shims = path.join(dir, "not-installed.d.ts");
+  writeFileSync(shims, NOT_INSTALLED);
   const files = new Map<string, { snippet: Snippet; offset: number }>();
   snippets.forEach((snippet, index) => {
     if (snippet.skip !== undefined) return;
     const name = path.join(dir, `${snippet.doc.replace(/[/.]/g, "_")}_${index}.ts`);
     // The context goes on the same first line, so the snippet's own lines keep their offsets.
-    const prefix = snippet.context.trim() === "" ? "" : `${snippet.context.replace(/\n/g, " ")}\n`;
+    const prefix = snippet.context.trim() === "" ? "" : `${expandContext(snippet.context).replace(/\n/g, " ")}\n`;
     writeFileSync(name, `${prefix}${snippet.code}\nexport {};\n`);
     files.set(path.resolve(name), { snippet, offset: prefix === "" ? 0 : 1 });
   });
@@ -106,7 +145,7 @@ export function checkSnippets(root: string, snippets: readonly Snippet[]): Snipp
     esModuleInterop: true,
     resolveJsonModule: true,
   };
-  const program = ts.createProgram({ rootNames: [...files.keys()], options });
+  const program = ts.createProgram({ rootNames: [shims, ...files.keys()], options });
   const failures: SnippetFailure[] = [];
   for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
     const file = diagnostic.file === undefined ? undefined : files.get(path.resolve(diagnostic.file.fileName));
