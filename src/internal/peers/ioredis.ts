@@ -12,8 +12,5 @@ import { requirePeerOf } from "../optional-peer.js";
 
 const ioredis = requirePeerOf<typeof IORedis>("ioredis", "digime-write-pipeline/redis");
 
-/** @internal */
-export const Redis: typeof IORedis.Redis = ioredis.Redis;
-/** @internal */
-export type Redis = IORedis.Redis;
-export type { Cluster, RedisOptions } from "ioredis";
+/** ioredis's `Redis` class, from the app's install. @internal */
+export const RedisClient: typeof IORedis.Redis = ioredis.Redis;

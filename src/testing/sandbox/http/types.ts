@@ -74,11 +74,13 @@ export interface SandboxListenOptions {
  * ```
  */
 export interface SandboxRequestLogEntry {
+  /** The HTTP method, e.g. `"POST"`. */
   readonly method: string;
   /** The path only: the query is left out, as it may carry an authorization code. */
   readonly path: string;
   /** The status sent, or `"dropped"` when a fault or the client ended the connection first. */
   readonly status: number | "dropped";
+  /** Milliseconds from the request's arrival to its answer. */
   readonly durationMs: number;
 }
 
