@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { checkSnippets, docFiles, extractSnippets, type Snippet } from "./doc-snippets.js";
+import { checkSnippets, docFiles, extractSnippets, runSnippet, type Snippet } from "./doc-snippets.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -16,6 +16,17 @@ describe("documentation snippets", () => {
     expect(snippets.length).toBeGreaterThan(30);
     const failures = checkSnippets(root, snippets).map((f) => `${f.doc}:${f.line} ${f.message}`);
     expect(failures).toEqual([]);
+  }, 120_000);
+
+  it("the snippets marked runnable run as they stand (the README's quick start against the sandbox)", async () => {
+    const runnable = docFiles(root)
+      .flatMap((doc) => extractSnippets(root, doc))
+      .filter((snippet) => snippet.run === true);
+    expect(runnable.map((s) => s.doc)).toContain("README.md");
+    const outputs = [];
+    for (const snippet of runnable) outputs.push(await runSnippet(root, snippet));
+    // The quick start prints the receipt's status and attempts.
+    expect(outputs[runnable.findIndex((s) => s.doc === "README.md")]).toMatch(/^delivered 1$/m);
   }, 120_000);
 
   it("a skipped snippet says why (shapes of records, elided classes), and skips stay rare", () => {

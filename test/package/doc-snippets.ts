@@ -12,9 +12,11 @@
  *
  * A context may name presets (`@client`, `@express`, …, see PRESETS) for the
  * names the guides share. `<!-- snippet-skip: reason -->` above a fence
- * leaves it out (say why).
+ * leaves it out (say why). `<!-- snippet-run -->` marks a snippet that runs
+ * as it stands (against the sandbox): the test also runs it, with tsx.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import ts from "typescript";
 
@@ -27,6 +29,8 @@ export interface Snippet {
   /** Declarations from a snippet-context comment, or "". */
   context: string;
   skip: string | undefined;
+  /** Marked `<!-- snippet-run -->`: runs as it stands. */
+  run?: boolean;
 }
 
 export interface SnippetFailure {
@@ -54,12 +58,14 @@ export function extractSnippets(root: string, doc: string): Snippet[] {
     // Comments directly above the fence (blank lines between are allowed).
     let context = "";
     let skip: string | undefined;
+    let run = false;
     for (let j = i - 1; j >= 0 && (lines[j]!.trim() === "" || lines[j]!.trim().startsWith("<!--")); j--) {
       const comment = /^<!--\s*snippet-(context|skip):\s*([\s\S]*?)\s*-->$/.exec(lines[j]!.trim());
       if (comment?.[1] === "context") context = `${comment[2]}\n${context}`;
       if (comment?.[1] === "skip") skip = comment[2];
+      if (/^<!--\s*snippet-run\s*-->$/.test(lines[j]!.trim())) run = true;
     }
-    snippets.push({ doc, line: start + 1, code: lines.slice(start, end).join("\n"), context, skip });
+    snippets.push({ doc, line: start + 1, code: lines.slice(start, end).join("\n"), context, skip, run });
     i = end;
   }
   return snippets;
@@ -159,4 +165,28 @@ export function checkSnippets(root: string, snippets: readonly Snippet[]): Snipp
     failures.push({ doc: file.snippet.doc, line: file.snippet.line + line - file.offset, message: `TS${diagnostic.code}: ${message}` });
   }
   return failures;
+}
+
+/**
+ * Run a snippet with tsx on this Node, the package's import names mapped
+ * onto the source; resolves with its output, rejects when it exits non-zero.
+ */
+export async function runSnippet(root: string, snippet: Snippet, timeoutMs = 60_000): Promise<string> {
+  // Outside node_modules: tsx maps tsconfig paths only for files outside it.
+  const dir = path.join(tmpdir(), "digime-doc-snippets-run");
+  mkdirSync(dir, { recursive: true });
+  const name = `${snippet.doc.replace(/[/.]/g, "_")}_${snippet.line}`;
+  const file = path.join(dir, `${name}.mts`); // an ES module: snippets use top-level await
+  writeFileSync(file, `${snippet.code}\nexport {};\n`);
+  const tsconfig = path.join(dir, `${name}.tsconfig.json`);
+  const paths = Object.fromEntries(Object.entries(ENTRIES).map(([entry, source]) => [entry, [path.join(root, source)]]));
+  writeFileSync(tsconfig, JSON.stringify({ compilerOptions: { module: "esnext", moduleResolution: "bundler", target: "es2023", paths } }));
+  const tsx = path.join(root, "node_modules", "tsx", "dist", "cli.mjs");
+  const { execFile } = await import("node:child_process");
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [tsx, "--tsconfig", tsconfig, file], { cwd: dir, timeout: timeoutMs }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`${snippet.doc}:${snippet.line} exited with ${error.code ?? error.signal}: ${stderr || stdout}`));
+      else resolve(stdout);
+    });
+  });
 }
