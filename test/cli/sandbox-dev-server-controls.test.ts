@@ -187,11 +187,9 @@ describe("dev server controls", () => {
     // The app still holds alice's token: the sandbox says it never issued it, and what to do.
     const error = await client.write("alice", jsonFile(2)).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "REAUTHORIZATION_REQUIRED" });
-    const refused = await sandbox
-      .sdk("v16")
-      .refreshToken({ contractDetails: sandbox.contractDetails, userAccessToken: { accessToken: { value: "a", expiry: 0 }, refreshToken: { value: "unknown-refresh-token", expiry: 9e9 } } })
-      .catch((e: unknown) => e);
-    expect(String((refused as Error).message)).toMatch(/never issued it.*--state/);
+    // Authorizing again passes the stored token to digi.me to link the same library: the app hears what to do.
+    const refused = await client.beginAuthorization({ userId: "alice" }).catch((e: unknown) => e);
+    expect((refused as Error).message).toMatch(/The token \(access_token\) is invalid\. Sandbox hint: this sandbox never issued it.*delete the stored token.*--state <file>/);
   });
 
   it("serves the live part of the overview at /_sandbox/live, and the page refreshes it by itself", async () => {

@@ -285,9 +285,9 @@ const UNKNOWN_TOKEN = (kind: "access_token" | "refresh_token") =>
   apiErrorFailure(
     401,
     "InvalidToken",
-    `The token (${kind}) is invalid. Sandbox hint: this sandbox never issued it, so it comes from an earlier sandbox ` +
-      "(state is lost on restart without --state, and on reset): delete the token your app stored for this user and authorize again, " +
-      "or keep the sandbox's state across restarts with --state <file>",
+    // Short enough to survive the client's message limit.
+    `The token (${kind}) is invalid. Sandbox hint: this sandbox never issued it (an earlier sandbox's?): ` +
+      "delete the stored token and authorize again, or keep tokens across restarts with --state <file>",
   );
 
 interface RunHooks {
