@@ -60,7 +60,9 @@ export function requirePeerOf<T>(peer: string, entry: string): T {
     return requireOptionalPeer<T>(peer);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") throw new MissingPeerDependencyError(peer, entry, error);
+    // Only the peer itself missing: a peer installed without one of its own dependencies is another problem.
+    const names = error instanceof Error && error.message.includes(`'${peer}'`);
+    if ((code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") && names) throw new MissingPeerDependencyError(peer, entry, error);
     throw error;
   }
 }
