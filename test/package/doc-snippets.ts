@@ -120,6 +120,8 @@ const ENTRIES: Record<string, string> = {
  * The snippets are written under node_modules/.cache so their imports
  * (express, ioredis, …) resolve as an app's would.
  */
+let previous: ts.Program | undefined;
+
 export function checkSnippets(root: string, snippets: readonly Snippet[]): SnippetFailure[] {
   const dir = path.join(root, "node_modules", ".cache", "doc-snippets");
   rmSync(dir, { recursive: true, force: true });
@@ -151,7 +153,9 @@ export function checkSnippets(root: string, snippets: readonly Snippet[]): Snipp
     esModuleInterop: true,
     resolveJsonModule: true,
   };
-  const program = ts.createProgram({ rootNames: [shims, ...files.keys()], options });
+  // The previous program lends its unchanged files (lib, @types/node, the source): a second check is quick.
+  const program = ts.createProgram({ rootNames: [shims, ...files.keys()], options, ...(previous === undefined ? {} : { oldProgram: previous }) });
+  previous = program;
   const failures: SnippetFailure[] = [];
   for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
     const file = diagnostic.file === undefined ? undefined : files.get(path.resolve(diagnostic.file.fileName));
