@@ -5,6 +5,10 @@
  * loading it here names the package to install instead. bullmq's `main` is
  * CommonJS (Node's `import` resolves to it too), so there is one copy of its
  * classes either way.
+ *
+ * The cost: a bundler cannot see this load, so an app that bundles its code
+ * keeps `bullmq` installed beside the bundle (marked external), as it must
+ * for msw and @opentelemetry/api already.
  * @internal
  * @module
  */

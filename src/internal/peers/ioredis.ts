@@ -4,6 +4,10 @@
  * link time with a bare `ERR_MODULE_NOT_FOUND` before any of our code runs;
  * loading it here names the package to install instead. ioredis is a
  * CommonJS package, so `require` and `import` give the same classes.
+ *
+ * The cost: a bundler cannot see this load, so an app that bundles its code
+ * keeps `ioredis` installed beside the bundle (marked external), as it must
+ * for msw and @opentelemetry/api already.
  * @internal
  * @module
  */
