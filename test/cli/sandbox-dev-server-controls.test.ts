@@ -9,6 +9,7 @@ import { request as httpRequest } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryTokenStore, WriteClient } from "../../src/index.js";
 import { createSandbox, type Sandbox, type SandboxRequestLogEntry, type SandboxServer } from "../../src/testing/index.js";
+import { isAllowedHost } from "../../src/testing/sandbox/http/dev-security.js";
 import { jsonFile, REDIRECT_URI, STATE_SECRET } from "../support/setup.js";
 import { parseSandboxArgs, startSandboxCommand } from "../../src/cli/sandbox-command.js";
 import { startCli, type RunningCli } from "./support.js";
@@ -81,6 +82,22 @@ describe("dev server security", () => {
       expect(answer.status, host).toBe(200);
       expect(answer.body).toContain(sandbox.applicationId);
     }
+  });
+
+  it.each([
+    ["127.0.0.1:8787", "127.0.0.1", true],
+    ["localhost", "127.0.0.1", true],
+    ["LOCALHOST:8787", "127.0.0.1", true],
+    ["[::1]:8787", "::1", true],
+    ["[::1]:8787", "127.0.0.1", true],
+    [undefined, "127.0.0.1", false],
+    ["", "127.0.0.1", false],
+    ["localhost.attacker.example", "127.0.0.1", false],
+    ["127.0.0.1.attacker.example:8787", "127.0.0.1", false],
+    ["[::1].attacker.example", "::1", false],
+    ["localhost:8787:evil", "127.0.0.1", false],
+  ] as const)("Host %j with the server bound to %s is allowed: %s", (header, bound, allowed) => {
+    expect(isAllowedHost(header, bound)).toBe(allowed);
   });
 
   it("refuses a consent post without the page's token, or with another page's token, and the link stays usable", async () => {

@@ -46,9 +46,10 @@ const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
  */
 export function isAllowedHost(header: string | undefined, boundHost: string): boolean {
   if (header === undefined) return false;
-  const value = header.trim().toLowerCase();
-  // "[::1]:8787" → "[::1]"; "127.0.0.1:8787" → "127.0.0.1"; "localhost" → "localhost".
-  const name = value.startsWith("[") ? value.slice(0, value.indexOf("]") + 1) : value.replace(/:\d*$/, "");
+  // A whole host with an optional port: "[::1]:8787", "127.0.0.1:8787", "localhost"; anything else is refused.
+  const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/.exec(header.trim().toLowerCase());
+  if (match === null) return false;
+  const name = match[1]!;
   const bound = boundHost.includes(":") ? `[${boundHost}]` : boundHost;
   return LOOPBACK_NAMES.has(name) || name === bound;
 }
