@@ -5,7 +5,7 @@
  * print a message naming the flag and exit with code 2.
  * @module
  */
-import { banner, parseSandboxArgs, SANDBOX_HELP, startSandboxCommand, UsageError } from "./sandbox-command.js";
+import { banner, envLines, parseSandboxArgs, SANDBOX_HELP, startSandboxCommand, UsageError } from "./sandbox-command.js";
 
 const USAGE = `Usage: digime-write-pipeline <command> [options]
 
@@ -25,8 +25,9 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(SANDBOX_HELP);
     return 0;
   }
-  const running = await startSandboxCommand(options);
+  const running = await startSandboxCommand(options, (line) => process.stdout.write(`${line}\n`));
   process.stdout.write(banner(running.info));
+  if (options.env) process.stdout.write(`\n# for your app's .env (the key stays in its file):\n${envLines(running.info)}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.off("SIGINT", onSignal);

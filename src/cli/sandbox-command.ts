@@ -7,11 +7,12 @@
  * faults and latency from flags. It never prints a key or a token.
  * @module
  */
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createSandbox, type FaultRule, type Sandbox, type SandboxSnapshot } from "../testing/index.js";
+import { createSandbox, type FaultRule, type Sandbox, type SandboxRequestLogEntry, type SandboxSnapshot } from "../testing/index.js";
+import { writeSecretFile } from "./secret-file.js";
 
 /**
  * A mistake in the command line: the message names the flag. The command
@@ -44,8 +45,10 @@ export const SANDBOX_HELP = `Usage: digime-write-pipeline sandbox [options]
 Start a simulated digi.me on loopback for local development. Give the printed
 application id, contract id, private key file, baseUrl and onboardUrl to the
 real SDK's init() and contractDetails (or to createHttpSdk). Open the printed
-URL in a browser to see the files delivered so far. Ctrl-C saves the state and
-stops the server.
+URL in a browser for the live state (users, tokens, files, faults; it refreshes
+by itself) and the controls (expire a user's tokens, add or clear faults, reset).
+Every request is logged on the console. Ctrl-C saves the state and stops the
+server.
 
 Options:
   --port <n>                    TCP port, 0 picks a free one (default 8787)
@@ -69,6 +72,11 @@ Options:
                                 Example: --fault endpoint=import,status=503,retry-after=1,times=2
   --seed <n>                    seed of the fault probability draws (default 0)
   --auto-approve                the consent page approves at once instead of asking
+  --env                         also print the lines for your app's .env file
+                                (DIGIME_APPLICATION_ID, DIGIME_CONTRACT_ID,
+                                DIGIME_PRIVATE_KEY_FILE, DIGIME_BASE_URL,
+                                DIGIME_ONBOARD_URL)
+  --quiet                       do not log requests on the console
   -h, --help                    show this help
 `;
 
@@ -91,6 +99,10 @@ export interface SandboxCommandOptions {
   faults: FaultRule[];
   seed: number | undefined;
   autoApprove: boolean;
+  /** Print `.env` lines after the banner. */
+  env: boolean;
+  /** No request log. */
+  quiet: boolean;
 }
 
 function integer(flag: string, value: string | undefined, min: number, max: number): number | undefined {
@@ -171,6 +183,8 @@ export function parseSandboxArgs(args: readonly string[]): SandboxCommandOptions
         fault: { type: "string", multiple: true },
         seed: { type: "string" },
         "auto-approve": { type: "boolean" },
+        env: { type: "boolean" },
+        quiet: { type: "boolean" },
       },
     }));
   } catch (error) {
@@ -197,6 +211,8 @@ export function parseSandboxArgs(args: readonly string[]): SandboxCommandOptions
     faults,
     seed: integer("--seed", values.seed, 0, 2 ** 31 - 1),
     autoApprove: values["auto-approve"] ?? false,
+    env: values.env ?? false,
+    quiet: values.quiet ?? false,
   };
 }
 
@@ -213,15 +229,6 @@ async function readState(file: string): Promise<SandboxSnapshot | undefined> {
   } catch {
     throw new UsageError(`--state: ${file} is not JSON (a sandbox state file); move it away to start afresh`);
   }
-}
-
-/** Write a file atomically (temp file, then rename) with mode 0600. */
-async function writeSecretFile(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, content, { mode: 0o600 });
-  await chmod(temp, 0o600);
-  await rename(temp, file);
 }
 
 /**
@@ -260,7 +267,7 @@ export interface RunningSandboxCommand {
  * const running = await startSandboxCommand(parseSandboxArgs(process.argv.slice(3)));
  * ```
  */
-export async function startSandboxCommand(options: SandboxCommandOptions): Promise<RunningSandboxCommand> {
+export async function startSandboxCommand(options: SandboxCommandOptions, log: (line: string) => void = () => undefined): Promise<RunningSandboxCommand> {
   const saved = options.statePath === undefined ? undefined : await readState(options.statePath);
   let sandbox: Sandbox;
   try {
@@ -301,7 +308,12 @@ export async function startSandboxCommand(options: SandboxCommandOptions): Promi
 
   let server;
   try {
-    server = await sandbox.listen({ port: options.port, host: options.host, interactive: !options.autoApprove });
+    server = await sandbox.listen({
+      port: options.port,
+      host: options.host,
+      interactive: !options.autoApprove,
+      ...(options.quiet ? {} : { onRequest: (entry: SandboxRequestLogEntry) => log(requestLine(entry)) }),
+    });
   } catch (error) {
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
     const code = (error as NodeJS.ErrnoException).code;
@@ -359,4 +371,37 @@ export function banner(info: RunningSandboxCommand["info"]): string {
     ["stateFile", info.stateFile === undefined ? "(none: state is lost on exit; use --state <file>)" : `${info.stateFile} (${info.stateLoaded ? "loaded" : "new"})`],
   ];
   return `digi.me sandbox listening on ${info.url}\n${rows.map(([k, v]) => `  ${k.padEnd(15)} ${v}`).join("\n")}\nPress Ctrl-C to stop.\n`;
+}
+
+/**
+ * One line of the request log: time, method, path (never the query, which
+ * may hold an authorization code), status and duration.
+ *
+ * @example
+ * ```ts
+ * requestLine({ method: "POST", path: "/v1.7/oauth/token", status: 200, durationMs: 12 }); // "12:00:01 POST /v1.7/oauth/token 200 12ms"
+ * ```
+ */
+export function requestLine(entry: SandboxRequestLogEntry, now: Date = new Date()): string {
+  return `${now.toISOString().slice(11, 19)} ${entry.method} ${entry.path} ${entry.status} ${entry.durationMs}ms`;
+}
+
+/**
+ * The lines for an app's `.env` file (`--env`): names and paths, never a key
+ * or a token. The private key stays in its 0600 file; the app reads it.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(envLines(running.info));
+ * ```
+ */
+export function envLines(info: RunningSandboxCommand["info"]): string {
+  const quote = (value: string) => (/^[\w./:@-]+$/.test(value) ? value : JSON.stringify(value));
+  return [
+    `DIGIME_APPLICATION_ID=${quote(info.applicationId)}`,
+    `DIGIME_CONTRACT_ID=${quote(info.contractId)}`,
+    `DIGIME_PRIVATE_KEY_FILE=${quote(info.privateKeyFile)}`,
+    `DIGIME_BASE_URL=${quote(info.baseUrl)}`,
+    `DIGIME_ONBOARD_URL=${quote(info.onboardUrl)}`,
+  ].join("\n").concat("\n");
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import { Job, Queue, QueueEvents, type ConnectionOptions } from "bullmq";
+import { Job, Queue, QueueEvents, type ConnectionOptions } from "../internal/peers/bullmq.js";
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import { DigimeWriteError, PayloadStoreRequiredError, QueueUnavailableError, WriteIdConflictError, WriteNotFoundError } from "../errors.js";

@@ -4,7 +4,7 @@
  * keeping, refresh coordination, retries, events) is the client's, unchanged.
  * @module
  */
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "../internal/peers/bullmq.js";
 import { z } from "zod";
 import { DigimeWriteError } from "../errors.js";
 import type { WriteReceipt } from "../events.js";

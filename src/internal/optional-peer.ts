@@ -27,3 +27,42 @@ export function requireOptionalPeer<T>(name: string): T {
   }
   throw failure;
 }
+
+/**
+ * An optional peer dependency a subpath needs is not installed. The message
+ * names the package and the command that installs it.
+ * @internal
+ */
+export class MissingPeerDependencyError extends Error {
+  /** Stable code. */
+  readonly code = "MISSING_PEER_DEPENDENCY" as const;
+  constructor(
+    /** The package to install. */
+    readonly peer: string,
+    /** The subpath that needs it, e.g. `digime-write-pipeline/redis`. */
+    readonly entry: string,
+    cause: unknown,
+  ) {
+    super(`${entry} needs the optional peer dependency ${peer}, which is not installed: npm install ${peer}`, { cause });
+    this.name = "MissingPeerDependencyError";
+  }
+}
+
+/**
+ * Load the peer a subpath entry needs, when that entry is imported (ESM or
+ * CJS alike): a missing package becomes {@link MissingPeerDependencyError}
+ * naming it, not a bare `ERR_MODULE_NOT_FOUND`. Any other failure (a broken
+ * install, a syntax error in the peer) is thrown as it is.
+ * @internal
+ */
+export function requirePeerOf<T>(peer: string, entry: string): T {
+  try {
+    return requireOptionalPeer<T>(peer);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    // Only the peer itself missing: a peer installed without one of its own dependencies is another problem.
+    const names = error instanceof Error && error.message.includes(`'${peer}'`);
+    if ((code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") && names) throw new MissingPeerDependencyError(peer, entry, error);
+    throw error;
+  }
+}

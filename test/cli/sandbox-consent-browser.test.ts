@@ -93,4 +93,31 @@ describe.skipIf(!HAVE_CHROMIUM)("the sandbox dev server's pages in headless Chro
     expect(new URL(callback).searchParams.get("success")).toBe("false");
     await expect(client.completeAuthorization(callback, { sealed })).rejects.toBeInstanceOf(AuthorizationDeniedError);
   });
+
+  it("the overview refreshes by itself; clicking a user's \"Expire access token\" makes their next write refresh", async () => {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1100, height: 900 });
+    const { url, sealed } = await client.beginAuthorization({ userId: "carol" });
+    await client.completeAuthorization(await consentIn(page, url, "#approve"), { sealed });
+    await page.goto(cli.banner.filesPage);
+    const before = await page.locator("#files tr.file").count();
+    // A write lands while the page is open: it shows up without a reload.
+    await client.write("carol", jsonFile(21));
+    await expect.poll(() => page.locator("#files tr.file").count(), { timeout: 10_000 }).toBe(before + 1);
+    await screenshot(page, "overview");
+
+    const library = (await page.locator("#users tr.user code").allTextContents()).at(-1)!;
+    await Promise.all([page.waitForURL(/\?done=/), page.click(`button[data-library="${library}"][data-kind="access"]`)]);
+    expect(await page.textContent("#note")).toContain(`expired the access tokens of ${library}`);
+    await expect.poll(async () => (await page.locator("#users tr.user").last().textContent()) ?? "").toContain("expired");
+    await screenshot(page, "after-expire");
+    await expect(client.write("carol", jsonFile(22))).resolves.toMatchObject({ status: "delivered", tokenRefreshed: true });
+  });
 });
+
+/** Keep what the browser showed where SANDBOX_SCREENSHOTS points (to look at), else nowhere. */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const directory = process.env.SANDBOX_SCREENSHOTS;
+  if (directory === undefined) return;
+  await page.screenshot({ path: path.join(directory, `sandbox-${name}.png`), fullPage: true });
+}

@@ -49,10 +49,12 @@ async function clickThrough(authorizeUrl: string, decision: "approve" | "deny"):
   const page = await fetch(authorizeUrl);
   const html = await page.text();
   expect(page.status).toBe(200);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  expect(csrf).toBeDefined();
   const answer = await fetch(authorizeUrl, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ decision }).toString(),
+    body: new URLSearchParams({ decision, csrf: csrf! }).toString(),
     redirect: "manual",
   });
   expect(answer.status).toBe(303);

@@ -21,6 +21,8 @@ const tsc = path.join(root, "node_modules/typescript/bin/tsc");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 let project: string;
+/** A second consumer with only the tarball: none of the optional peers. */
+let bare: string;
 
 /** A full round trip through the sandbox, the same in both module systems. */
 const roundTrip = (load: string) => `
@@ -83,8 +85,8 @@ client.on("write:faild", () => undefined);
 export const checks: [unknown, unknown, unknown, unknown] = [new FileTokenStore({ path: "tokens.json" }), tokenStoreContract, DigimeWriteError, client];
 `;
 
-async function tsconfig(name: string, compilerOptions: Record<string, unknown>, files: string[]): Promise<string> {
-  const file = path.join(project, name);
+async function tsconfig(name: string, compilerOptions: Record<string, unknown>, files: string[], cwd = project): Promise<string> {
+  const file = path.join(cwd, name);
   await writeFile(
     file,
     JSON.stringify({
@@ -103,9 +105,9 @@ async function tsconfig(name: string, compilerOptions: Record<string, unknown>, 
   return file;
 }
 
-async function typecheck(config: string): Promise<string> {
+async function typecheck(config: string, cwd = project): Promise<string> {
   try {
-    await run(process.execPath, [tsc, "-p", config], { cwd: project });
+    await run(process.execPath, [tsc, "-p", config], { cwd });
     return "";
   } catch (error) {
     return String((error as { stdout?: string }).stdout ?? error);
@@ -122,13 +124,21 @@ beforeAll(async () => {
   // The optional peers of /redis and /postgres, at the versions this repository tests with (so the cache has them).
   const peers = await Promise.all(["ioredis", "pg", "@types/pg", "bullmq"].map(async (name) => `${name}@${await installedVersion(name)}`));
   const install = ["install", `./${tarball}`, ...peers, "--no-audit", "--no-fund", "--no-save", "--ignore-scripts"];
+  await installOffline(install, project);
+  bare = await mkdtemp(path.join(tmpdir(), "digime-pack-bare-"));
+  await writeFile(path.join(bare, "package.json"), JSON.stringify({ name: "consumer-without-peers", private: true, type: "module" }));
+  await writeFile(path.join(bare, tarball), await readFile(path.join(project, tarball)));
+  await installOffline(["install", `./${tarball}`, "--no-audit", "--no-fund", "--no-save", "--ignore-scripts"], bare);
+}, 120_000);
+
+async function installOffline(install: string[], cwd: string): Promise<void> {
   try {
-    await run(npm, [...install, "--offline"], { cwd: project });
+    await run(npm, [...install, "--offline"], { cwd });
   } catch {
     // A cache without one of the dependencies: let npm fetch only what is missing.
-    await run(npm, [...install, "--prefer-offline"], { cwd: project });
+    await run(npm, [...install, "--prefer-offline"], { cwd });
   }
-}, 120_000);
+}
 
 async function installedVersion(name: string): Promise<string> {
   const manifest = JSON.parse(await readFile(path.join(root, "node_modules", name, "package.json"), "utf8")) as { version: string };
@@ -153,8 +163,24 @@ async function bareImports(entry: string): Promise<Set<string>> {
   return bare;
 }
 
+/** The text of `entry` and every file it reaches through relative imports. */
+async function reachableText(entry: string): Promise<string> {
+  const seen = new Set<string>();
+  const pending = [path.join(root, "dist", entry)];
+  let text = "";
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const content = await readFile(file, "utf8");
+    text += content;
+    for (const match of content.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\(\s*)["'](\.[^"']+)["']/g)) pending.push(path.resolve(path.dirname(file), match[1]!));
+  }
+  return text;
+}
+
 afterAll(async () => {
   if (project !== undefined) await rm(project, { recursive: true, force: true });
+  if (bare !== undefined) await rm(bare, { recursive: true, force: true });
 });
 
 describe("the packed tarball", () => {
@@ -185,10 +211,63 @@ describe("the packed tarball", () => {
       expect([...(await bareImports(entry))].filter((s) => s.startsWith("@opentelemetry/")), entry).toEqual([]);
     }
     for (const entry of ["redis.js", "redis.cjs"]) expect([...(await bareImports(entry))].filter((s) => s === "bullmq"), entry).toEqual([]);
-    expect([...(await bareImports("bullmq.js"))]).toContain("bullmq");
-    expect([...(await bareImports("bullmq.cjs"))]).toContain("bullmq");
-    expect([...(await bareImports("redis.js"))]).toContain("ioredis");
-    expect([...(await bareImports("redis.cjs"))]).toContain("ioredis");
+    // /redis and /bullmq load their peer through the loader that names what to install (never a bare import).
+    for (const [entry, peer] of [["redis", "ioredis"], ["bullmq", "bullmq"]] as const) {
+      for (const file of [`${entry}.js`, `${entry}.cjs`]) {
+        expect([...(await bareImports(file))], file).not.toContain(peer);
+        expect(await reachableText(file), file).toContain(`"${peer}", "digime-write-pipeline/${entry}"`);
+      }
+    }
+    for (const entry of ["index.js", "index.cjs", "testing.js", "testing.cjs", "postgres.js", "postgres.cjs"]) {
+      expect(await reachableText(entry), entry).not.toMatch(/"(ioredis|bullmq)", "digime-write-pipeline\//);
+    }
+  });
+
+  it("without ioredis or bullmq installed: /redis and /bullmq fail on import naming the package to install, from an ES module and from CommonJS; the main entry works", async () => {
+    const report = `(error) => ({ name: error?.name, code: error?.code, message: error?.message })`;
+    await writeFile(
+      path.join(bare, "peers.mjs"),
+      `import { WriteClient } from "digime-write-pipeline";
+const failed = async (specifier) => import(specifier).then(() => "loaded", ${report});
+console.log(JSON.stringify({ main: typeof WriteClient, redis: await failed("digime-write-pipeline/redis"), bullmq: await failed("digime-write-pipeline/bullmq") }));`,
+    );
+    await writeFile(
+      path.join(bare, "peers.cjs"),
+      `const { WriteClient } = require("digime-write-pipeline");
+const failed = (specifier) => { try { require(specifier); return "loaded"; } catch (error) { return (${report})(error); } };
+console.log(JSON.stringify({ main: typeof WriteClient, redis: failed("digime-write-pipeline/redis"), bullmq: failed("digime-write-pipeline/bullmq") }));`,
+    );
+    expect(existsSync(path.join(bare, "node_modules/ioredis"))).toBe(false);
+    expect(existsSync(path.join(bare, "node_modules/bullmq"))).toBe(false);
+    for (const script of ["peers.mjs", "peers.cjs"]) {
+      const { stdout } = await run(process.execPath, [script], { cwd: bare });
+      const result = JSON.parse(stdout) as Record<string, unknown>;
+      expect(result, script).toEqual({
+        main: "function",
+        redis: { name: "MissingPeerDependencyError", code: "MISSING_PEER_DEPENDENCY", message: "digime-write-pipeline/redis needs the optional peer dependency ioredis, which is not installed: npm install ioredis" },
+        bullmq: { name: "MissingPeerDependencyError", code: "MISSING_PEER_DEPENDENCY", message: "digime-write-pipeline/bullmq needs the optional peer dependency bullmq, which is not installed: npm install bullmq" },
+      });
+    }
+  });
+
+  it("without any optional peer installed: a consumer of the main entry and /testing type-checks with skipLibCheck false (node16 ESM and CJS, bundler)", async () => {
+    const source = `import { WriteClient, MemoryTokenStore, FileTokenStore, DigimeWriteError, type WriteClientEvents } from "digime-write-pipeline";
+import { createSandbox, createHttpSdk, tokenStoreContract } from "digime-write-pipeline/testing";
+const sandbox = createSandbox();
+const client = new WriteClient({ sdk: sandbox.sdk("v16"), contractDetails: sandbox.contractDetails, redirectUri: "https://app.example/cb", tokenStore: new MemoryTokenStore() });
+const onFailed = (event: WriteClientEvents["write:failed"][0]): string => event.error.code;
+client.on("write:failed", onFailed);
+export const checks: unknown[] = [FileTokenStore, DigimeWriteError, createHttpSdk, tokenStoreContract];
+`;
+    await writeFile(path.join(bare, "plain.ts"), source);
+    await writeFile(path.join(bare, "plain.cts"), source.replace("export const checks", "export const cjsChecks"));
+    for (const name of ["ioredis", "bullmq", "pg", "msw", "@opentelemetry/api", "@digime/digime-sdk-nodejs", "vitest"]) {
+      expect(existsSync(path.join(bare, "node_modules", name)), name).toBe(false);
+    }
+    const node16 = await tsconfig("tsconfig.node16.json", { module: "node16", moduleResolution: "node16" }, ["plain.ts", "plain.cts"], bare);
+    expect(await typecheck(node16, bare)).toBe("");
+    const bundler = await tsconfig("tsconfig.bundler.json", { module: "esnext", moduleResolution: "bundler" }, ["plain.ts"], bare);
+    expect(await typecheck(bundler, bare)).toBe("");
   });
 
   it("runs the /redis and /postgres entries from an ES module and from CommonJS, sharing the main entry's error classes", async () => {

@@ -3,7 +3,8 @@
  * A store given a `client` borrows it (the caller closes it); a store given
  * `connection` owns the client it makes and quits it on `close()`.
  */
-import { Redis, type Cluster, type RedisOptions } from "ioredis";
+import type { Cluster, Redis, RedisOptions } from "ioredis";
+import { RedisClient } from "../../internal/peers/ioredis.js";
 import { z } from "zod";
 import { callTimeoutSchema } from "../store-failure.js";
 
@@ -113,7 +114,7 @@ export function openConnection(options: z.output<typeof redisConnectionSchema>):
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (options.client !== undefined) return { redis: options.client as unknown as RedisCommands, owned: false, keyPrefix };
   const { connection } = options;
-  const client = typeof connection === "string" ? new Redis(connection, OWNED_CLIENT_DEFAULTS) : new Redis({ ...OWNED_CLIENT_DEFAULTS, ...(connection as RedisOptions) });
+  const client = typeof connection === "string" ? new RedisClient(connection, OWNED_CLIENT_DEFAULTS) : new RedisClient({ ...OWNED_CLIENT_DEFAULTS, ...(connection as RedisOptions) });
   // Without a listener ioredis prints every connection error to the console; they reach callers as rejected commands instead.
   client.on("error", () => undefined);
   return { redis: client as unknown as RedisCommands, owned: true, keyPrefix };

@@ -100,6 +100,12 @@ export class AuthorizationRegistry {
     this.#clock = clock;
   }
 
+  /** Forget every pending authorization and unexchanged code (the dev server's reset). */
+  clear(): void {
+    this.#pending.clear();
+    this.#codes.clear();
+  }
+
   /** Record a pending authorization under a fresh pre-authorization code. */
   create(input: PendingAuthorizationInput): PendingAuthorization {
     const pending: PendingAuthorization = {

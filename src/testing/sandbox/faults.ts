@@ -129,6 +129,11 @@ export class FaultRegistry {
     this.#rules = [];
   }
 
+  /** The rules in force, oldest first, with their hits and remaining times (for the dev server's page). */
+  list(): Array<{ readonly rule: Readonly<FaultRule>; readonly hits: number; readonly remaining: number }> {
+    return this.#rules.map(({ rule, hits, remaining }) => ({ rule, hits, remaining }));
+  }
+
   /**
    * Decide for one call. Every matching rule may add latency; only the first
    * fired rule that fails determines the failure, and a failing rule that

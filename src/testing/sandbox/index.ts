@@ -15,7 +15,7 @@
 export { createSandbox, type Sandbox, type SandboxFaults } from "./create-sandbox.js";
 export type { SandboxSdkV16 } from "./fakes/generation-c.js";
 export type { SandboxSnapshot, SnapshotContract, SnapshotLibrary, SnapshotTokenPair } from "./snapshot.js";
-export type { SandboxHandlersOptions, SandboxListenOptions, SandboxRequestHandler, SandboxServer } from "./http/types.js";
+export type { SandboxHandlersOptions, SandboxListenOptions, SandboxRequestHandler, SandboxRequestLogEntry, SandboxServer } from "./http/types.js";
 export type {
   ConsentOptions,
   DeliveredFile,

@@ -48,6 +48,12 @@ export class LibraryRegistry {
     return id;
   }
 
+  /** Forget every library, its postbox and its files (the dev server's reset). */
+  clear(): void {
+    this.#libraries.clear();
+    this.#byPostbox.clear();
+  }
+
   /** Whether the library exists. */
   has(id: string): boolean {
     return this.#libraries.has(id);

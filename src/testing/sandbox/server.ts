@@ -275,6 +275,20 @@ export interface ImportWriteRequest {
 const INVALID_CLIENT = () => apiErrorFailure(403, "InvalidClient", "The client credentials are invalid");
 const INVALID_ACCESS_TOKEN = () => apiErrorFailure(401, "InvalidToken", "The token (access_token) is invalid");
 const INVALID_REFRESH_TOKEN = () => apiErrorFailure(401, "InvalidToken", "The token (refresh_token) is invalid");
+/**
+ * A token this sandbox never issued: most often one an app stored while an
+ * earlier sandbox ran (state is lost on restart without `--state`, or the
+ * sandbox was reset). Same status and code as digi.me's answer
+ * (`InvalidToken`), so clients behave alike; the message adds what to do.
+ */
+const UNKNOWN_TOKEN = (kind: "access_token" | "refresh_token") =>
+  apiErrorFailure(
+    401,
+    "InvalidToken",
+    // Short enough to survive the client's message limit.
+    `The token (${kind}) is invalid. Sandbox hint: this sandbox never issued it (an earlier sandbox's?): ` +
+      "delete the stored token and authorize again, or keep tokens across restarts with --state <file>",
+  );
 
 interface RunHooks {
   /** Runs before a failure that pre-empts the effect is thrown (a write still uploads its body). */
@@ -361,7 +375,7 @@ export async function authorize(state: SandboxState, request: AuthorizeRequest):
       throw apiErrorFailure(400, "InvalidRedirectUri", "The redirect URI is not valid for this contract");
     }
     // Linking needs a token the server issued; an expired one still identifies the library.
-    if (request.accessToken !== undefined && linked === undefined) throw INVALID_ACCESS_TOKEN();
+    if (request.accessToken !== undefined && linked === undefined) throw UNKNOWN_TOKEN("access_token");
     const pending = state.authorizations.create({
       contractId,
       generation: request.generation,
@@ -421,7 +435,7 @@ export async function refresh(state: SandboxState, request: RefreshRequest): Pro
     const verdict = state.tokens.rotate(request.refreshToken, contractId);
     if (!verdict.ok) {
       state.counters.failedRefreshes += 1;
-      throw INVALID_REFRESH_TOKEN();
+      throw verdict.reason === "unknown" ? UNKNOWN_TOKEN("refresh_token") : INVALID_REFRESH_TOKEN();
     }
     state.counters.refreshes += 1;
     return grantOf(verdict.record);

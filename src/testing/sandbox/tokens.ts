@@ -127,6 +127,13 @@ export class TokenRegistry {
     return record;
   }
 
+  /** Forget every pair issued (the dev server's reset): apps holding one then hear it is unknown. */
+  clear(): void {
+    this.#byAccess.clear();
+    this.#byRefresh.clear();
+    this.#latest.clear();
+  }
+
   /** Every pair issued (or restored), oldest first. */
   records(): TokenRecord[] {
     return [...this.#byAccess.values()];

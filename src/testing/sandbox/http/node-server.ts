@@ -10,12 +10,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { SandboxState } from "../state.js";
 import { apiErrorFailure } from "../wire.js";
-import { httpContextOf, type EndpointContext } from "./context.js";
-import { consentDecision, consentPage, overviewPage } from "./dev-pages.js";
+import { httpContextOf } from "./context.js";
+import { addFault, clearFaults, expireTokens, resetSandbox } from "./dev-controls.js";
+import { consentDecision, consentPage, controlPost, livePage, overviewPage, type DevPagesContext } from "./dev-pages.js";
+import { createFormTokens, isAllowedHost } from "./dev-security.js";
 import { outcomeOfError, type HttpOutcome, type SandboxHttpRequest } from "./exchange.js";
 import { serverMount } from "./mount.js";
 import { dispatch, matchRoute } from "./router.js";
-import type { SandboxListenOptions, SandboxServer } from "./types.js";
+import type { SandboxListenOptions, SandboxRequestLogEntry, SandboxServer } from "./types.js";
 
 /**
  * The largest request body the server reads (bytes); a larger one gets 413.
@@ -82,17 +84,36 @@ function send(response: ServerResponse, outcome: HttpOutcome): void {
   response.end(outcome.body);
 }
 
+const CONTROLS: Record<string, (ctx: DevPagesContext) => (form: URLSearchParams) => ReturnType<typeof resetSandbox>> = {
+  "/_sandbox/expire": (ctx) => (form) => expireTokens(ctx.state, form),
+  "/_sandbox/faults": (ctx) => (form) => addFault(ctx.state, form),
+  "/_sandbox/faults/clear": (ctx) => () => clearFaults(ctx.state),
+  "/_sandbox/reset": (ctx) => () => resetSandbox(ctx.state),
+};
+
 /** The pages for a person (interactive mode), or undefined when the request is for the API. */
-async function devPage(ctx: EndpointContext, request: SandboxHttpRequest): Promise<HttpOutcome | undefined> {
+async function devPage(ctx: DevPagesContext, request: SandboxHttpRequest): Promise<HttpOutcome | undefined> {
   const path = `${request.url.origin}${request.url.pathname}`;
-  if (request.method === "GET" && request.url.pathname === "/") return overviewPage(ctx);
+  if (request.method === "GET" && request.url.pathname === "/") return overviewPage(ctx, request);
+  if (request.method === "GET" && request.url.pathname === "/_sandbox/live") return livePage(ctx);
+  const control = CONTROLS[request.url.pathname];
+  if (request.method === "POST" && control !== undefined) return controlPost(ctx, request, control(ctx));
   if (path !== `${ctx.mount.onboardUrl}authorize`) return undefined;
   if (request.method === "GET") return consentPage(ctx, request);
   if (request.method === "POST") return consentDecision(ctx, request);
   return undefined;
 }
 
-async function serve(ctx: EndpointContext, origin: string, message: IncomingMessage, response: ServerResponse, interactive: boolean): Promise<void> {
+const misdirected = (): HttpOutcome => ({
+  kind: "response",
+  status: 421,
+  headers: { "content-type": "text/plain; charset=utf-8" },
+  body: "This sandbox answers only requests addressed to a loopback name (localhost, 127.0.0.1, [::1]).\n",
+});
+
+async function serve(ctx: DevPagesContext, origin: string, boundHost: string, message: IncomingMessage, response: ServerResponse, interactive: boolean): Promise<void> {
+  // DNS rebinding: a page under another name must not reach the sandbox through the person's browser.
+  if (!isAllowedHost(message.headers.host, boundHost)) return send(response, misdirected());
   const request = fromIncomingMessage(message, origin);
   if (request === undefined) return send(response, outcomeOfError(apiErrorFailure(400, "InvalidRequest", "The request target is not a path")));
   if (interactive) {
@@ -108,7 +129,31 @@ async function serve(ctx: EndpointContext, origin: string, message: IncomingMess
   send(response, await dispatch(match.route, ctx, request, match.params));
 }
 
-function validate(options: SandboxListenOptions): { port: number; host: string; interactive: boolean } {
+function logWhenDone(message: IncomingMessage, response: ServerResponse, onRequest: (entry: SandboxRequestLogEntry) => void): void {
+  const started = performance.now();
+  const target = message.url ?? "";
+  const query = target.indexOf("?");
+  const entry = (status: number | "dropped"): SandboxRequestLogEntry => ({
+    method: message.method ?? "GET",
+    path: query === -1 ? target : target.slice(0, query),
+    status,
+    durationMs: Math.round(performance.now() - started),
+  });
+  let logged = false;
+  const log = (status: number | "dropped") => {
+    if (logged) return;
+    logged = true;
+    try {
+      onRequest(entry(status));
+    } catch {
+      // A failing logger must not take the server down.
+    }
+  };
+  response.once("finish", () => log(response.statusCode));
+  response.once("close", () => log(response.writableFinished ? response.statusCode : "dropped"));
+}
+
+function validate(options: SandboxListenOptions): { port: number; host: string; interactive: boolean; onRequest: ((entry: SandboxRequestLogEntry) => void) | undefined } {
   if (typeof options !== "object" || options === null) throw new TypeError("sandbox.listen: options must be an object");
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError("sandbox.listen: port must be an integer from 0 to 65535");
@@ -116,7 +161,9 @@ function validate(options: SandboxListenOptions): { port: number; host: string; 
   if (!LOOPBACK_HOSTS.has(host)) throw new RangeError('sandbox.listen: host must be a loopback address ("127.0.0.1" or "::1")');
   const interactive = options.interactive ?? false;
   if (typeof interactive !== "boolean") throw new TypeError("sandbox.listen: interactive must be a boolean");
-  return { port, host, interactive };
+  const onRequest = options.onRequest;
+  if (onRequest !== undefined && typeof onRequest !== "function") throw new TypeError("sandbox.listen: onRequest must be a function");
+  return { port, host, interactive, onRequest };
 }
 
 /**
@@ -130,7 +177,7 @@ function validate(options: SandboxListenOptions): { port: number; host: string; 
  * ```
  */
 export async function startSandboxServer(state: SandboxState, options: SandboxListenOptions = {}): Promise<SandboxServer> {
-  const { port, host, interactive } = validate(options);
+  const { port, host, interactive, onRequest } = validate(options);
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -142,9 +189,10 @@ export async function startSandboxServer(state: SandboxState, options: SandboxLi
   const address = server.address() as AddressInfo;
   const origin = host.includes(":") ? `http://[${host}]:${address.port}` : `http://${host}:${address.port}`;
   const mount = serverMount(origin);
-  const ctx: EndpointContext = { state, http: httpContextOf(state), mount };
+  const ctx: DevPagesContext = { state, http: httpContextOf(state), mount, forms: createFormTokens() };
   server.on("request", (message: IncomingMessage, response: ServerResponse) => {
-    serve(ctx, origin, message, response, interactive).catch(() => {
+    if (onRequest !== undefined) logWhenDone(message, response, onRequest);
+    serve(ctx, origin, host, message, response, interactive).catch(() => {
       // Only a transport failure gets here (the endpoints' errors are outcomes): drop the connection.
       response.destroy();
     });

@@ -56,6 +56,32 @@ export interface SandboxListenOptions {
    * and redirects straight away, as tests expect.
    */
   interactive?: boolean;
+  /**
+   * Called once per request when its answer is sent (or the connection is
+   * dropped): method, path without the query (which may hold an
+   * authorization code), status and time taken. The dev server prints it.
+   * Default: none.
+   */
+  onRequest?: ((entry: SandboxRequestLogEntry) => void) | undefined;
+}
+
+/**
+ * One request as the loopback server answered it.
+ *
+ * @example
+ * ```ts
+ * await sandbox.listen({ onRequest: (e) => console.log(`${e.method} ${e.path} ${e.status} ${e.durationMs}ms`) });
+ * ```
+ */
+export interface SandboxRequestLogEntry {
+  /** The HTTP method, e.g. `"POST"`. */
+  readonly method: string;
+  /** The path only: the query is left out, as it may carry an authorization code. */
+  readonly path: string;
+  /** The status sent, or `"dropped"` when a fault or the client ended the connection first. */
+  readonly status: number | "dropped";
+  /** Milliseconds from the request's arrival to its answer. */
+  readonly durationMs: number;
 }
 
 /**
