@@ -43,7 +43,10 @@ export interface WriteClientOptions {
   };
   /** Absolute URL digi.me redirects to after consent. */
   redirectUri: string;
-  /** Generations A and B only: where digi.me redirects on failure. Default `redirectUri`. */
+  /**
+   * Generations A and B only: where digi.me redirects on failure. Default `redirectUri`.
+   * @defaultValue `redirectUri`
+   */
   errorRedirectUri?: string;
   /** Where user credentials live. Use `MemoryTokenStore` in tests, `FileTokenStore` on one machine, your own across machines. */
   tokenStore: TokenStore;
@@ -54,9 +57,13 @@ export interface WriteClientOptions {
    * so put a new secret first and keep the old one listed until bundles
    * sealed under it have expired. When absent, a random secret is made per
    * process: sealed bundles then open only in this process.
+   * @defaultValue a random secret made per process (sealed bundles then open only in this process)
    */
   stateSecret?: string | readonly string[] | undefined;
-  /** Where pending authorizations wait for their callback. Default: in memory. */
+  /**
+   * Where pending authorizations wait for their callback. Default: in memory.
+   * @defaultValue a `MemoryPendingAuthorizationStore`
+   */
   pendingAuthorizations?: PendingAuthorizationStore;
   /**
    * Never complete from the pending store, even when a call passes
@@ -64,19 +71,30 @@ export interface WriteClientOptions {
    * bundle anyway; the pending store needs `allowPendingStore` and
    * `expectedUserId` on the call.) Per call:
    * `completeAuthorization(..., { requireSealed })`. Default false.
+   * @defaultValue `false`
    */
   requireSealedBundle?: boolean;
-  /** How long an authorization may take, in ms. Default 15 minutes. */
+  /**
+   * How long an authorization may take, in ms. Default 15 minutes.
+   * @defaultValue `900_000` (15 minutes)
+   */
   authorizationTtlMs?: number;
-  /** Queue settings. */
+  /**
+   * Queue settings.
+   * @defaultValue `QUEUE_DEFAULTS`
+   */
   queue?: QueueOptions;
-  /** Retry settings. */
+  /**
+   * Retry settings.
+   * @defaultValue `RETRY_DEFAULTS`
+   */
   retry?: RetryOptions;
   /**
    * Refresh proactively (SDKs with `refreshToken`) when the access token
    * expires within this many ms. Capped at half the token's lifetime, so a
    * window longer than the tokens live never makes every write refresh.
    * Default 60,000.
+   * @defaultValue `60_000`
    */
   refreshWindowMs?: number;
   /**
@@ -85,23 +103,32 @@ export interface WriteClientOptions {
    * `RedisTokenStore`, `PostgresTokenStore`). Defaults: `leaseMs` 3,000
    * (renewed while the refresh runs; at least 10,000 on a store that cannot
    * renew leases), `holderWaitMs` 15,000, `newerTokenWaitMs` 3,000.
+   * @defaultValue `{ leaseMs: 3_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000 }`
    */
   refreshCoordination?: Partial<RefreshCoordinationOptions>;
   /**
    * A user's in-memory state (a cached token and version) is released after
    * this many ms without a write, so memory follows active users rather than
    * every user ever written to. Default 60,000.
+   * @defaultValue `60_000`
    */
   idleUserMs?: number;
-  /** How a failing token store is retried. */
+  /**
+   * How a failing token store is retried.
+   * @defaultValue `{ inlineAttempts: 3, minDelayMs: 50, maxDelayMs: 30_000 }`
+   */
   persistRetry?: Partial<PersistRetryOptions>;
   /**
    * A token store call that has not answered after this many ms counts as
    * failed (and is retried like one), so a hung store cannot hold writes or
    * `close()` up. Default 10,000.
+   * @defaultValue `10_000`
    */
   storeTimeoutMs?: number;
-  /** Force the SDK generation instead of detecting it. */
+  /**
+   * Force the SDK generation instead of detecting it.
+   * @defaultValue detected from the SDK's methods
+   */
   sdkGeneration?: SdkGeneration;
   /**
    * How to reach digi.me's API directly: the `applicationId` (and `baseUrl`,
@@ -111,6 +138,7 @@ export interface WriteClientOptions {
    * the way to make those generations keep every token. Without it they can
    * lose a user's token pair when a write fails right after the SDK refreshed
    * inside it (see docs/sdk-generations.md). Not needed for SDK 13.x and later.
+   * @defaultValue none: the SDK refreshes tokens itself (generation C), or cannot
    */
   digimeApi?: DigimeApiOptions;
   /**
@@ -124,7 +152,10 @@ export interface WriteClientOptions {
    * @defaultValue false (nothing is loaded, nothing recorded)
    */
   opentelemetry?: boolean | OpenTelemetryOptions;
-  /** Clock in epoch ms. Default `Date.now`; pass `sandbox.now` in tests that move time. */
+  /**
+   * Clock in epoch ms. Default `Date.now`; pass `sandbox.now` in tests that move time.
+   * @defaultValue `Date.now`
+   */
   now?: () => number;
 }
 

@@ -39,6 +39,7 @@ export interface CloseOptions {
   /**
    * `true` (default): deliver everything queued, then close. `false`: reject
    * writes that have not started with `CLIENT_CLOSED`, let running ones finish.
+   * @defaultValue `true`
    */
   drain?: boolean;
 }

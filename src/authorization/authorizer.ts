@@ -92,6 +92,7 @@ export interface CompleteAuthorizationOptions {
    * The `sealed` value from `beginAuthorization` (kept in a cookie, say).
    * Without it a callback completes only through the pending store, which
    * needs `allowPendingStore: true` and `expectedUserId`.
+   * @defaultValue none: only the pending store can complete the callback, with `allowPendingStore` and `expectedUserId`
    */
   sealed?: string;
   /**
@@ -100,6 +101,7 @@ export interface CompleteAuthorizationOptions {
    * before the code is exchanged, so a consent URL started by one user and
    * approved by another never stores a token. Pass it whenever you know the
    * user; it is required with `allowPendingStore`.
+   * @defaultValue none: the bundle's user is not compared with anyone
    */
   expectedUserId?: string;
   /**

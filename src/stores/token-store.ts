@@ -189,7 +189,10 @@ export interface ListExpiringOptions {
   readonly refreshTokenExpiresBefore: number;
   /** At most this many records (1 to 1000). */
   readonly limit: number;
-  /** Start after this record (the previous page's last); default: from the first. */
+  /**
+   * Start after this record (the previous page's last); default: from the first.
+   * @defaultValue none: from the first record
+   */
   readonly after?: ExpiringCursor | undefined;
 }
 

@@ -59,14 +59,21 @@ export interface OpenTelemetryOptions {
    * The `@opentelemetry/api` module. Default: loaded from your project
    * (`require("@opentelemetry/api")`); pass it when your bundler or module
    * layout hides it from the library.
+   * @defaultValue `@opentelemetry/api` loaded from your project
    */
   api?: OpenTelemetryApi;
-  /** Where spans go. Default: the global tracer provider your SDK registered (`api.trace`). */
+  /**
+   * Where spans go. Default: the global tracer provider your SDK registered (`api.trace`).
+   * @defaultValue the global tracer provider (`api.trace`)
+   */
   tracerProvider?: {
     /** The library's tracer (scope `digime-write-pipeline`). */
     getTracer(name: string, version?: string): unknown;
   };
-  /** Where metrics go. Default: the global meter provider (`api.metrics`). */
+  /**
+   * Where metrics go. Default: the global meter provider (`api.metrics`).
+   * @defaultValue the global meter provider (`api.metrics`)
+   */
   meterProvider?: {
     /** The library's meter (scope `digime-write-pipeline`). */
     getMeter(name: string, version?: string): unknown;

@@ -47,7 +47,10 @@ export interface HttpSdkOptions {
   baseUrl: string;
   /** The consent UI root, ending in `/` (`sandbox.onboardUrl`). */
   onboardUrl: string;
-  /** Per request, ms. Default 30,000. */
+  /**
+   * Per request, ms. Default 30,000.
+   * @defaultValue `30_000`
+   */
   timeoutMs?: number;
 }
 

@@ -37,17 +37,27 @@ import type { Scheduler, Ticket } from "../scheduling/scheduler.js";
  * ```
  */
 export interface WriteOptions {
-  /** Cancels the write while queued and stops further retries. An attempt already in flight finishes and is reported. */
+  /**
+   * Cancels the write while queued and stops further retries. An attempt already in flight finishes and is reported.
+   * @defaultValue none
+   */
   signal?: AbortSignal;
-  /** Higher runs first, within the user's lane and across users. Default 0. */
+  /**
+   * Higher runs first, within the user's lane and across users. Default 0.
+   * @defaultValue `0`
+   */
   priority?: number;
-  /** Your id for the write, echoed in events and the receipt. Default: a unique id in UUID form (a random prefix per process and a counter). */
+  /**
+   * Your id for the write, echoed in events and the receipt. Default: a unique id in UUID form (a random prefix per process and a counter).
+   * @defaultValue a unique id in UUID form
+   */
   id?: string;
   /**
    * Set when an earlier run of this same write may already have sent the file
    * (a scheduler redelivering it after a crash, as the BullMQ `WriteWorker`
    * does): the receipt and any error then say `possibleDuplicate` /
    * `possiblyDelivered`. Default `false`.
+   * @defaultValue `false`
    */
   possibleDuplicate?: boolean;
 }

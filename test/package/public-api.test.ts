@@ -30,6 +30,8 @@ interface ExportedName {
   kind: string;
   shape: string;
   internal: boolean;
+  /** Optional properties declared without a `@defaultValue` tag (options interfaces only). */
+  undocumentedDefaults: string[];
 }
 
 function readSurface(): Map<string, ExportedName[]> {
@@ -48,7 +50,7 @@ function readSurface(): Map<string, ExportedName[]> {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
       const declaration = symbol.declarations?.[0];
       const internal = (symbol.declarations ?? []).some((d) => ts.getJSDocTags(d).some((tag) => tag.tagName.text === "internal"));
-      return { name: exported.name, ...describeSymbol(symbol, declaration, checker, flags), internal };
+      return { name: exported.name, ...describeSymbol(symbol, declaration, checker, flags), internal, undocumentedDefaults: undocumentedDefaults(symbol, checker) };
     });
     surface.set(subpath, names.sort((a, b) => a.name.localeCompare(b.name)));
   }
@@ -89,6 +91,22 @@ function describeSymbol(symbol: ts.Symbol, declaration: ts.Declaration | undefin
   return { kind: "const", shape: checker.typeToString(checker.getTypeOfSymbol(symbol), undefined, flags) };
 }
 
+/** For an interface named `…Options`: its optional properties (nested option objects included) that carry no `@defaultValue`. */
+function undocumentedDefaults(symbol: ts.Symbol, checker: ts.TypeChecker): string[] {
+  if (!(symbol.flags & ts.SymbolFlags.Interface) || !symbol.name.endsWith("Options")) return [];
+  const missing: string[] = [];
+  const walk = (type: ts.Type, prefix: string, depth: number): void => {
+    for (const property of checker.getPropertiesOfType(type)) {
+      const declared = property.valueDeclaration ?? property.declarations?.[0];
+      if (declared === undefined || !(property.flags & ts.SymbolFlags.Optional)) continue;
+      const tags = ts.getJSDocTags(declared).map((tag) => tag.tagName.text);
+      if (!tags.includes("defaultValue")) missing.push(`${prefix}${property.name}`);
+    }
+  };
+  walk(checker.getDeclaredTypeOfSymbol(symbol), `${symbol.name}.`, 0);
+  return missing;
+}
+
 function report(surface: Map<string, ExportedName[]>): string {
   const sections = [...surface].map(([subpath, names]) => {
     const body = names.map((n) => `### ${n.kind} ${n.name}\n\n\`\`\`ts\n${n.shape}\n\`\`\``).join("\n\n");
@@ -108,6 +126,13 @@ describe("the public surface", () => {
     expect(surface.get("digime-write-pipeline")!.length).toBeLessThanOrEqual(80);
     const internal = [...surface].flatMap(([subpath, names]) => names.filter((n) => n.internal).map((n) => `${subpath}: ${n.name}`));
     expect(internal).toEqual([]);
+  });
+
+  it("gives every optional option a @defaultValue where it is declared", () => {
+    // The SDK's own option shapes ("/sdk") mirror another package: their defaults are the SDK's.
+    const ours = [...surface].filter(([subpath]) => subpath !== "digime-write-pipeline/sdk").flatMap(([, names]) => names);
+    const missing = [...new Set(ours.flatMap((n) => n.undocumentedDefaults))].sort();
+    expect(missing).toEqual([]);
   });
 
   it("names every defaults constant *_DEFAULTS, and freezes it so changing it cannot change later clients", () => {

@@ -85,13 +85,20 @@ const PROCESS_STARTED_AT = Date.now() - process.uptime() * 1000;
 export interface FileTokenStoreOptions {
   /** The JSON file to keep credentials in. Parent directories are created (mode `0o700`) on the first write. */
   readonly path: string;
-  /** Clock for `updatedAt`, in epoch milliseconds. Defaults to `Date.now`. */
+  /**
+   * Clock for `updatedAt`, in epoch milliseconds. Defaults to `Date.now`.
+   * @defaultValue `Date.now`
+   */
   readonly now?: (() => number) | undefined;
-  /** Permission bits of the file. Defaults to `0o600`: tokens are secrets. */
+  /**
+   * Permission bits of the file. Defaults to `0o600`: tokens are secrets.
+   * @defaultValue `0o600`
+   */
   readonly fileMode?: number | undefined;
   /**
    * How long a write waits for another process's lock on the file before it
    * fails with a (retryable) {@link TokenStoreError}. Defaults to 10 000 ms.
+   * @defaultValue `10_000`
    */
   readonly lockTimeoutMs?: number | undefined;
 }

@@ -20,9 +20,13 @@ export interface MemoryPendingAuthorizationStoreOptions {
    * States that were never issued (forged or foreign) are remembered apart,
    * under the same bound, so a flood of them cannot push out real pending
    * authorizations or replay markers. Default 100,000.
+   * @defaultValue `100_000`
    */
   maxEntries?: number;
-  /** Clock in epoch ms. Default `Date.now`. */
+  /**
+   * Clock in epoch ms. Default `Date.now`.
+   * @defaultValue `Date.now`
+   */
   now?: () => number;
 }
 

@@ -39,7 +39,10 @@ import type {
  * ```
  */
 export interface MemoryTokenStoreOptions {
-  /** Clock for `updatedAt`, in epoch milliseconds. Defaults to `Date.now`. */
+  /**
+   * Clock for `updatedAt`, in epoch milliseconds. Defaults to `Date.now`.
+   * @defaultValue `Date.now`
+   */
   readonly now?: (() => number) | undefined;
 }
 

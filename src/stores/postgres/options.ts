@@ -36,9 +36,15 @@ export interface PostgresStoreOptions {
    * @defaultValue `3000`
    */
   readonly callTimeoutMs?: number | undefined;
-  /** Table name: lower-case letters, digits and `_`, starting with a letter or `_`, at most 48 characters. */
+  /**
+   * Table name: lower-case letters, digits and `_`, starting with a letter or `_`, at most 48 characters.
+   * @defaultValue each store's own: `digime_tokens` for tokens, `digime_pending_authorizations` for pending authorizations
+   */
   readonly table?: string | undefined;
-  /** Schema of the table (same rules as `table`). Defaults to the connection's `search_path` (usually `public`). */
+  /**
+   * Schema of the table (same rules as `table`). Defaults to the connection's `search_path` (usually `public`).
+   * @defaultValue the connection's `search_path` (usually `public`)
+   */
   readonly schema?: string | undefined;
 }
 

@@ -25,6 +25,7 @@ export interface RedisStoreConnectionOptions {
    * settings decide how long it queues commands while Redis is away; the
    * store's `callTimeoutMs` bounds what the library waits either way (see
    * the token stores guide for settings that fail fast).
+   * @defaultValue none: pass `client` or `connection`, exactly one
    */
   readonly client?: Redis | Cluster | undefined;
   /**
@@ -33,6 +34,7 @@ export interface RedisStoreConnectionOptions {
    * `connectTimeout: 2000` and `maxRetriesPerRequest: 1`, so a command
    * meets a Redis that is down within seconds instead of after ioredis's 20
    * reconnection rounds.
+   * @defaultValue none: pass `client` or `connection`, exactly one
    */
   readonly connection?: string | RedisOptions | undefined;
   /**

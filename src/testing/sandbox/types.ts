@@ -40,22 +40,33 @@ export type SandboxSdkVersion = "v8" | "v10" | "v16";
  * ```
  */
 export interface SandboxOptions {
-  /** Lifetime of every issued access token, in seconds. Default 3600. */
+  /**
+   * Lifetime of every issued access token, in seconds. Default 3600.
+   * @defaultValue `3600`
+   */
   accessTokenLifetimeSeconds?: number;
-  /** Lifetime of every issued refresh token, in seconds. Default 30 days. */
+  /**
+   * Lifetime of every issued refresh token, in seconds. Default 30 days.
+   * @defaultValue `2592000` (30 days)
+   */
   refreshTokenLifetimeSeconds?: number;
   /**
    * The sandbox clock in epoch milliseconds. Default `Date.now`. Token
    * expiries are epoch seconds derived from it, so advancing it expires tokens.
+   * @defaultValue `Date.now`
    */
   now?: () => number;
-  /** Seeds the PRNG that draws fault probabilities, so flaky runs replay. */
+  /**
+   * Seeds the PRNG that draws fault probabilities, so flaky runs replay.
+   * @defaultValue a seed drawn at random
+   */
   seed?: number;
   /**
    * Keep the bytes of every delivered file (default `true`). With `false` the
    * fakes read each upload through, counting and hashing it without holding
    * it: `DeliveredFile.bytes` is then empty and only `size` and `sha256`
    * describe the file. For benchmarks and large uploads.
+   * @defaultValue `true`
    */
   keepFileBytes?: boolean;
   /**
@@ -64,6 +75,7 @@ export interface SandboxOptions {
    * libraries and usable tokens, so credentials stored by an earlier run keep
    * working. Files, faults and counters start empty. Throws a TypeError when
    * the value is not a snapshot.
+   * @defaultValue a new, empty sandbox
    */
   state?: SandboxSnapshot;
 }
@@ -144,9 +156,15 @@ export interface SandboxLibrary {
  * ```
  */
 export interface ConsentOptions {
-  /** Approve (default) or deny the request. */
+  /**
+   * Approve (default) or deny the request.
+   * @defaultValue `true`
+   */
   approve?: boolean;
-  /** Error code on denial. Default `"UserCancelled"`. */
+  /**
+   * Error code on denial. Default `"UserCancelled"`.
+   * @defaultValue `"UserCancelled"`
+   */
   errorCode?: string;
   /**
    * Add `state` to a denial redirect. digi.me documents only `success` and
@@ -158,7 +176,10 @@ export interface ConsentOptions {
    * @defaultValue `false`
    */
   stateOnDenial?: boolean;
-  /** Put the user into this library (created if new) instead of a fresh or linked one. */
+  /**
+   * Put the user into this library (created if new) instead of a fresh or linked one.
+   * @defaultValue a new library, or the one already linked to the presented token
+   */
   libraryId?: string;
 }
 

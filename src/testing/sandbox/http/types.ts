@@ -29,9 +29,15 @@ export type SandboxRequestHandler = any;
  * ```
  */
 export interface SandboxHandlersOptions {
-  /** The API root. Default `https://sandbox.digi.me.invalid/v1.7/` (`.invalid` never resolves, so nothing leaves the process). */
+  /**
+   * The API root. Default `https://sandbox.digi.me.invalid/v1.7/` (`.invalid` never resolves, so nothing leaves the process).
+   * @defaultValue `https://sandbox.digi.me.invalid/v1.7/`
+   */
   baseUrl?: string;
-  /** The consent UI root. Default `https://sandbox.digi.me.invalid/apps/saas/`. */
+  /**
+   * The consent UI root. Default `https://sandbox.digi.me.invalid/apps/saas/`.
+   * @defaultValue `https://sandbox.digi.me.invalid/apps/saas/`
+   */
   onboardUrl?: string;
 }
 
@@ -44,9 +50,15 @@ export interface SandboxHandlersOptions {
  * ```
  */
 export interface SandboxListenOptions {
-  /** TCP port; `0` (default) picks a free one. */
+  /**
+   * TCP port; `0` (default) picks a free one.
+   * @defaultValue `0` (a free port)
+   */
   port?: number;
-  /** Loopback address to bind. Only loopback is allowed: the sandbox has no authentication worth the name. Default `"127.0.0.1"`. */
+  /**
+   * Loopback address to bind. Only loopback is allowed: the sandbox has no authentication worth the name. Default `"127.0.0.1"`.
+   * @defaultValue `"127.0.0.1"`
+   */
   host?: "127.0.0.1" | "::1";
   /**
    * Serve pages for a person (what the `digime-write-pipeline sandbox` dev
@@ -54,6 +66,7 @@ export interface SandboxListenOptions {
    * instead of approving at once, and `GET /` lists the libraries and the
    * files delivered into them. Default `false`: the consent page approves
    * and redirects straight away, as tests expect.
+   * @defaultValue `false`
    */
   interactive?: boolean;
   /**
@@ -61,6 +74,7 @@ export interface SandboxListenOptions {
    * dropped): method, path without the query (which may hold an
    * authorization code), status and time taken. The dev server prints it.
    * Default: none.
+   * @defaultValue none
    */
   onRequest?: ((entry: SandboxRequestLogEntry) => void) | undefined;
 }
