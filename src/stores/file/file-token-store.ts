@@ -65,8 +65,12 @@ const FORMAT = "digime-write-pipeline/token-store";
 const FORMAT_VERSION = 1;
 /** A lock older than this is broken whoever holds it: no operation holds it for more than a moment. */
 const STALE_LOCK_MS = 5 * 60_000;
-/** A lock file we cannot parse (a writer crashed between create and write) is broken after this. */
-const UNREADABLE_LOCK_MS = 10_000;
+/**
+ * A lock file we cannot parse (a writer crashed between create and write) is broken after this.
+ * A live writer writes its owner straight after creating the file; well below the default
+ * `lockTimeoutMs` (10 s), or the next writer would time out just as the lock became breakable.
+ */
+const UNREADABLE_LOCK_MS = 3_000;
 /** A temp file this old is a crash leftover whoever made it: a write holds one for a moment only. */
 const STALE_TEMP_MS = 60_000;
 /** Opening the data file must not follow a symlink (0 where the platform has no such flag). */
