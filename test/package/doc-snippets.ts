@@ -113,6 +113,8 @@ const ENTRIES: Record<string, string> = {
   "digime-write-pipeline/redis": "src/redis.ts",
   "digime-write-pipeline/postgres": "src/postgres.ts",
   "digime-write-pipeline/bullmq": "src/bullmq.ts",
+  "digime-write-pipeline/stores": "src/stores.ts",
+  "digime-write-pipeline/sdk": "src/sdk/index.ts",
 };
 
 /**
