@@ -9,7 +9,7 @@ export const SOAK_FILES = [
   // ~80 s: 10,000 writes over 100 users per SDK generation under injected faults.
   "test/reliability/fault-soak.test.ts",
   // ~45 s: several processes sharing Redis/PostgreSQL stores across token expiries.
-  "test/multi-process.test.ts",
+  "test/reliability/multi-process.test.ts",
   // ~8 s: SIGKILLs BullMQ workers mid-batch and counts every write.
   "test/durable/durable-crash.test.ts",
 ];

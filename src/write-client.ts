@@ -241,7 +241,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
     // Strict lanes: a user's writes never overlap past perUserConcurrency. Lending idle slots to a lone
     // user (the scheduler can) raced the SDK's in-write refresh with generation C when a token expired
-    // mid-queue (7 refused refreshes in test/token-refresh.test.ts), so it stays off until that race is gone.
+    // mid-queue (7 refused refreshes in test/tokens/token-refresh.test.ts), so it stays off until that race is gone.
     const scheduler = new LaneScheduler(queue, (settled) => emit("queue:idle", { settled }), true);
     this.#scheduler = scheduler;
     this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: scheduler.size - scheduler.running, inFlight: scheduler.running }));

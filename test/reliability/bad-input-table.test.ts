@@ -4,7 +4,7 @@
  * `__proto__` / `constructor` keys as JSON.parse makes them) and data that is
  * not a Buffer. Each row must be refused with a ValidationError carrying a
  * stable code and naming the field, without reaching digi.me; the client keeps
- * working afterwards. (test/bad-input.test.ts holds further write cases.)
+ * working afterwards. (test/client/bad-input.test.ts holds further write cases.)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { Readable } from "node:stream";

@@ -29,7 +29,7 @@ function harness(seed: number, overrides: Partial<WriteClientOptions> = {}) {
     retry: { minDelayMs: 0, maxDelayMs: 2 },
     // One write per user at a time: this clock jumps 100 s every 20 settled writes, so several writes of a
     // user in flight can see their token expire between the check and the SDK call, which real time within
-    // the refresh window does not (several at a time: test/refresh-coordination.test.ts).
+    // the refresh window does not (several at a time: test/tokens/refresh-coordination.test.ts).
     queue: { concurrency: 16, perUserConcurrency: 1 },
     ...overrides,
   });

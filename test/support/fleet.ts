@@ -1,7 +1,7 @@
 /**
  * Several worker processes writing for one user through one shared token
  * store, against the sandbox served over HTTP from this process: what
- * test/multi-process.test.ts asserts on and bench/benchmarks/processes.ts
+ * test/reliability/multi-process.test.ts asserts on and bench/benchmarks/processes.ts
  * measures. The workers are test/support/multi-process-worker.ts.
  */
 import { existsSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * A worker process for test/http-sdk.test.ts: a WriteClient on createHttpSdk,
+ * A worker process for test/sdk/http-sdk.test.ts: a WriteClient on createHttpSdk,
  * sharing a FileTokenStore with the parent, writes `count` files for one
  * user to the sandbox the parent serves over HTTP. Configuration arrives as
  * JSON in argv[2]; it prints one JSON line with the outcomes.

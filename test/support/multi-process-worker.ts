@@ -1,5 +1,5 @@
 /**
- * One of the worker processes of test/multi-process.test.ts: its own
+ * One of the worker processes of test/reliability/multi-process.test.ts: its own
  * WriteClient, the shared token store (file, Redis or PostgreSQL), and an SDK
  * that talks HTTP to the sandbox the parent serves (the real SDK of
  * generation C when `sdkPath` names a build, else `createHttpSdk`). It writes

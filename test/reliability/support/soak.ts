@@ -89,7 +89,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     retry: { minDelayMs: 0, maxDelayMs: 2, maxRetryAfterMs: config.retryAfterCapMs, jitter: false },
     // One write per user at a time: the soak moves its clock in jumps of many seconds as writes settle, so
     // with several of a user's writes in flight a jump can expire a token mid-call, which real time never does
-    // within the refresh window. Several at a time is covered by test/refresh-coordination.test.ts.
+    // within the refresh window. Several at a time is covered by test/tokens/refresh-coordination.test.ts.
     queue: { concurrency: config.concurrency, maxQueued: config.writes, perUserConcurrency: 1 },
     ...(config.digimeApi === true ? { digimeApi: { applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl } } : {}),
   });
