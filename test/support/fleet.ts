@@ -7,15 +7,15 @@
 import { existsSync } from "node:fs";
 import nodePath from "node:path";
 import { fileURLToPath } from "node:url";
-import { WriteClient, type TokenStore } from "../../src/index.js";
+import type { TokenStore } from "../../src/index.js";
 import { createHttpSdk, createSandbox, type Sandbox } from "../../src/testing/index.js";
 import type { WorkerConfig, WorkerReport } from "./multi-process-worker.js";
+import { testClient } from "./test-client.js";
 import { startWorker, type WorkerProcess } from "./worker-process.js";
 
 // Beside this file, or, when a benchmark bundle runs this code from elsewhere, under the project root.
 const besides = fileURLToPath(new URL("./multi-process-worker.ts", import.meta.url));
 const worker = existsSync(besides) ? besides : nodePath.resolve("test/support/multi-process-worker.ts");
-const REDIRECT_URI = "https://app.example/digime/callback";
 
 /** A store as the workers open it, and the same store opened here to authorize the user. */
 export interface SharedStore {
@@ -80,7 +80,7 @@ export async function runFleet(store: SharedStore, options: FleetOptions): Promi
   const server = await sandbox.listen();
   try {
     const endpoints = { applicationId: sandbox.applicationId, baseUrl: server.baseUrl, onboardUrl: server.onboardUrl };
-    const parent = new WriteClient({ sdk: createHttpSdk(endpoints), contractDetails: sandbox.contractDetails, redirectUri: REDIRECT_URI, tokenStore: await store.open() });
+    const parent = testClient({ sdk: createHttpSdk(endpoints), contractDetails: sandbox.contractDetails, tokenStore: await store.open() });
     const { url, sealed } = await parent.beginAuthorization({ userId: "alice" });
     await parent.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
     await parent.close();

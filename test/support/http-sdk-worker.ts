@@ -4,8 +4,9 @@
  * user to the sandbox the parent serves over HTTP. Configuration arrives as
  * JSON in argv[2]; it prints one JSON line with the outcomes.
  */
-import { FileTokenStore, WriteClient } from "../../src/index.js";
+import { FileTokenStore } from "../../src/index.js";
 import { createHttpSdk } from "../../src/testing/index.js";
+import { testClient } from "./test-client.js";
 
 interface WorkerConfig {
   name: string;
@@ -19,10 +20,9 @@ interface WorkerConfig {
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
-const client = new WriteClient({
+const client = testClient({
   sdk: createHttpSdk({ applicationId: config.applicationId, baseUrl: config.baseUrl, onboardUrl: config.onboardUrl }),
   contractDetails: config.contractDetails,
-  redirectUri: "https://app.example/digime/callback",
   tokenStore: new FileTokenStore({ path: config.storePath }),
 });
 const outcomes = await Promise.allSettled(

@@ -9,10 +9,11 @@ import { createRequire } from "node:module";
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { FileTokenStore, WriteClient, type DigimeSdk, type TokenStore } from "../../src/index.js";
+import { FileTokenStore, type DigimeSdk, type TokenStore } from "../../src/index.js";
 import { PostgresTokenStore } from "../../src/postgres.js";
 import { RedisTokenStore } from "../../src/redis.js";
 import { createHttpSdk } from "../../src/testing/index.js";
+import { testClient } from "./test-client.js";
 import { withoutLeases } from "./without-leases.js";
 
 export interface WorkerConfig {
@@ -87,10 +88,9 @@ function announceRefreshes(sdk: DigimeSdk): DigimeSdk {
   });
 }
 
-const client = new WriteClient({
+const client = testClient({
   sdk: openSdk(),
   contractDetails: config.contractDetails,
-  redirectUri: "https://app.example/digime/callback",
   tokenStore: openStore(),
   retry: { minDelayMs: 20, maxDelayMs: 200 },
   ...(config.refreshCoordination === undefined ? {} : { refreshCoordination: config.refreshCoordination }),

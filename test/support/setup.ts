@@ -1,8 +1,8 @@
 import { MemoryTokenStore, WriteClient, type WriteClientEvents, type WriteClientOptions, type TokenStore } from "../../src/index.js";
 import { createSandbox, type Sandbox, type SandboxOptions, type SandboxSdkVersion } from "../../src/testing/index.js";
+import { testClient } from "./test-client.js";
 
-export const REDIRECT_URI = "https://app.example/digime/callback";
-export const STATE_SECRET = "ojgp0V8l8W6l5TXjS8Sv7oN1_DJ60gbObEZNpO_3cUo";
+export { REDIRECT_URI, STATE_SECRET, testClient } from "./test-client.js";
 
 export interface Harness {
   sandbox: Sandbox;
@@ -39,12 +39,10 @@ export async function setupWire(
 
 function setupOn(sandbox: Sandbox, version: SandboxSdkVersion, overrides: Partial<WriteClientOptions>): Harness {
   const store = overrides.tokenStore ?? new MemoryTokenStore();
-  const client = new WriteClient({
+  const client = testClient({
     sdk: sandbox.sdk(version),
     contractDetails: sandbox.contractDetails,
-    redirectUri: REDIRECT_URI,
     tokenStore: store,
-    stateSecret: STATE_SECRET,
     now: sandbox.now,
     retry: { minDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 50 },
     ...overrides,

@@ -6,17 +6,17 @@
 import {
   DigimeWriteError,
   MemoryTokenStore,
-  WriteClient,
+  type WriteClient,
   type UserAccessToken,
   type WriteReceipt,
   type WriteRetryingEvent,
 } from "../../../src/index.js";
 import { createSandbox, type FaultHandle, type Sandbox, type SandboxSdkVersion } from "../../../src/testing/index.js";
 import { recordingSdk, type SdkRecorder } from "./recording-sdk.js";
+import { testClient } from "../../support/test-client.js";
 import { mulberry32 } from "../../../src/testing/sandbox/random.js";
 
-export const REDIRECT_URI = "https://app.example/digime/callback";
-export const STATE_SECRET = "LJRuxBlVp-jUWnFhHMKGZL2cA4mF9rfRF7MSWUkXhFk";
+export { REDIRECT_URI, STATE_SECRET } from "../../support/test-client.js";
 
 export interface SoakConfig {
   version: SandboxSdkVersion;
@@ -77,12 +77,10 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
   if (config.digimeApi === true) await sandbox.listen();
   const recorder = recordingSdk(sandbox, config.version);
   const store = new MemoryTokenStore({ now: clock });
-  const client = new WriteClient({
+  const client = testClient({
     sdk: recorder.sdk,
     contractDetails: sandbox.contractDetails,
-    redirectUri: REDIRECT_URI,
     tokenStore: store,
-    stateSecret: STATE_SECRET,
     now: clock,
     // Proactive refresh (SDKs with refreshToken) once half the lifetime is left.
     refreshWindowMs: (config.accessTokenLifetimeSeconds * 1000) / 2,
