@@ -12,6 +12,12 @@ export const SOAK_FILES = [
   "test/reliability/multi-process.test.ts",
   // ~8 s: SIGKILLs BullMQ workers mid-batch and counts every write.
   "test/durable/durable-crash.test.ts",
+  // ~27 s: four processes on File, Redis and PostgreSQL, the lease holder killed mid-refresh.
+  "test/reliability/lease-holder-killed.test.ts",
+  // ~25 s: PostgreSQL connections ended three times, a private Redis killed for 6 s, under four processes.
+  "test/reliability/server-outages.test.ts",
+  // ~19 s: Redis and PostgreSQL down, silent or unreachable, each call waited out to its bound.
+  "test/reliability/unreachable-servers.test.ts",
 ];
 
 export default defineConfig({
