@@ -56,7 +56,8 @@ export type ErrorCode =
   | "PAYLOAD_STORE_REQUIRED"
   | "QUEUE_UNAVAILABLE"
   | "WRITE_NOT_FOUND"
-  | "WRITE_ID_CONFLICT";
+  | "WRITE_ID_CONFLICT"
+  | "QUEUE_MISCONFIGURED";
 
 /**
  * Options shared by every error constructor.
@@ -375,11 +376,15 @@ export class QueueFullError extends DigimeWriteError {
   /** Which bound: all writes, this user's writes, or queued payload bytes. */
   readonly reason: QueueFullReason;
 
-  constructor(limit: number, reason: QueueFullReason = "total") {
-    const option = reason === "total" ? "maxQueued" : reason === "per-user" ? "maxQueuedPerUser, for this user" : "maxQueuedBytes";
+  /** The user whose bound was reached (`per-user` only, where the queue knows it). */
+  readonly userId: string | undefined;
+
+  constructor(limit: number, reason: QueueFullReason = "total", userId?: string) {
+    const option = reason === "total" ? "maxQueued" : reason === "per-user" ? (userId === undefined ? "maxQueuedPerUser, for this user" : `maxQueuedPerUser, for user ${JSON.stringify(userId)}`) : "maxQueuedBytes";
     super("QUEUE_FULL", `The write queue is full (${option}: ${limit}); try again once it drains`, true);
     this.limit = limit;
     this.reason = reason;
+    this.userId = userId;
   }
 }
 
@@ -637,5 +642,27 @@ export class WriteIdConflictError extends DigimeWriteError {
   constructor(id: string) {
     super("WRITE_ID_CONFLICT", `A durable write with id ${JSON.stringify(id)} already exists for another user; options.id must name one write`, false);
     this.id = id;
+  }
+}
+
+/**
+ * Redis refused the durable queue's command for a reason no retry cures
+ * (`CROSSSLOT`, `NOSCRIPT`, `WRONGTYPE`, `MOVED`, authentication, or an
+ * untagged prefix on Redis Cluster); the message names the fix. Nothing was
+ * enqueued.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof QueueMisconfiguredError) log.fatal({ redisError: error.redisError }, error.message);
+ * ```
+ */
+export class QueueMisconfiguredError extends DigimeWriteError {
+  declare readonly code: "QUEUE_MISCONFIGURED";
+  /** The first word of Redis's reply (`CROSSSLOT`, `WRONGPASS`…), or `CLUSTER_PREFIX` for an untagged prefix on a cluster. */
+  readonly redisError: string;
+
+  constructor(redisError: string, fix: string, options?: DigimeWriteErrorOptions) {
+    super("QUEUE_MISCONFIGURED", `The durable write queue is misconfigured (${redisError}): ${fix}`, false, options);
+    this.redisError = redisError;
   }
 }

@@ -57,7 +57,7 @@ for (let i = 1; i <= WRITES; i += 1) {
 }
 log("enqueued", { writes: ids.length });
 
-const outcomes = await Promise.allSettled(ids.map((id) => queue.result(id)));
+const outcomes = await Promise.allSettled(ids.map((id, i) => queue.result(USERS[(i + 1) % USERS.length]!, id)));
 const failed = outcomes.flatMap((o, i) => (o.status === "rejected" ? [{ id: ids[i], code: (o.reason as { code?: string }).code }] : []));
 const possibleDuplicates = outcomes.filter((o) => o.status === "fulfilled" && o.value.possibleDuplicate).length;
 const inLibraries = USERS.reduce((n, userId) => n + (sandbox.library(`lib-${userId}`)?.files.length ?? 0), 0);

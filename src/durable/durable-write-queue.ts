@@ -9,14 +9,16 @@ import { Readable } from "node:stream";
 import { Job, Queue, QueueEvents, type ConnectionOptions } from "bullmq";
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
-import { DigimeWriteError, PayloadStoreRequiredError, QueueUnavailableError, WriteIdConflictError, WriteNotFoundError } from "../errors.js";
+import { DigimeWriteError, PayloadStoreRequiredError, QueueFullError, QueueUnavailableError, WriteNotFoundError } from "../errors.js";
 import type { WriteReceipt } from "../events.js";
 import { sanitizeError } from "../internal/redact.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
 import { fileMetaSchema, type WriteFileMeta } from "../writing/file-meta.js";
 import { userIdSchema } from "../writing/writer.js";
-import { decodeError, decodeReceipt, jobIdOf, parseJobData, WRITE_JOB, writeIdOf, type JobPayload, type WriteJobData } from "./job-data.js";
+import { asQueueError, clusterPrefixProblem, type RedisErrorWatch, watchRedisErrors } from "./redis-errors.js";
+import { CLAIM_TTL_MS, claimKeyOf, FAIR_KEY, parseReservation, PRIORITY_LIMIT, RESERVE_SCRIPT, UNRESERVE_SCRIPT } from "./fair-share.js";
+import { decodeError, decodeReceipt, jobIdOf, WRITE_JOB, writeRefOf, type JobPayload, type WriteJobData } from "./job-data.js";
 import type { PayloadStore } from "./payload-store.js";
 
 /**
@@ -38,7 +40,14 @@ export const DURABLE_QUEUE_DEFAULTS = Object.freeze({
   keepSettledMs: 24 * 60 * 60 * 1000,
   /** How long enqueue waits for Redis, ms. */
   enqueueTimeoutMs: 10_000,
+  /** Writes of one user queued and not settled. */
+  maxQueuedPerUser: 10_000,
+  /** Writes queued and not settled, all users. */
+  maxQueued: 1_000_000,
 });
+
+/** How long a call waits for a connection still being made before it says `QUEUE_UNAVAILABLE`. */
+const CONNECT_WAIT_MS = 1_000;
 
 /**
  * Options of {@link DurableWriteQueue}.
@@ -93,6 +102,19 @@ export interface DurableWriteQueueOptions {
    * @defaultValue 10000
    */
   enqueueTimeoutMs?: number;
+  /**
+   * Writes of one user enqueued and not yet settled (waiting, running,
+   * retrying or parked); one more is refused with `QUEUE_FULL`
+   * (`reason: "per-user"`, naming the user). Bounds: 1 to 10,000,000.
+   * @defaultValue 10000
+   */
+  maxQueuedPerUser?: number;
+  /**
+   * Writes of all users enqueued and not yet settled; one more is refused with
+   * `QUEUE_FULL` (`reason: "total"`). Bounds: 1 to 100,000,000.
+   * @defaultValue 1000000
+   */
+  maxQueued?: number;
 }
 
 const optionsSchema = z
@@ -111,6 +133,8 @@ const optionsSchema = z
     outageBackoffMs: z.number().int().min(0).max(86_400_000).optional(),
     keepSettledMs: z.number().int().min(1_000).max(365 * 86_400_000).optional(),
     enqueueTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+    maxQueuedPerUser: z.number().int().min(1).max(10_000_000).optional(),
+    maxQueued: z.number().int().min(1).max(100_000_000).optional(),
   })
   .strict();
 
@@ -158,6 +182,8 @@ export interface EnqueueResult {
 export interface DurableDeliveredEvent {
   /** The write's id. */
   id: string;
+  /** The write's user. */
+  userId: string;
   /** Its receipt, as `result(id)` resolves. */
   receipt: WriteReceipt;
 }
@@ -172,6 +198,8 @@ export interface DurableDeliveredEvent {
 export interface DurableFailedEvent {
   /** The write's id. */
   id: string;
+  /** The write's user. */
+  userId: string;
   /** The typed error `result(id)` rejects with. */
   error: DigimeWriteError;
 }
@@ -186,6 +214,8 @@ export interface DurableFailedEvent {
 export interface DurableRetryingEvent {
   /** The write's id. */
   id: string;
+  /** The write's user. */
+  userId: string;
   /** `run-failed`: the run gave up on a transient fault; `stalled`: the worker running it stopped (crash, kill). */
   reason: "run-failed" | "stalled";
   /** Wait before the next run, ms (`run-failed` only). */
@@ -216,8 +246,12 @@ function producerConnection(connection: ConnectionOptions): ConnectionOptions {
   return { ...(connection as object), enableOfflineQueue: false } as ConnectionOptions;
 }
 
-/** Settles `promise` within `ms`, else rejects with `QUEUE_UNAVAILABLE`. */
-async function within<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
+/**
+ * Settles `promise` within `ms`, else rejects with `QUEUE_UNAVAILABLE`; a
+ * reply no retry cures (`CROSSSLOT`, `WRONGTYPE`, auth…) rejects with
+ * `QUEUE_MISCONFIGURED` instead.
+ */
+async function within<T>(promise: Promise<T>, ms: number, operation: string, watch?: RedisErrorWatch): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new QueueUnavailableError(`${operation}: no answer from Redis within ${ms} ms`)), ms);
@@ -226,7 +260,7 @@ async function within<T>(promise: Promise<T>, ms: number, operation: string): Pr
     return await Promise.race([promise, timeout]);
   } catch (error) {
     if (error instanceof DigimeWriteError) throw error;
-    throw new QueueUnavailableError(operation, { cause: sanitizeError(error) });
+    throw asQueueError(error, operation, watch);
   } finally {
     clearTimeout(timer);
   }
@@ -253,6 +287,9 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #maxInlineBytes: number;
   readonly #enqueueTimeoutMs: number;
+  readonly #maxQueuedPerUser: number;
+  readonly #maxQueued: number;
+  readonly #redisErrors: RedisErrorWatch;
   readonly #jobOptions: { attempts: number; backoff: { type: "exponential"; delay: number }; removeOnComplete: { age: number }; removeOnFail: { age: number }; stackTraceLimit: number };
   #events: Promise<QueueEvents> | undefined;
   #closed = false;
@@ -264,6 +301,10 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const o = this.#options;
     this.#maxInlineBytes = o.maxInlineBytes ?? DURABLE_QUEUE_DEFAULTS.maxInlineBytes;
     this.#enqueueTimeoutMs = o.enqueueTimeoutMs ?? DURABLE_QUEUE_DEFAULTS.enqueueTimeoutMs;
+    this.#maxQueuedPerUser = o.maxQueuedPerUser ?? DURABLE_QUEUE_DEFAULTS.maxQueuedPerUser;
+    this.#maxQueued = o.maxQueued ?? DURABLE_QUEUE_DEFAULTS.maxQueued;
+    const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A DurableWriteQueue");
+    if (clusterProblem !== undefined) throw clusterProblem;
     const keepSeconds = Math.ceil((o.keepSettledMs ?? DURABLE_QUEUE_DEFAULTS.keepSettledMs) / 1000);
     this.#jobOptions = {
       attempts: o.attempts ?? DURABLE_QUEUE_DEFAULTS.attempts,
@@ -273,8 +314,9 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
       stackTraceLimit: 0,
     };
     this.#queue = new Queue(o.queueName, { connection: producerConnection(o.connection), ...(o.prefix === undefined ? {} : { prefix: o.prefix }) });
-    // BullMQ reports connection errors here; enqueue reports them to its caller as QUEUE_UNAVAILABLE.
-    this.#queue.on("error", () => undefined);
+    // BullMQ reports connection errors here; enqueue reports them to its caller (QUEUE_UNAVAILABLE, or
+    // QUEUE_MISCONFIGURED for refused credentials, which show only here).
+    this.#redisErrors = watchRedisErrors(this.#queue);
   }
 
   /** The BullMQ queue's name. */
@@ -300,7 +342,7 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const user = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
     const meta = parseOrThrow(fileMetaSchema, fileMeta, "INVALID_ARGUMENT", "fileMeta");
     const id = parseOrThrow(enqueueOptionsSchema, options, "INVALID_ARGUMENT", "options")?.id ?? randomUUID();
-    const jobId = jobIdOf(id);
+    const jobId = jobIdOf(user, id);
     const { fileData } = meta;
     const streamed = fileData instanceof Readable || typeof fileData === "function";
     const size = streamed ? undefined : (fileData as Uint8Array).byteLength;
@@ -308,23 +350,53 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const store = this.#options.payloadStore;
     if (!inline && store === undefined) throw new PayloadStoreRequiredError(streamed ? "stream" : "too-large", size, this.#maxInlineBytes);
 
-    await within(this.#connected(), this.#enqueueTimeoutMs, "connecting to Redis");
-    const existing = await within(Job.fromId(this.#queue, jobId), this.#enqueueTimeoutMs, "reading the write id");
-    if (existing !== undefined) return this.#existing(existing, id, user);
+    await this.#connected();
+    const jobKey = this.#queue.toKey(jobId);
+    const claimKey = claimKeyOf(jobKey);
+    const fairKey = this.#queue.toKey(FAIR_KEY);
+    const redis = await this.#redis();
+    // One atomic step decides: the id (this user's job exists: return it), the quotas, and the priority.
+    const reservation = parseReservation(
+      await this.#call(
+        redis.eval(RESERVE_SCRIPT, 4, jobKey, claimKey, fairKey, this.#queue.keys.prioritized!, user, String(this.#maxQueuedPerUser), String(this.#maxQueued), String(CLAIM_TTL_MS), String(PRIORITY_LIMIT)),
+        "reserving the write",
+      ),
+    );
+    if (reservation.kind === "existing") return Object.freeze({ id, existing: true });
+    if (reservation.kind === "user-full") throw new QueueFullError(this.#maxQueuedPerUser, "per-user", user);
+    if (reservation.kind === "full") throw new QueueFullError(this.#maxQueued, "total");
 
     let payload: JobPayload;
-    if (inline) {
-      const bytes = fileData as Uint8Array;
-      payload = { kind: "inline", base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") };
-    } else {
-      const key = `${Buffer.from(id).toString("base64url").slice(0, 120)}_${randomUUID().replaceAll("-", "")}`;
-      const data = typeof fileData === "function" ? fileData() : (fileData as Uint8Array | Readable);
-      await store!.put(key, data);
-      payload = { kind: "stored", key };
+    try {
+      if (inline) {
+        const bytes = fileData as Uint8Array;
+        payload = { kind: "inline", base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") };
+      } else {
+        const key = `${Buffer.from(id).toString("base64url").slice(0, 120)}_${randomUUID().replaceAll("-", "")}`;
+        const data = typeof fileData === "function" ? fileData() : (fileData as Uint8Array | Readable);
+        await store!.put(key, data);
+        payload = { kind: "stored", key };
+      }
+    } catch (error) {
+      // No job will be added: give the place back (best effort; the claim expires anyway).
+      await redis.eval(UNRESERVE_SCRIPT, 3, jobKey, claimKey, fairKey, user).catch(() => undefined);
+      throw error;
     }
     const data: WriteJobData = { v: 1, id, userId: user, fileName: meta.fileName, fileDescriptor: meta.fileDescriptor, payload };
-    await within(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId }), this.#enqueueTimeoutMs, "adding the job");
-    return Object.freeze({ id, existing: false });
+    // BullMQ adds the job only if its id is new: a concurrent enqueue of the same id (same user) adds one job.
+    await this.#call(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId, priority: reservation.priority }), "adding the job");
+    void redis.del(claimKey).catch(() => undefined);
+    return Object.freeze({ id, existing: reservation.kind === "claimed" });
+  }
+
+  /** The producer's ioredis client (BullMQ's, for the scripts this queue runs beside BullMQ's). */
+  async #redis(): Promise<{ eval(script: string, keys: number, ...args: string[]): Promise<unknown>; del(key: string): Promise<number> }> {
+    return (await this.#queue.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown>; del(key: string): Promise<number> };
+  }
+
+  /** A Redis call of this queue, within the timeout and with its failure typed. */
+  #call<T>(promise: Promise<T>, operation: string): Promise<T> {
+    return within(promise, this.#enqueueTimeoutMs, operation, this.#redisErrors);
   }
 
   /**
@@ -333,20 +405,26 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * a call made while it reconnects waits for it, within the timeout.
    */
   async #connected(): Promise<void> {
-    const client = (await this.#queue.getBackend().client) as unknown as { status?: string; once(event: "ready", listener: () => void): unknown; off(event: "ready", listener: () => void): unknown };
+    const client = (await this.#call(this.#queue.getBackend().client, "connecting to Redis")) as unknown as {
+      status?: string;
+      once(event: "ready", listener: () => void): unknown;
+      off(event: "ready", listener: () => void): unknown;
+    };
     if (client.status === undefined || client.status === "ready") return;
-    await new Promise<void>((resolve) => client.once("ready", resolve));
-  }
-
-  #existing(job: Job, id: string, userId: string): EnqueueResult {
-    let owner: string;
+    // A connection being made gets a moment; one that is lost (reconnecting, closed) fails at once.
+    const wait = client.status === "connecting" || client.status === "connect" || client.status === "wait" ? Math.min(CONNECT_WAIT_MS, this.#enqueueTimeoutMs) : 0;
+    let onReady: (() => void) | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      owner = parseJobData(job.data).userId;
-    } catch {
-      throw new WriteIdConflictError(id);
+      await new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        client.once("ready", resolve);
+        timer = setTimeout(() => reject(asQueueError(new Error(`Redis is not connected (${client.status ?? "unknown"})`), "connecting to Redis", this.#redisErrors)), wait);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onReady !== undefined) client.off("ready", onReady);
     }
-    if (owner !== userId) throw new WriteIdConflictError(id);
-    return Object.freeze({ id, existing: true });
   }
 
   /**
@@ -355,15 +433,16 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    *
    * @example
    * ```ts
-   * const receipt = await queue.result("order-1");
+   * const receipt = await queue.result("alice", "order-1");
    * if (receipt.possibleDuplicate) log.warn("digi.me may hold order-1 twice");
    * ```
-   * @throws WriteNotFoundError for an unknown id; the write's typed error when it failed; QueueUnavailableError when Redis cannot be read.
+   * @throws WriteNotFoundError for an id this user never enqueued; the write's typed error when it failed; QueueUnavailableError when Redis cannot be read.
    */
-  async result(id: string): Promise<WriteReceipt> {
+  async result(userId: string, id: string): Promise<WriteReceipt> {
+    const user = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
     const writeId = parseOrThrow(z.string().min(1).max(256), id, "INVALID_ARGUMENT", "id");
-    const jobId = jobIdOf(writeId);
-    const events = await within(this.#queueEvents(), this.#enqueueTimeoutMs, "listening for results");
+    const jobId = jobIdOf(user, writeId);
+    const events = await this.#call(this.#queueEvents(), "listening for results");
     const perJob = events as unknown as { on(name: string, listener: (args: { returnvalue: unknown }) => void): unknown; off(name: string, listener: (args: { returnvalue: unknown }) => void): unknown };
     return new Promise<WriteReceipt>((resolve, reject) => {
       const done = (): void => {
@@ -404,9 +483,9 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   /** The outcome of a settled write; `undefined` while it is waiting or running. */
   async #settled(writeId: string, jobId: string): Promise<WriteReceipt | DigimeWriteError | undefined> {
     // The state first: a settled job does not change, so the job read after it is complete.
-    const state = await within(this.#queue.getJobState(jobId), this.#enqueueTimeoutMs, "reading the job's state");
+    const state = await this.#call(this.#queue.getJobState(jobId), "reading the job's state");
     if (state !== "completed" && state !== "failed") return state === "unknown" ? new WriteNotFoundError(writeId) : undefined;
-    const job = await within(Job.fromId(this.#queue, jobId), this.#enqueueTimeoutMs, "reading the job");
+    const job = await this.#call(Job.fromId(this.#queue, jobId), "reading the job");
     if (job === undefined) return new WriteNotFoundError(writeId);
     if (state === "completed") return decodeReceipt(job.returnvalue);
     return decodeError(job.failedReason, job.attemptsStarted, job.stalledCounter > 0);
@@ -437,10 +516,10 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   }
 
   #emitDelivered(jobId: string, returnvalue: unknown): void {
-    const id = writeIdOf(jobId);
-    if (id === undefined || this.listenerCount("delivered") === 0) return;
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount("delivered") === 0) return;
     try {
-      this.emit("delivered", { id, receipt: decodeReceipt(returnvalue) });
+      this.emit("delivered", { id: ref.id, userId: ref.userId, receipt: decodeReceipt(returnvalue) });
     } catch (error) {
       queueMicrotask(() => {
         throw error;
@@ -449,18 +528,18 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   }
 
   #emitFailed(jobId: string): void {
-    const id = writeIdOf(jobId);
-    if (id === undefined || this.listenerCount("failed") === 0) return;
-    void this.#settled(id, jobId).then((outcome) => {
-      if (outcome instanceof DigimeWriteError) this.emit("failed", { id, error: outcome });
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount("failed") === 0) return;
+    void this.#settled(ref.id, jobId).then((outcome) => {
+      if (outcome instanceof DigimeWriteError) this.emit("failed", { id: ref.id, userId: ref.userId, error: outcome });
     }, () => undefined);
   }
 
   #emitRetrying(jobId: string, reason: DurableRetryingEvent["reason"], delayMs: number | undefined): void {
-    const id = writeIdOf(jobId);
-    if (id === undefined || this.listenerCount("retrying") === 0) return;
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount("retrying") === 0) return;
     try {
-      this.emit("retrying", { id, reason, delayMs });
+      this.emit("retrying", { id: ref.id, userId: ref.userId, reason, delayMs });
     } catch (error) {
       queueMicrotask(() => {
         throw error;
@@ -479,7 +558,7 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * ```
    */
   async listen(): Promise<void> {
-    await within(this.#queueEvents(), this.#enqueueTimeoutMs, "listening for events");
+    await this.#call(this.#queueEvents(), "listening for events");
   }
 
   /**

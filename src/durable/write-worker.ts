@@ -12,7 +12,9 @@ import { parseStoreOptions } from "../stores/parse-options.js";
 import type { WriteClient } from "../write-client.js";
 import type { WriteFileMeta } from "../writing/file-meta.js";
 import { encodeError, failedPossiblyDelivered, parseJobData, UPKEEP_JOB, WRITE_JOB, type WriteJobData } from "./job-data.js";
+import { FAIR_KEY, RELEASE_SCRIPT } from "./fair-share.js";
 import type { PayloadStore } from "./payload-store.js";
+import { clusterPrefixProblem } from "./redis-errors.js";
 
 /**
  * Defaults of {@link WriteWorkerOptions}.
@@ -145,13 +147,6 @@ const optionsSchema = z
   })
   .strict();
 
-/** Replaces the data of each job KEYS[i] that still exists with ARGV[i] (its data without the payload). */
-const RELEASE_SCRIPT = `
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'data', ARGV[i]) end
-end
-return #KEYS
-`;
 const RELEASE_BATCH_MS = 20;
 const RELEASE_BATCH_SIZE = 200;
 
@@ -191,7 +186,8 @@ export class WriteWorker {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #worker: Worker;
   readonly #scheduler: Queue | undefined;
-  readonly #releases: Array<[string, string]> = [];
+  /** Settled jobs waiting for their release: job key, data without the bytes, user id. */
+  readonly #releases: Array<[string, string, string]> = [];
   /** Each running job's checked data, so releasing it needs no second check (BullMQ settles the same Job object). */
   readonly #checked = new WeakMap<Job, WriteJobData>();
   #flushing: Promise<void> | undefined;
@@ -202,6 +198,8 @@ export class WriteWorker {
   constructor(options: WriteWorkerOptions) {
     this.#options = parseStoreOptions(optionsSchema, options, "WriteWorker");
     const o = this.#options;
+    const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A WriteWorker");
+    if (clusterProblem !== undefined) throw clusterProblem;
     this.#worker = new Worker(o.queueName, (job) => this.#process(job), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
@@ -315,9 +313,9 @@ export class WriteWorker {
     } catch {
       return;
     }
-    if (data.payload.kind === "released") return;
     if (data.payload.kind === "stored") void this.#options.payloadStore?.delete(data.payload.key).catch(() => undefined);
-    this.#releases.push([this.#worker.toKey(job.id!), JSON.stringify({ ...data, payload: { kind: "released" } })]);
+    // Released even when the bytes are gone already: the release also gives the user's quota place back (once).
+    this.#releases.push([this.#worker.toKey(job.id!), JSON.stringify({ ...data, payload: { kind: "released" } }), data.userId]);
     this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, RELEASE_BATCH_MS)).then(() => this.#flushReleases());
   }
 
@@ -327,7 +325,8 @@ export class WriteWorker {
         const batch = this.#releases.splice(0, RELEASE_BATCH_SIZE);
         const client = (await this.#worker.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown> };
         // Best effort: a payload left behind costs space until the job's retention ends, never a second delivery.
-        await client.eval(RELEASE_SCRIPT, batch.length, ...batch.map(([key]) => key), ...batch.map(([, json]) => json)).catch(() => undefined);
+        const args = batch.flatMap(([, json, userId]) => [json, userId]);
+        await client.eval(RELEASE_SCRIPT, batch.length + 1, ...batch.map(([key]) => key), this.#worker.toKey(FAIR_KEY), ...args).catch(() => undefined);
       }
     } finally {
       this.#flushing = undefined;

@@ -79,7 +79,7 @@ describe.skipIf(!hasRedis)("durable writes survive a worker killed with SIGKILL"
         ),
       );
     }
-    const results = Promise.allSettled(ids.map((id) => queue.result(id)));
+    const results = Promise.allSettled(ids.map((id, i) => queue.result(users[i % USERS]!, id)));
 
     // Mid-batch: once the victim has delivered 40 files, it dies without a word.
     let delivered = 0;
