@@ -46,8 +46,14 @@ export const DURABLE_QUEUE_DEFAULTS = Object.freeze({
   maxQueued: 1_000_000,
 });
 
-/** How long a call waits for a connection still being made before it says `QUEUE_UNAVAILABLE`. */
-const CONNECT_WAIT_MS = 1_000;
+/**
+ * How long a call waits for a connection being made (or made again) before
+ * it says `QUEUE_UNAVAILABLE`: under a second, so a Redis that is down is
+ * reported within one.
+ */
+const CONNECT_WAIT_MS = 900;
+/** Longest pause between reconnection attempts of a connection this queue makes, so a Redis that is back is used within the wait above. */
+const RECONNECT_MAX_MS = 500;
 
 /**
  * Options of {@link DurableWriteQueue}.
@@ -243,27 +249,61 @@ export interface DurableWriteEvents {
 function producerConnection(connection: ConnectionOptions): ConnectionOptions {
   const candidate = connection as { connect?: unknown; duplicate?: unknown };
   if (typeof candidate.connect === "function" || typeof candidate.duplicate === "function") return connection;
-  return { ...(connection as object), enableOfflineQueue: false } as ConnectionOptions;
+  const options = connection as { retryStrategy?: unknown };
+  const retryStrategy = options.retryStrategy ?? ((times: number) => Math.min(50 * times, RECONNECT_MAX_MS));
+  return { ...(connection as object), enableOfflineQueue: false, retryStrategy } as ConnectionOptions;
+}
+
+/** The producer's ioredis client, as far as this queue watches it. */
+interface WatchedClient {
+  status?: string;
+  once(event: "close" | "ready", listener: () => void): unknown;
+  off(event: "close" | "ready", listener: () => void): unknown;
+  eval(script: string, keys: number, ...args: string[]): Promise<unknown>;
+  del(key: string): Promise<number>;
+  disconnect(): void;
 }
 
 /**
- * Settles `promise` within `ms`, else rejects with `QUEUE_UNAVAILABLE`; a
- * reply no retry cures (`CROSSSLOT`, `WRONGTYPE`, auth…) rejects with
- * `QUEUE_MISCONFIGURED` instead.
+ * Settles `promise` within `ms`, else rejects with `QUEUE_UNAVAILABLE`; so
+ * does a connection that is not ready or is lost while the call waits (the
+ * command would only be resent after a reconnection, long after the caller
+ * should have heard). A reply no retry cures (`CROSSSLOT`, `WRONGTYPE`,
+ * auth…) rejects with `QUEUE_MISCONFIGURED` instead.
  */
-async function within<T>(promise: Promise<T>, ms: number, operation: string, watch?: RedisErrorWatch): Promise<T> {
+async function within<T>(promise: Promise<T>, ms: number, operation: string, watch?: RedisErrorWatch, client?: WatchedClient): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueueUnavailableError(`${operation}: no answer from Redis within ${ms} ms`)), ms);
+  let onClose: (() => void) | undefined;
+  const fail = (reason: string) => asQueueError(new Error(reason), operation, watch);
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(fail(`no answer from Redis within ${ms} ms`)), ms);
+    if (client === undefined) return;
+    if (client.status !== undefined && client.status !== "ready") return reject(fail(`Redis is not connected (${client.status})`));
+    onClose = () => reject(fail("the connection to Redis was lost"));
+    client.once("close", onClose);
   });
+  // The call may still settle after the guard won: its rejection is expected, not unhandled.
+  promise.catch(() => undefined);
   try {
-    return await Promise.race([promise, timeout]);
+    return await Promise.race([promise, guard]);
   } catch (error) {
     if (error instanceof DigimeWriteError) throw error;
     throw asQueueError(error, operation, watch);
   } finally {
     clearTimeout(timer);
+    if (onClose !== undefined) client?.off("close", onClose);
   }
+}
+
+/** Resolves with the next error `emitter` reports (a refused connection shows here first). */
+function nextError(emitter: { once(event: "error", listener: (error: Error) => void): unknown; off(event: "error", listener: (error: Error) => void): unknown }): { promise: Promise<never>; stop(): void } {
+  let listener: ((error: Error) => void) | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    listener = reject;
+    emitter.once("error", listener);
+  });
+  promise.catch(() => undefined);
+  return { promise, stop: () => emitter.off("error", listener!) };
 }
 
 /**
@@ -292,6 +332,8 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   readonly #redisErrors: RedisErrorWatch;
   readonly #jobOptions: { attempts: number; backoff: { type: "exponential"; delay: number }; removeOnComplete: { age: number }; removeOnFail: { age: number }; stackTraceLimit: number };
   #events: Promise<QueueEvents> | undefined;
+  /** The producer's connection, once made (BullMQ's client, for the scripts this queue runs beside BullMQ's). */
+  #client: WatchedClient | undefined;
   #closed = false;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
@@ -350,11 +392,10 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const store = this.#options.payloadStore;
     if (!inline && store === undefined) throw new PayloadStoreRequiredError(streamed ? "stream" : "too-large", size, this.#maxInlineBytes);
 
-    await this.#connected();
+    const redis = await this.#connected();
     const jobKey = this.#queue.toKey(jobId);
     const claimKey = claimKeyOf(jobKey);
     const fairKey = this.#queue.toKey(FAIR_KEY);
-    const redis = await this.#redis();
     // One atomic step decides: the id (this user's job exists: return it), the quotas, and the priority.
     const reservation = parseReservation(
       await this.#call(
@@ -389,14 +430,9 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     return Object.freeze({ id, existing: reservation.kind === "claimed" });
   }
 
-  /** The producer's ioredis client (BullMQ's, for the scripts this queue runs beside BullMQ's). */
-  async #redis(): Promise<{ eval(script: string, keys: number, ...args: string[]): Promise<unknown>; del(key: string): Promise<number> }> {
-    return (await this.#queue.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown>; del(key: string): Promise<number> };
-  }
-
   /** A Redis call of this queue, within the timeout and with its failure typed. */
   #call<T>(promise: Promise<T>, operation: string): Promise<T> {
-    return within(promise, this.#enqueueTimeoutMs, operation, this.#redisErrors);
+    return within(promise, this.#enqueueTimeoutMs, operation, this.#redisErrors, this.#client);
   }
 
   /**
@@ -404,17 +440,22 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * while Redis is away (they would land later, after `enqueue` said no), so
    * a call made while it reconnects waits for it, within the timeout.
    */
-  async #connected(): Promise<void> {
-    const client = (await this.#call(this.#queue.getBackend().client, "connecting to Redis")) as unknown as {
-      status?: string;
-      once(event: "ready", listener: () => void): unknown;
-      off(event: "ready", listener: () => void): unknown;
-    };
-    if (client.status === undefined || client.status === "ready") return;
-    // A connection being made gets a moment; one that is lost (reconnecting, closed) fails at once.
-    const wait = client.status === "connecting" || client.status === "connect" || client.status === "wait" ? Math.min(CONNECT_WAIT_MS, this.#enqueueTimeoutMs) : 0;
-    let onReady: (() => void) | undefined;
+  async #connected(): Promise<WatchedClient> {
+    const limit = Math.min(CONNECT_WAIT_MS, this.#enqueueTimeoutMs);
+    // BullMQ's client resolves once connected; a refused connection fails at its first error, else within the wait.
+    const refused = nextError(this.#queue as unknown as Parameters<typeof nextError>[0]);
+    let client: WatchedClient;
+    try {
+      client = (await within(Promise.race([this.#queue.getBackend().client, refused.promise]), limit, "connecting to Redis", this.#redisErrors)) as unknown as WatchedClient;
+    } finally {
+      refused.stop();
+    }
+    this.#client = client;
+    if (client.status === undefined || client.status === "ready") return client;
+    // A connection being made, or made again, gets a moment; one that was closed for good fails at once.
+    const wait = client.status === "end" || client.status === "close" ? 0 : limit;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onReady: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         onReady = resolve;
@@ -425,6 +466,7 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
       clearTimeout(timer);
       if (onReady !== undefined) client.off("ready", onReady);
     }
+    return client;
   }
 
   /**
@@ -574,7 +616,17 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     this.#closed = true;
     const events = this.#events;
     this.#events = undefined;
-    await Promise.all([this.#queue.close(), events?.then((e) => e.close(), () => undefined)]);
+    // Closing over a lost connection cannot say goodbye to Redis (BullMQ's close would wait for it): drop it instead.
+    const lost = this.#client !== undefined && this.#client.status !== "ready";
+    if (lost) this.#client!.disconnect();
+    const closing = Promise.all([this.#queue.close().catch(() => undefined), events?.then((e) => e.close(), () => undefined).catch(() => undefined)]);
+    if (!lost) {
+      await closing;
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, CONNECT_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Shows the queue's name only. */

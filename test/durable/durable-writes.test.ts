@@ -4,7 +4,7 @@
  * on the sandbox, and result(id) reports. Needs Redis (skipped with a printed
  * reason when absent, required under CI=true).
  */
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import nodePath from "node:path";
 import { Readable } from "node:stream";
@@ -192,6 +192,24 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     expect(everything).toContain("DELIVERY_REJECTED"); // the failed write's reason is there…
     for (const secret of [stored!.userAccessToken.accessToken.value, stored!.userAccessToken.refreshToken.value, harness.sandbox.contractDetails.privateKey.split("\n")[1]!]) {
       expect(everything).not.toContain(secret); // …and no secret
+    }
+  });
+});
+
+describe("DirectoryPayloadStore keeps users' files private", () => {
+  it("creates its directory 0700 and each payload 0600, even under a permissive umask", async () => {
+    const parent = await mkdtemp(nodePath.join(tmpdir(), "payload-modes-"));
+    const previous = process.umask(0o000);
+    try {
+      const directory = nodePath.join(parent, "nested", "payloads");
+      const store = new DirectoryPayloadStore({ directory });
+      await store.put("key-1", Buffer.from("a user's file"));
+      await store.put("key-2", Readable.from([Buffer.from("streamed")]));
+      expect((await stat(directory)).mode & 0o777).toBe(0o700);
+      for (const name of await readdir(directory)) expect({ name, mode: (await stat(nodePath.join(directory, name))).mode & 0o777 }).toEqual({ name, mode: 0o600 });
+    } finally {
+      process.umask(previous);
+      await rm(parent, { recursive: true, force: true });
     }
   });
 });
