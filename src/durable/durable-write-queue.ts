@@ -18,6 +18,7 @@ import { fileMetaSchema, type WriteFileMeta } from "../writing/file-meta.js";
 import { userIdSchema } from "../writing/writer.js";
 import { asQueueError, clusterPrefixProblem, type RedisErrorWatch, watchRedisErrors } from "./redis-errors.js";
 import { CLAIM_TTL_MS, claimKeyOf, FAIR_KEY, parseReservation, PRIORITY_LIMIT, RESERVE_SCRIPT, UNRESERVE_SCRIPT } from "./fair-share.js";
+import { PARKED_EVENT, PARKED_KEY, parkedUsersOf, RESUMED_EVENT, RESUMED_KEY, type ParkedUser } from "./parking.js";
 import { decodeError, decodeReceipt, jobIdOf, WRITE_JOB, writeRefOf, type JobPayload, type WriteJobData } from "./job-data.js";
 import type { PayloadStore } from "./payload-store.js";
 
@@ -228,6 +229,36 @@ export interface DurableRetryingEvent {
   delayMs: number | undefined;
 }
 
+/** `parked`: a write's delivery needs the user's new consent; it is kept (not failed) until they authorize again or its time is up.
+ *
+ * @example
+ * ```ts
+ * queue.on("parked", ({ userId, until }) => notifyUser(userId, "Please reconnect digi.me", new Date(until)));
+ * ```
+ */
+export interface DurableParkedEvent {
+  /** The write's id. */
+  id: string;
+  /** The user who must authorize again. */
+  userId: string;
+  /** When it fails with `REAUTHORIZATION_REQUIRED` unless the user authorized again, epoch ms. */
+  until: number;
+}
+
+/** `resumed`: a parked write runs again, the user having authorized again.
+ *
+ * @example
+ * ```ts
+ * queue.on("resumed", ({ id, userId }) => log.info({ id, userId }, "parked write resumed"));
+ * ```
+ */
+export interface DurableResumedEvent {
+  /** The write's id. */
+  id: string;
+  /** Its user. */
+  userId: string;
+}
+
 /**
  * The typed events of a {@link DurableWriteQueue}, from every worker of the queue.
  *
@@ -243,6 +274,10 @@ export interface DurableWriteEvents {
   failed: [DurableFailedEvent];
   /** A write will run again. */
   retrying: [DurableRetryingEvent];
+  /** A write waits for its user's new consent. */
+  parked: [DurableParkedEvent];
+  /** A parked write runs again. */
+  resumed: [DurableResumedEvent];
 }
 
 /** ioredis options get a connection that fails at once while Redis is down; an instance is used as given. */
@@ -332,6 +367,8 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   readonly #redisErrors: RedisErrorWatch;
   readonly #jobOptions: { attempts: number; backoff: { type: "exponential"; delay: number }; removeOnComplete: { age: number }; removeOnFail: { age: number }; stackTraceLimit: number };
   #events: Promise<QueueEvents> | undefined;
+  /** Jobs announced parked whose `delayed` event is still to come (it is not a retry). */
+  readonly #parking = new Set<string>();
   /** The producer's connection, once made (BullMQ's client, for the scripts this queue runs beside BullMQ's). */
   #client: WatchedClient | undefined;
   #closed = false;
@@ -549,7 +586,17 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
       events.on("completed", ({ jobId, returnvalue }) => this.#emitDelivered(jobId, returnvalue));
       events.on("failed", ({ jobId }) => this.#emitFailed(jobId));
       events.on("stalled", ({ jobId }) => this.#emitRetrying(jobId, "stalled", undefined));
-      events.on("delayed", ({ jobId, delay }) => this.#emitRetrying(jobId, "run-failed", Math.max(0, Number(delay) - Date.now())));
+      events.on("delayed", ({ jobId, delay }) => {
+        // A parked job is delayed too: its `parked` event came first and said so.
+        if (this.#parking.delete(jobId)) return;
+        this.#emitRetrying(jobId, "run-failed", Math.max(0, Number(delay) - Date.now()));
+      });
+      const custom = events as unknown as { on(name: string, listener: (args: { jobId: string; until?: string }) => void): unknown };
+      custom.on(PARKED_EVENT, ({ jobId, until }) => {
+        this.#parking.add(jobId);
+        this.#emitPlain("parked", jobId, (ref) => ({ ...ref, until: Number(until) }));
+      });
+      custom.on(RESUMED_EVENT, ({ jobId }) => this.#emitPlain("resumed", jobId, (ref) => ref));
       await events.waitUntilReady();
       return events;
     })();
@@ -575,6 +622,35 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     void this.#settled(ref.id, jobId).then((outcome) => {
       if (outcome instanceof DigimeWriteError) this.emit("failed", { id: ref.id, userId: ref.userId, error: outcome });
     }, () => undefined);
+  }
+
+  #emitPlain<K extends "parked" | "resumed">(name: K, jobId: string, payload: (ref: { id: string; userId: string }) => DurableWriteEvents[K][0]): void {
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount(name) === 0) return;
+    try {
+      (this.emit as (event: K, arg: DurableWriteEvents[K][0]) => boolean)(name, payload(ref));
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /**
+   * The users whose writes are parked, waiting for them to authorize again:
+   * how many writes each, the oldest, and when the first fails. Ask these
+   * users to reconnect; their writes resume by themselves once they have.
+   *
+   * @example
+   * ```ts
+   * for (const { userId, count } of await queue.parkedUsers()) await email(userId, `${count} updates wait for you to reconnect digi.me`);
+   * ```
+   * @throws QueueUnavailableError when Redis cannot be read.
+   */
+  async parkedUsers(): Promise<ParkedUser[]> {
+    const redis = (await this.#connected()) as unknown as { hgetall(key: string): Promise<Record<string, string>>; smembers(key: string): Promise<string[]> };
+    const [entries, resumed] = await this.#call(Promise.all([redis.hgetall(this.#queue.toKey(PARKED_KEY)), redis.smembers(this.#queue.toKey(RESUMED_KEY))]), "reading parked writes");
+    return parkedUsersOf(entries, new Set(resumed));
   }
 
   #emitRetrying(jobId: string, reason: DurableRetryingEvent["reason"], delayMs: number | undefined): void {

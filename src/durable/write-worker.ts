@@ -4,7 +4,7 @@
  * keeping, refresh coordination, retries, events) is the client's, unchanged.
  * @module
  */
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { DelayedError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions } from "bullmq";
 import { z } from "zod";
 import { DigimeWriteError } from "../errors.js";
 import type { WriteReceipt } from "../events.js";
@@ -13,6 +13,7 @@ import type { WriteClient } from "../write-client.js";
 import type { WriteFileMeta } from "../writing/file-meta.js";
 import { encodeError, failedPossiblyDelivered, parseJobData, UPKEEP_JOB, WRITE_JOB, type WriteJobData } from "./job-data.js";
 import { FAIR_KEY, RELEASE_SCRIPT } from "./fair-share.js";
+import { PARK_SCRIPT, PARKED_KEY, parkedUsersOf, parseParkedRecord, RESUME_SCRIPT, RESUMED_KEY, UNPARK_SCRIPT, type ParkedRecord } from "./parking.js";
 import type { PayloadStore } from "./payload-store.js";
 import { clusterPrefixProblem } from "./redis-errors.js";
 
@@ -36,6 +37,10 @@ export const WRITE_WORKER_DEFAULTS = Object.freeze({
   stalledIntervalMs: 30_000,
   /** Stalls before a job finally fails. */
   maxStalledCount: 5,
+  /** How long a write that needs the user's new consent stays parked before it fails: 3 days. */
+  parkForMs: 3 * 86_400_000,
+  /** How often parked users' tokens are looked at, ms. */
+  resumeCheckMs: 1_000,
 });
 
 /**
@@ -86,6 +91,23 @@ export interface WriteWorkerOptions {
    * below `withinMs` so a missed run is caught by the next.
    */
   tokenUpkeep?: TokenUpkeepSchedule;
+  /**
+   * How long a write whose delivery needs the user's new consent
+   * (`REAUTHORIZATION_REQUIRED`) stays parked: kept in Redis, `result` still
+   * pending, until the user authorizes again (in any process sharing the
+   * token store; it then resumes by itself) or this time has passed (it then
+   * fails with the original error). `0` fails such writes at once.
+   * Bounds: 0 to 30 days.
+   * @defaultValue 259200000 (3 days)
+   */
+  parkForMs?: number;
+  /**
+   * How often this worker looks in the token store for a new token of each
+   * user with parked writes (one store read per such user). Bounds: 100 ms
+   * to 10 minutes.
+   * @defaultValue 1000
+   */
+  resumeCheckMs?: number;
 }
 
 /**
@@ -137,6 +159,8 @@ const optionsSchema = z
     lockDurationMs: z.number().int().min(100).max(600_000).optional(),
     stalledIntervalMs: z.number().int().min(100).max(600_000).optional(),
     maxStalledCount: z.number().int().min(0).max(100).optional(),
+    parkForMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
+    resumeCheckMs: z.number().int().min(100).max(600_000).optional(),
     tokenUpkeep: z
       .object({
         everyMs: z.number().int().min(1_000).max(7 * 86_400_000),
@@ -193,6 +217,9 @@ export class WriteWorker {
   #flushing: Promise<void> | undefined;
   readonly #scheduled: Promise<void>;
   #closing: Promise<void> | undefined;
+  readonly #parkForMs: number;
+  readonly #resumeTimer: ReturnType<typeof setInterval> | undefined;
+  #checkingParked = false;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
   constructor(options: WriteWorkerOptions) {
@@ -200,7 +227,8 @@ export class WriteWorker {
     const o = this.#options;
     const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A WriteWorker");
     if (clusterProblem !== undefined) throw clusterProblem;
-    this.#worker = new Worker(o.queueName, (job) => this.#process(job), {
+    this.#parkForMs = o.parkForMs ?? WRITE_WORKER_DEFAULTS.parkForMs;
+    this.#worker = new Worker(o.queueName, (job, token) => this.#process(job, token), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
       concurrency: o.concurrency ?? defaultConcurrency(o.client),
@@ -214,6 +242,10 @@ export class WriteWorker {
     this.#worker.on("failed", (job) => {
       if (job !== undefined && typeof job.finishedOn === "number") this.#release(job);
     });
+    if (this.#parkForMs > 0) {
+      this.#resumeTimer = setInterval(() => void this.#resumeParked(), o.resumeCheckMs ?? WRITE_WORKER_DEFAULTS.resumeCheckMs);
+      this.#resumeTimer.unref();
+    }
     const upkeep = o.tokenUpkeep;
     if (upkeep === undefined) {
       this.#scheduler = undefined;
@@ -251,7 +283,7 @@ export class WriteWorker {
     await Promise.all([this.#worker.waitUntilReady(), this.#scheduled]);
   }
 
-  async #process(job: Job): Promise<WriteReceipt | unknown> {
+  async #process(job: Job, token: string | undefined): Promise<WriteReceipt | unknown> {
     if (job.name === UPKEEP_JOB) return this.#upkeep(job);
     if (job.name !== WRITE_JOB) throw new UnrecoverableError(`Unknown job name ${JSON.stringify(job.name)}`);
     let data: WriteJobData;
@@ -264,12 +296,97 @@ export class WriteWorker {
       throw new UnrecoverableError(encodeError(error));
     }
     // A run before this one that was cut off (its worker died) or that may have stored the file: say so.
-    const possibleDuplicate = job.stalledCounter > 0 || failedPossiblyDelivered(job.failedReason);
+    let possibleDuplicate = job.stalledCounter > 0 || failedPossiblyDelivered(job.failedReason);
+    // Only a job that ran before can have been parked: a first run costs no extra Redis call.
+    if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
+      const parked = await this.#unpark(job.id!);
+      if (parked !== undefined) {
+        if (!parked.resumed && Date.now() >= parked.record.until) throw new UnrecoverableError(parked.record.reason);
+        possibleDuplicate ||= parked.record.possiblyDelivered;
+      }
+    }
     try {
       return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate });
     } catch (error) {
       const reason = encodeError(error);
+      if (error instanceof DigimeWriteError && error.code === "REAUTHORIZATION_REQUIRED" && this.#parkForMs > 0 && token !== undefined) {
+        await this.#park(job, token, data.userId, reason, (error as { possiblyDelivered?: boolean }).possiblyDelivered === true || possibleDuplicate);
+      }
       throw worthAnotherRun(error) ? new Error(reason) : new UnrecoverableError(reason);
+    }
+  }
+
+  /** The ioredis client of the worker's blocking-free connection (for this library's scripts). */
+  async #redis(): Promise<{ eval(script: string, keys: number, ...args: string[]): Promise<unknown>; hgetall(key: string): Promise<Record<string, string>>; smembers(key: string): Promise<string[]> }> {
+    return (await this.#worker.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown>; hgetall(key: string): Promise<Record<string, string>>; smembers(key: string): Promise<string[]> };
+  }
+
+  /**
+   * Park a write that needs the user's new consent: record why and until when,
+   * then move the job to BullMQ's delayed set until then (it keeps its
+   * priority, its quota place and its id). Throws BullMQ's DelayedError, which
+   * tells BullMQ the job was moved, not failed.
+   */
+  async #park(job: Job, token: string, userId: string, reason: string, possiblyDelivered: boolean): Promise<never> {
+    const now = Date.now();
+    const record: ParkedRecord = { userId, parkedAt: now, until: now + this.#parkForMs, reason, fingerprint: await this.#fingerprint(userId), possiblyDelivered };
+    const redis = await this.#redis();
+    await redis.eval(PARK_SCRIPT, 3, this.#worker.toKey(PARKED_KEY), this.#worker.toKey(RESUMED_KEY), this.#worker.keys.events!, job.id!, JSON.stringify(record), String(record.until));
+    await job.moveToDelayed(record.until, token);
+    throw new DelayedError();
+  }
+
+  /** Takes a job's park record as its run starts: `undefined` when it was not parked. */
+  async #unpark(jobId: string): Promise<{ record: ParkedRecord; resumed: boolean } | undefined> {
+    const redis = await this.#redis();
+    const [json, resumed] = (await redis.eval(UNPARK_SCRIPT, 2, this.#worker.toKey(PARKED_KEY), this.#worker.toKey(RESUMED_KEY), jobId)) as [string | null, number];
+    const record = parseParkedRecord(json);
+    return record === undefined ? undefined : { record, resumed: resumed === 1 };
+  }
+
+  /** The user's token as the store has it (its expiry times), or its status: a different value later means a new consent. */
+  async #fingerprint(userId: string): Promise<string> {
+    try {
+      const status = await this.#options.client.authorizationStatus(userId);
+      return status.status === "authorized" ? `authorized:${status.accessTokenExpiresAt}:${status.refreshTokenExpiresAt}` : status.status;
+    } catch {
+      return "unknown";
+    }
+  }
+
+  /**
+   * Resume the parked writes of every user who has authorized again: the
+   * store holds a token for them other than the one their writes were parked
+   * with. Each parked job is marked resumed once (any number of workers may
+   * look at once) and promoted out of the delayed set, so it runs at once.
+   */
+  async #resumeParked(): Promise<void> {
+    if (this.#checkingParked || this.#closing !== undefined) return;
+    this.#checkingParked = true;
+    try {
+      const redis = await this.#redis();
+      const parkedKey = this.#worker.toKey(PARKED_KEY);
+      const entries = await redis.hgetall(parkedKey);
+      if (Object.keys(entries).length === 0) return;
+      const resumed = new Set(await redis.smembers(this.#worker.toKey(RESUMED_KEY)));
+      for (const { userId } of parkedUsersOf(entries, resumed)) {
+        const status = await this.#options.client.authorizationStatus(userId).catch(() => undefined);
+        if (status?.status !== "authorized") continue;
+        const now = await this.#fingerprint(userId);
+        for (const [jobId, json] of Object.entries(entries)) {
+          const record = parseParkedRecord(json);
+          if (record?.userId !== userId || record.fingerprint === now || resumed.has(jobId)) continue;
+          const marked = await redis.eval(RESUME_SCRIPT, 3, parkedKey, this.#worker.toKey(RESUMED_KEY), this.#worker.keys.events!, jobId);
+          if (marked !== 1) continue;
+          // Already running (its time came meanwhile) or gone: nothing to promote; its run sees the mark.
+          const job = await Job.fromId(this.#worker, jobId).catch(() => undefined);
+          await job?.promote().catch(() => undefined);
+        }
+      }
+    } catch {
+      // Redis or the store away: the next check tries again.
+    } finally {
+      this.#checkingParked = false;
     }
   }
 
@@ -347,6 +464,7 @@ export class WriteWorker {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       // Pausing lets running writes finish on an open connection; then the last payloads are released.
+      clearInterval(this.#resumeTimer);
       await this.#worker.pause().catch(() => undefined);
       await this.#flushing;
       await this.#flushReleases();
