@@ -7,7 +7,7 @@
 import { DelayedError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions } from "bullmq";
 import { z } from "zod";
 import { DigimeWriteError } from "../errors.js";
-import type { WriteReceipt } from "../events.js";
+import type { WriteReceipt, WriteRetryingEvent } from "../events.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
 import type { WriteClient } from "../write-client.js";
 import type { WriteFileMeta } from "../writing/file-meta.js";
@@ -28,9 +28,18 @@ import { clusterPrefixProblem } from "./redis-errors.js";
 export const WRITE_WORKER_DEFAULTS = Object.freeze({
   /**
    * Jobs held at once, per write the client delivers at once: the default
-   * `concurrency` is this times `client.concurrency`.
+   * `concurrency` is this times `client.concurrency`. One: a worker holds
+   * only jobs it can start now, so a job it took is never stuck behind
+   * others in this process while another worker is idle, a fleet-wide pause
+   * (429) stops every new call, and a crash re-runs only what was running.
    */
-  jobsPerDeliverySlot: 2,
+  jobsPerDeliverySlot: 1,
+  /**
+   * The limiter every worker runs with when `limiter` is not given: high
+   * enough never to limit, present so that a 429's fleet-wide pause (BullMQ's
+   * rate limit, which only limited workers obey) stops every worker.
+   */
+  limiter: Object.freeze({ max: 1_000_000, duration: 1_000 }),
   /** A running job's lock, ms. */
   lockDurationMs: 30_000,
   /** How often stalled jobs are looked for, ms. */
@@ -63,11 +72,10 @@ export interface WriteWorkerOptions {
   /**
    * Jobs this worker takes from Redis and holds at once, each handed to
    * `client.write`. The client still delivers at most `client.concurrency`
-   * at once (and its per-user limit); the jobs beyond that wait in its
-   * queue, so a delivery slot that frees up never waits for a Redis round
-   * trip to get its next job. A worker that dies runs all the jobs it held
-   * again, flagged `possibleDuplicate`. Bounds: 1 to 1000.
-   * @defaultValue twice `client.concurrency` (16 with the client's default of 8)
+   * at once (and its per-user limit); jobs beyond that wait in its queue,
+   * where they start during a fleet-wide 429 pause and are re-run after a
+   * crash (flagged `possibleDuplicate`). Bounds: 1 to 1000.
+   * @defaultValue `client.concurrency` (8 with the client's default): no job held that cannot start
    */
   concurrency?: number;
   /** The payload store the producers use, for payloads not kept inside jobs. */
@@ -108,6 +116,13 @@ export interface WriteWorkerOptions {
    * @defaultValue 1000
    */
   resumeCheckMs?: number;
+  /**
+   * A cap on writes started per `duration` ms across every worker of the
+   * queue (BullMQ's rate limiter, kept in Redis: the fleet shares it). Give
+   * every worker the same. Without it, nothing is capped; a 429 from digi.me
+   * still pauses the whole fleet for its `Retry-After`.
+   */
+  limiter?: { max: number; duration: number };
 }
 
 /**
@@ -161,6 +176,7 @@ const optionsSchema = z
     maxStalledCount: z.number().int().min(0).max(100).optional(),
     parkForMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
     resumeCheckMs: z.number().int().min(100).max(600_000).optional(),
+    limiter: z.object({ max: z.number().int().min(1).max(1_000_000), duration: z.number().int().min(1).max(3_600_000) }).strict().optional(),
     tokenUpkeep: z
       .object({
         everyMs: z.number().int().min(1_000).max(7 * 86_400_000),
@@ -173,6 +189,17 @@ const optionsSchema = z
 
 const RELEASE_BATCH_MS = 20;
 const RELEASE_BATCH_SIZE = 200;
+
+/** A write this worker is running: how to hand it back on a 429. */
+interface RunningWrite {
+  controller: AbortController;
+  /** Set when digi.me answered 429: the pause it asked for, ms. */
+  throttledForMs: number | undefined;
+}
+
+function runningKey(userId: string, id: string): string {
+  return `${userId}\n${id}`;
+}
 
 /** {@link WRITE_WORKER_DEFAULTS}`.jobsPerDeliverySlot` jobs per delivery slot of the client, within the option's bounds. */
 function defaultConcurrency(client: WriteClient): number {
@@ -220,6 +247,11 @@ export class WriteWorker {
   readonly #parkForMs: number;
   readonly #resumeTimer: ReturnType<typeof setInterval> | undefined;
   #checkingParked = false;
+  /** The writes this worker is running, by user and id: a 429 on one of them hands its job back to the queue. */
+  readonly #running = new Map<string, RunningWrite>();
+  readonly #onRetrying: (event: WriteRetryingEvent) => void;
+  /** Until when this worker starts nothing (epoch ms): its own view of the fleet's pause. */
+  #pausedUntil = 0;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
   constructor(options: WriteWorkerOptions) {
@@ -235,7 +267,17 @@ export class WriteWorker {
       lockDuration: o.lockDurationMs ?? WRITE_WORKER_DEFAULTS.lockDurationMs,
       stalledInterval: o.stalledIntervalMs ?? WRITE_WORKER_DEFAULTS.stalledIntervalMs,
       maxStalledCount: o.maxStalledCount ?? WRITE_WORKER_DEFAULTS.maxStalledCount,
+      limiter: o.limiter ?? { ...WRITE_WORKER_DEFAULTS.limiter },
     });
+    // A 429 on any write of this client pauses the fleet (see #process).
+    this.#onRetrying = ({ id, userId, delayMs, error }) => {
+      if ((error as { httpStatus?: number }).httpStatus !== 429) return;
+      const running = this.#running.get(runningKey(userId, id));
+      if (running === undefined) return;
+      running.throttledForMs = delayMs;
+      running.controller.abort();
+    };
+    o.client.on("write:retrying", this.#onRetrying);
     // Connection trouble is BullMQ's to ride out (it reconnects); jobs stay in Redis meanwhile.
     this.#worker.on("error", () => undefined);
     this.#worker.on("completed", (job) => this.#release(job));
@@ -305,14 +347,30 @@ export class WriteWorker {
         possibleDuplicate ||= parked.record.possiblyDelivered;
       }
     }
+    // A job taken just before the fleet paused waits for the pause to end here, not at digi.me.
+    const pause = this.#pausedUntil - Date.now();
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    const key = runningKey(data.userId, data.id);
+    const running: RunningWrite = { controller: new AbortController(), throttledForMs: undefined };
+    this.#running.set(key, running);
     try {
-      return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate });
+      return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate, signal: running.controller.signal });
     } catch (error) {
+      if (running.throttledForMs !== undefined) {
+        // digi.me said 429: one pause for the whole fleet (BullMQ's rate limit: no worker takes a job until it ends),
+        // and this job goes back to the queue with its priority, no run used up. RFC 6585 §4, digi.me API 429 + Retry-After.
+        const ms = Math.max(1, Math.round(running.throttledForMs));
+        this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + ms);
+        await this.#worker.rateLimit(ms);
+        throw Worker.RateLimitError();
+      }
       const reason = encodeError(error);
       if (error instanceof DigimeWriteError && error.code === "REAUTHORIZATION_REQUIRED" && this.#parkForMs > 0 && token !== undefined) {
         await this.#park(job, token, data.userId, reason, (error as { possiblyDelivered?: boolean }).possiblyDelivered === true || possibleDuplicate);
       }
       throw worthAnotherRun(error) ? new Error(reason) : new UnrecoverableError(reason);
+    } finally {
+      this.#running.delete(key);
     }
   }
 
@@ -465,6 +523,7 @@ export class WriteWorker {
     this.#closing ??= (async () => {
       // Pausing lets running writes finish on an open connection; then the last payloads are released.
       clearInterval(this.#resumeTimer);
+      this.#options.client.off("write:retrying", this.#onRetrying);
       await this.#worker.pause().catch(() => undefined);
       await this.#flushing;
       await this.#flushReleases();
