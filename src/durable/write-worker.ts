@@ -28,12 +28,11 @@ import { clusterPrefixProblem } from "./redis-errors.js";
 export const WRITE_WORKER_DEFAULTS = Object.freeze({
   /**
    * Jobs held at once, per write the client delivers at once: the default
-   * `concurrency` is this times `client.concurrency`. One: a worker holds
-   * only jobs it can start now, so a job it took is never stuck behind
-   * others in this process while another worker is idle, a fleet-wide pause
-   * (429) stops every new call, and a crash re-runs only what was running.
+   * `concurrency` is this times `client.concurrency`. Two: each delivery
+   * slot has its next job at hand (no Redis round trip between deliveries),
+   * and no more: a held job starts within about one delivery.
    */
-  jobsPerDeliverySlot: 1,
+  jobsPerDeliverySlot: 2,
   /**
    * The limiter every worker runs with when `limiter` is not given: high
    * enough never to limit, present so that a 429's fleet-wide pause (BullMQ's
@@ -70,12 +69,14 @@ export interface WriteWorkerOptions {
   /** BullMQ key prefix, as given to the queue. Default BullMQ's (`bull`). */
   prefix?: string;
   /**
-   * Jobs this worker takes from Redis and holds at once, each handed to
-   * `client.write`. The client still delivers at most `client.concurrency`
-   * at once (and its per-user limit); jobs beyond that wait in its queue,
-   * where they start during a fleet-wide 429 pause and are re-run after a
-   * crash (flagged `possibleDuplicate`). Bounds: 1 to 1000.
-   * @defaultValue `client.concurrency` (8 with the client's default): no job held that cannot start
+   * Jobs this worker takes from Redis and holds at once. At most
+   * `client.concurrency` of them are handed to `client.write` at a time;
+   * the others wait in the worker for a free slot, so a slot that frees up
+   * never waits for a Redis round trip to get its next job, and a held job
+   * still obeys a fleet-wide pause (429) that began after it was taken. A
+   * worker that dies runs all the jobs it held again, flagged
+   * `possibleDuplicate`. Bounds: 1 to 1000.
+   * @defaultValue twice `client.concurrency` (16 with the client's default of 8)
    */
   concurrency?: number;
   /** The payload store the producers use, for payloads not kept inside jobs. */
@@ -190,6 +191,18 @@ const optionsSchema = z
 const RELEASE_BATCH_MS = 20;
 const RELEASE_BATCH_SIZE = 200;
 
+/** The pub/sub channel (beside the queue's keys) on which workers announce a pause: its end, epoch ms. */
+const PAUSE_CHANNEL = "dwp:pause";
+
+/** The subscriber connection's surface used here. */
+interface PauseSubscriber {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
 /** A write this worker is running: how to hand it back on a 429. */
 interface RunningWrite {
   controller: AbortController;
@@ -250,8 +263,13 @@ export class WriteWorker {
   /** The writes this worker is running, by user and id: a 429 on one of them hands its job back to the queue. */
   readonly #running = new Map<string, RunningWrite>();
   readonly #onRetrying: (event: WriteRetryingEvent) => void;
-  /** Until when this worker starts nothing (epoch ms): its own view of the fleet's pause. */
+  /** Until when this worker starts nothing (epoch ms): its view of the fleet's pause (its own 429s and the others'). */
   #pausedUntil = 0;
+  /** Delivery slots: writes handed to the client at once (the client's concurrency). */
+  #freeSlots: number;
+  readonly #slotWaiters: Array<() => void> = [];
+  /** The connection that hears other workers' pauses (Redis pub/sub), once made. */
+  #subscriber: Promise<{ quit(): Promise<unknown>; disconnect(): void } | undefined> | undefined;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
   constructor(options: WriteWorkerOptions) {
@@ -260,6 +278,7 @@ export class WriteWorker {
     const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A WriteWorker");
     if (clusterProblem !== undefined) throw clusterProblem;
     this.#parkForMs = o.parkForMs ?? WRITE_WORKER_DEFAULTS.parkForMs;
+    this.#freeSlots = typeof o.client.concurrency === "number" ? o.client.concurrency : 8;
     this.#worker = new Worker(o.queueName, (job, token) => this.#process(job, token), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
@@ -278,6 +297,7 @@ export class WriteWorker {
       running.controller.abort();
     };
     o.client.on("write:retrying", this.#onRetrying);
+    this.#subscriber = this.#listenForPauses();
     // Connection trouble is BullMQ's to ride out (it reconnects); jobs stay in Redis meanwhile.
     this.#worker.on("error", () => undefined);
     this.#worker.on("completed", (job) => this.#release(job));
@@ -347,9 +367,53 @@ export class WriteWorker {
         possibleDuplicate ||= parked.record.possiblyDelivered;
       }
     }
-    // A job taken just before the fleet paused waits for the pause to end here, not at digi.me.
-    const pause = this.#pausedUntil - Date.now();
-    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    await this.#slot();
+    try {
+      return await this.#deliver(job, data, fileData, possibleDuplicate, token);
+    } finally {
+      this.#releaseSlot();
+    }
+  }
+
+  /** Resolves when a delivery slot is free, and taken. */
+  async #slot(): Promise<void> {
+    if (this.#freeSlots > 0) {
+      this.#freeSlots -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+  }
+
+  #releaseSlot(): void {
+    const next = this.#slotWaiters.shift();
+    if (next !== undefined) next();
+    else this.#freeSlots += 1;
+  }
+
+  /**
+   * Hears the pauses other workers of the queue announce (a 429 they met):
+   * jobs this worker holds then wait too. Best effort: without it, BullMQ's
+   * rate limit still stops every worker from taking new jobs.
+   */
+  async #listenForPauses(): Promise<{ quit(): Promise<unknown>; disconnect(): void } | undefined> {
+    try {
+      const main = (await this.#worker.getBackend().client) as unknown as { duplicate(): PauseSubscriber };
+      const subscriber = main.duplicate();
+      subscriber.on("error", () => undefined);
+      subscriber.on("message", (_channel: string, message: string) => {
+        const until = Number(message);
+        if (Number.isFinite(until)) this.#pausedUntil = Math.max(this.#pausedUntil, until);
+      });
+      await subscriber.subscribe(this.#worker.toKey(PAUSE_CHANNEL));
+      return subscriber;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #deliver(job: Job, data: WriteJobData, fileData: WriteFileMeta["fileData"], possibleDuplicate: boolean, token: string | undefined): Promise<WriteReceipt> {
+    // A job taken before the fleet paused waits for the pause to end here, not at digi.me.
+    for (let pause = this.#pausedUntil - Date.now(); pause > 0; pause = this.#pausedUntil - Date.now()) await new Promise((resolve) => setTimeout(resolve, pause));
     const key = runningKey(data.userId, data.id);
     const running: RunningWrite = { controller: new AbortController(), throttledForMs: undefined };
     this.#running.set(key, running);
@@ -360,8 +424,10 @@ export class WriteWorker {
         // digi.me said 429: one pause for the whole fleet (BullMQ's rate limit: no worker takes a job until it ends),
         // and this job goes back to the queue with its priority, no run used up. RFC 6585 §4, digi.me API 429 + Retry-After.
         const ms = Math.max(1, Math.round(running.throttledForMs));
-        this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + ms);
-        await this.#worker.rateLimit(ms);
+        const until = Date.now() + ms;
+        this.#pausedUntil = Math.max(this.#pausedUntil, until);
+        const redis = (await this.#worker.getBackend().client) as unknown as { publish(channel: string, message: string): Promise<number> };
+        await Promise.all([this.#worker.rateLimit(ms), redis.publish(this.#worker.toKey(PAUSE_CHANNEL), String(until)).catch(() => undefined)]);
         throw Worker.RateLimitError();
       }
       const reason = encodeError(error);
@@ -529,6 +595,8 @@ export class WriteWorker {
       await this.#flushReleases();
       await this.#worker.close();
       await this.#scheduler?.close();
+      const subscriber = await this.#subscriber;
+      await subscriber?.quit().catch(() => subscriber.disconnect());
     })();
     return this.#closing;
   }
