@@ -28,7 +28,7 @@ export {
   type DurableRetryingEvent,
   type DurableParkedEvent,
   type DurableResumedEvent,
+  type ParkedUser,
 } from "./durable/durable-write-queue.js";
-export type { ParkedUser } from "./durable/parking.js";
-export { WriteWorker, WRITE_WORKER_DEFAULTS, type WriteWorkerOptions, type TokenUpkeepSchedule, type TokenUpkeepResult } from "./durable/write-worker.js";
+export { WriteWorker, WRITE_WORKER_DEFAULTS, type WriteWorkerOptions, type WriteLimiter, type TokenUpkeepSchedule, type TokenUpkeepResult } from "./durable/write-worker.js";
 export { DirectoryPayloadStore, type PayloadStore, type DirectoryPayloadStoreOptions } from "./durable/payload-store.js";

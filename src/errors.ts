@@ -626,8 +626,9 @@ export class WriteNotFoundError extends DigimeWriteError {
 }
 
 /**
- * A durable write with this id already exists for another user: ids are
- * idempotency keys, so one id names one file for one user.
+ * A durable write with this id already exists for another user. No longer
+ * thrown: durable write ids belong to their user (the same id from two users
+ * names two writes); kept so code that checks for it still compiles.
  *
  * @example
  * ```ts

@@ -18,7 +18,7 @@ import { fileMetaSchema, type WriteFileMeta } from "../writing/file-meta.js";
 import { userIdSchema } from "../writing/writer.js";
 import { asQueueError, clusterPrefixProblem, type RedisErrorWatch, watchRedisErrors } from "./redis-errors.js";
 import { CLAIM_TTL_MS, claimKeyOf, FAIR_KEY, parseReservation, PRIORITY_LIMIT, RESERVE_SCRIPT, UNRESERVE_SCRIPT } from "./fair-share.js";
-import { PARKED_EVENT, PARKED_KEY, parkedUsersOf, RESUMED_EVENT, RESUMED_KEY, type ParkedUser } from "./parking.js";
+import { PARKED_EVENT, PARKED_KEY, parkedUsersOf, RESUMED_EVENT, RESUMED_KEY } from "./parking.js";
 import { decodeError, decodeReceipt, jobIdOf, WRITE_JOB, writeRefOf, type JobPayload, type WriteJobData } from "./job-data.js";
 import type { PayloadStore } from "./payload-store.js";
 
@@ -173,7 +173,7 @@ const enqueueOptionsSchema = z.object({ id: z.string().min(1, "must not be empty
  * ```
  */
 export interface EnqueueResult {
-  /** The write's id, for `result(id)` and the events. */
+  /** The write's id, for `result(userId, id)` and the events. */
   readonly id: string;
   /** `true` when a write with this id already existed and was returned instead of a new one. */
   readonly existing: boolean;
@@ -191,7 +191,7 @@ export interface DurableDeliveredEvent {
   id: string;
   /** The write's user. */
   userId: string;
-  /** Its receipt, as `result(id)` resolves. */
+  /** Its receipt, as `result(userId, id)` resolves. */
   receipt: WriteReceipt;
 }
 
@@ -207,7 +207,7 @@ export interface DurableFailedEvent {
   id: string;
   /** The write's user. */
   userId: string;
-  /** The typed error `result(id)` rejects with. */
+  /** The typed error `result(userId, id)` rejects with. */
   error: DigimeWriteError;
 }
 
@@ -245,6 +245,26 @@ export interface DurableParkedEvent {
   until: number;
 }
 
+/**
+ * A user whose durable writes are parked, waiting for them to authorize
+ * again (see {@link DurableWriteQueue.parkedUsers}).
+ *
+ * @example
+ * ```ts
+ * const [first]: ParkedUser[] = await queue.parkedUsers();
+ * if (first) await email(first.userId, `${first.count} updates wait since ${new Date(first.oldestParkedAt).toISOString()}`);
+ * ```
+ */
+export interface ParkedUser {
+  /** The user who must consent again. */
+  readonly userId: string;
+  /** Their parked writes. */
+  readonly count: number;
+  /** When the oldest of them was parked, epoch ms. */
+  readonly oldestParkedAt: number;
+  /** When the first of them fails unless the user consents again, epoch ms. */
+  readonly firstExpiresAt: number;
+}
 /** `resumed`: a parked write runs again, the user having authorized again.
  *
  * @example
@@ -353,7 +373,7 @@ function nextError(emitter: { once(event: "error", listener: (error: Error) => v
  * import { DurableWriteQueue } from "digime-write-pipeline/bullmq";
  * const queue = new DurableWriteQueue({ connection: { host: "127.0.0.1", port: 6379 }, queueName: "digime-writes" });
  * const { id } = await queue.enqueue("alice", { fileData, fileName: "order-1.json", fileDescriptor }, { id: "order-1" });
- * const receipt = await queue.result(id);
+ * const receipt = await queue.result("alice", id);
  * await queue.close();
  * ```
  */
@@ -413,7 +433,8 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * const { id } = await queue.enqueue("alice", { fileData: Buffer.from(json), fileName: "order-1.json", fileDescriptor }, { id: "order-1" });
    * ```
    * @throws ValidationError (`INVALID_ARGUMENT`) naming the bad field; PayloadStoreRequiredError when the payload
-   *   needs a payload store; WriteIdConflictError when the id names another user's write; QueueUnavailableError when
+   *   needs a payload store; QueueFullError past `maxQueuedPerUser` or `maxQueued`; QueueMisconfiguredError for a Redis
+   *   reply no retry cures; QueueUnavailableError when
    *   Redis did not confirm (enqueue again with the same id: it is never delivered twice on purpose).
    */
   async enqueue(userId: string, fileMeta: WriteFileMeta, options?: EnqueueOptions): Promise<EnqueueResult> {

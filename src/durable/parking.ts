@@ -13,6 +13,8 @@
  * @module
  */
 
+import type { ParkedUser } from "./durable-write-queue.js";
+
 export const PARKED_KEY = "dwp:parked";
 export const RESUMED_KEY = "dwp:resumed";
 /** Custom event names in BullMQ's event stream (BullMQ's own `resumed` is the queue's). */
@@ -70,18 +72,6 @@ if not record then return {false, 0} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return {record, redis.call('SREM', KEYS[2], ARGV[1])}
 `;
-
-/** The users with parked writes: how many each, and the oldest. */
-export interface ParkedUser {
-  /** The user who must consent again. */
-  readonly userId: string;
-  /** Their parked writes. */
-  readonly count: number;
-  /** When the oldest of them was parked, epoch ms. */
-  readonly oldestParkedAt: number;
-  /** When the first of them fails unless the user consents again, epoch ms. */
-  readonly firstExpiresAt: number;
-}
 
 /** Groups the parked hash's entries by user (resumed ones excluded). */
 export function parkedUsersOf(entries: Record<string, string>, resumed: ReadonlySet<string>): ParkedUser[] {

@@ -38,7 +38,7 @@ export const WRITE_WORKER_DEFAULTS = Object.freeze({
    * enough never to limit, present so that a 429's fleet-wide pause (BullMQ's
    * rate limit, which only limited workers obey) stops every worker.
    */
-  limiter: Object.freeze({ max: 1_000_000, duration: 1_000 }),
+  limiter: Object.freeze<WriteLimiter>({ max: 1_000_000, duration: 1_000 }),
   /** A running job's lock, ms. */
   lockDurationMs: 30_000,
   /** How often stalled jobs are looked for, ms. */
@@ -123,7 +123,22 @@ export interface WriteWorkerOptions {
    * every worker the same. Without it, nothing is capped; a 429 from digi.me
    * still pauses the whole fleet for its `Retry-After`.
    */
-  limiter?: { max: number; duration: number };
+  limiter?: WriteLimiter;
+}
+
+/**
+ * A cap on writes started across every worker of a queue (BullMQ's limiter).
+ *
+ * @example
+ * ```ts
+ * const limiter: WriteLimiter = { max: 50, duration: 1_000 }; // 50 writes a second, fleet-wide
+ * ```
+ */
+export interface WriteLimiter {
+  /** Writes started per `duration` (1 to 1,000,000). */
+  max: number;
+  /** The window, ms (1 ms to 1 hour). */
+  duration: number;
 }
 
 /**
