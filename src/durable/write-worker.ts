@@ -436,8 +436,10 @@ export class WriteWorker {
       return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate, signal: running.controller.signal });
     } catch (error) {
       if (running.throttledForMs !== undefined) {
-        // digi.me said 429: one pause for the whole fleet (BullMQ's rate limit: no worker takes a job until it ends),
-        // and this job goes back to the queue with its priority, no run used up. RFC 6585 §4, digi.me API 429 + Retry-After.
+        // digi.me said 429 (too many requests; RFC 6585 §4, with an optional Retry-After): one pause for the whole
+        // fleet (BullMQ's rate limit: no worker takes a job until it ends), and this job goes back to the queue with
+        // its priority, no run used up. digi.me's SDK documents retries per call only (SDK documents/handling-errors.md,
+        // documents/initializing-the-sdk.md `retryOptions`): the fleet-wide pause is this library's.
         const ms = Math.max(1, Math.round(running.throttledForMs));
         const until = Date.now() + ms;
         this.#pausedUntil = Math.max(this.#pausedUntil, until);
@@ -461,7 +463,10 @@ export class WriteWorker {
   }
 
   /**
-   * Park a write that needs the user's new consent: record why and until when,
+   * Park a write that needs the user's new consent (digi.me: an expired or
+   * refused refresh token means the user must authorize again, SDK
+   * documents/create-user/reauthorizing.md; the fresh token they then get is
+   * stored by whichever client completes it): record why and until when,
    * then move the job to BullMQ's delayed set until then (it keeps its
    * priority, its quota place and its id). Throws BullMQ's DelayedError, which
    * tells BullMQ the job was moved, not failed.

@@ -12,11 +12,11 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WriteClient } from "../../src/index.js";
-import { DurableWriteQueue } from "../../src/bullmq.js";
+import { DurableWriteQueue, WriteWorker } from "../../src/bullmq.js";
 import { RedisTokenStore } from "../../src/redis.js";
 import { createHttpSdk, createSandbox } from "../../src/testing/index.js";
 import { bullmqConnection, dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
-import { REDIRECT_URI } from "../support/setup.js";
+import { REDIRECT_URI, setup } from "../support/setup.js";
 import { startWorker, type WorkerProcess } from "../support/worker-process.js";
 import type { FleetWorkerConfig } from "./support/fleet-worker.js";
 
@@ -134,4 +134,34 @@ describe.skipIf(!hasRedis)("one back-off for the whole fleet", () => {
     expect(seconds).toBeGreaterThanOrEqual(2);
     await run.close();
   }, 60_000);
+});
+
+describe.skipIf(!hasRedis)("a 429 without Retry-After", () => {
+  const suffix = uniqueSuffix();
+  const redis = new Redis(REDIS_URL);
+  afterAll(async () => dropKeysAndQuit(redis, `bull:backoff-plain-${suffix}*`));
+
+  it("pauses the queue for the client's back-off delay, hands the job back without using up a run, and delivers it once", async () => {
+    const harness = setup("v16", { retry: { minDelayMs: 400, maxDelayMs: 400, jitter: false } });
+    const library = await harness.authorize("alice");
+    const throttle = harness.sandbox.faults.add({ operation: "write", status: 429, times: 1 });
+    const queueName = `backoff-plain-${suffix}`;
+    const queue = new DurableWriteQueue({ connection: bullmqConnection(), queueName });
+    const worker = new WriteWorker({ client: harness.client, connection: bullmqConnection(), queueName });
+    await queue.enqueue("alice", { fileData: Buffer.from("x"), fileName: "x.txt", fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }] } }, { id: "plain-429" });
+    await expect.poll(() => throttle.hits, { timeout: 5_000, interval: 5 }).toBe(1);
+    // BullMQ's rate limit is set for the whole queue, for about the back-off delay.
+    await expect.poll(() => redis.pttl(`bull:${queueName}:limiter`), { timeout: 1_000, interval: 5 }).toBeGreaterThan(0);
+    const receipt = await queue.result("alice", "plain-429");
+    expect(receipt.possibleDuplicate).toBe(false);
+    expect(harness.sandbox.library(library)!.files).toHaveLength(1);
+    expect(harness.sandbox.counters.writeAttempts).toBe(2);
+    const inspector = new Queue(queueName, { connection: bullmqConnection() });
+    const job = await inspector.getJob("w-alice/plain-429");
+    await inspector.close();
+    expect(job?.attemptsMade).toBe(1); // runs used: only the one that delivered (the 429 handed the job back)
+    await worker.close();
+    await queue.close();
+    await harness.client.close();
+  }, 30_000);
 });
