@@ -483,7 +483,13 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     }
     const data: WriteJobData = { v: 1, id, userId: user, fileName: meta.fileName, fileDescriptor: meta.fileDescriptor, payload };
     // BullMQ adds the job only if its id is new: a concurrent enqueue of the same id (same user) adds one job.
-    await this.#call(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId, priority: reservation.priority }), "adding the job");
+    try {
+      await this.#call(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId, priority: reservation.priority }), "adding the job");
+    } catch (error) {
+      // Give the quota place back unless the job landed after all (best effort: Redis may be away).
+      void redis.eval(UNRESERVE_SCRIPT, 3, jobKey, claimKey, fairKey, user).catch(() => undefined);
+      throw error;
+    }
     void redis.del(claimKey).catch(() => undefined);
     return Object.freeze({ id, existing: reservation.kind === "claimed" });
   }
