@@ -282,7 +282,10 @@ export class WriteWorker {
   #pausedUntil = 0;
   /** Delivery slots: writes handed to the client at once (the client's concurrency). */
   #freeSlots: number;
-  readonly #slotWaiters: Array<() => void> = [];
+  /** Held jobs waiting for a slot, in the order they were taken (Redis's fair order). */
+  readonly #slotWaiters: Array<{ userId: string; admit: () => void }> = [];
+  /** Writes handed to the client per user, to give a free slot to the user with the fewest. */
+  readonly #inFlight = new Map<string, number>();
   /** The connection that hears other workers' pauses (Redis pub/sub), once made. */
   #subscriber: Promise<{ quit(): Promise<unknown>; disconnect(): void } | undefined> | undefined;
 
@@ -382,27 +385,46 @@ export class WriteWorker {
         possibleDuplicate ||= parked.record.possiblyDelivered;
       }
     }
-    await this.#slot();
+    await this.#slot(data.userId);
     try {
       return await this.#deliver(job, data, fileData, possibleDuplicate, token);
     } finally {
-      this.#releaseSlot();
+      this.#releaseSlot(data.userId);
     }
   }
 
-  /** Resolves when a delivery slot is free, and taken. */
-  async #slot(): Promise<void> {
+  /** Resolves when a delivery slot is free, and taken for `userId`. */
+  async #slot(userId: string): Promise<void> {
     if (this.#freeSlots > 0) {
       this.#freeSlots -= 1;
-      return;
+    } else {
+      await new Promise<void>((admit) => this.#slotWaiters.push({ userId, admit }));
     }
-    await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+    this.#inFlight.set(userId, (this.#inFlight.get(userId) ?? 0) + 1);
   }
 
-  #releaseSlot(): void {
-    const next = this.#slotWaiters.shift();
-    if (next !== undefined) next();
-    else this.#freeSlots += 1;
+  /**
+   * Gives the slot to the held job whose user has the fewest writes in
+   * flight here (the earliest taken among equals): a user whose writes
+   * already fill their lane in the client does not take a slot another
+   * user's write could use now.
+   */
+  #releaseSlot(userId: string): void {
+    const left = (this.#inFlight.get(userId) ?? 1) - 1;
+    if (left === 0) this.#inFlight.delete(userId);
+    else this.#inFlight.set(userId, left);
+    if (this.#slotWaiters.length === 0) {
+      this.#freeSlots += 1;
+      return;
+    }
+    let best = 0;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (const [i, waiter] of this.#slotWaiters.entries()) {
+      const n = this.#inFlight.get(waiter.userId) ?? 0;
+      if (n < fewest) [best, fewest] = [i, n];
+      if (n === 0) break;
+    }
+    this.#slotWaiters.splice(best, 1)[0]!.admit();
   }
 
   /**

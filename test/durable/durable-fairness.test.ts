@@ -12,12 +12,12 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WriteClient } from "../../src/index.js";
-import { DurableWriteQueue } from "../../src/bullmq.js";
+import { DurableWriteQueue, WriteWorker } from "../../src/bullmq.js";
 import { RedisTokenStore } from "../../src/redis.js";
 import { createHttpSdk, createSandbox } from "../../src/testing/index.js";
 import type { DurableWorkerConfig } from "../support/durable-worker.js";
 import { bullmqConnection, dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
-import { REDIRECT_URI } from "../support/setup.js";
+import { REDIRECT_URI, setup } from "../support/setup.js";
 import { startWorker, type WorkerProcess } from "../support/worker-process.js";
 
 const HEAVY_WRITES = 1_500;
@@ -113,4 +113,40 @@ describe.skipIf(!hasRedis)("durable writes are fair across users", () => {
     // Each write reached its own user's library once.
     expect(sandbox.library("lib-light-0")!.files.filter((f) => f.fileDescriptor.reference![0]!.startsWith("light-0-")).length).toBe(LIGHT_WRITES * (processes === 1 ? 1 : 2));
   }, 180_000);
+});
+
+describe.skipIf(!hasRedis)("what a worker holds does not undo fairness", () => {
+  const suffix = uniqueSuffix();
+  const redis = new Redis(REDIS_URL);
+  afterAll(async () => dropKeysAndQuit(redis, `bull:held-fair-${suffix}*`));
+
+  it("a held job of a user with nothing in flight takes the next free slot before held jobs of a user whose lane is full", async () => {
+    // One delivery slot per user (perUserConcurrency 1), two in all; the worker holds 8 jobs.
+    const harness = setup("v16", { queue: { concurrency: 2, perUserConcurrency: 1 } });
+    await harness.authorize("heavy");
+    await harness.authorize("light");
+    harness.sandbox.faults.add({ operation: "write", latencyMs: 100 });
+    const queueName = `held-fair-${suffix}`;
+    const queue = new DurableWriteQueue({ connection: bullmqConnection(), queueName });
+    for (let i = 0; i < 10; i += 1) await queue.enqueue("heavy", fileOf(`heavy-${i}`), { id: `heavy-${i}` });
+    const order: string[] = [];
+    harness.client.on("write:succeeded", ({ id }) => order.push(id));
+    const worker = new WriteWorker({ client: harness.client, connection: bullmqConnection(), queueName, concurrency: 8 });
+    await new Promise<void>((resolve) => harness.client.once("write:started", () => resolve()));
+    // The worker now holds 8 of heavy's jobs; light's one write arrives.
+    await queue.enqueue("light", fileOf("light-0"), { id: "light-0" });
+    await queue.result("light", "light-0");
+    const heavyBefore = order.indexOf("light-0");
+    console.log(`held jobs: light's write delivered after ${heavyBefore} of heavy's (8 held when it arrived)`);
+    // light is taken in the round after heavy-8 (its fair turn), then admitted at the next free slot; held in arrival order it would wait behind every held job of heavy
+    expect(heavyBefore).toBeLessThanOrEqual(4);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => queue.result("heavy", `heavy-${i}`)));
+    await worker.close();
+    await queue.close();
+    await harness.client.close();
+  }, 30_000);
+
+  function fileOf(id: string) {
+    return { fileData: Buffer.from(id), fileName: `${id}.txt`, fileDescriptor: { mimeType: "text/plain", accounts: [{ accountId: "a" }] } };
+  }
 });
