@@ -287,7 +287,7 @@ export class WriteWorker {
   /** Writes handed to the client per user, to give a free slot to the user with the fewest. */
   readonly #inFlight = new Map<string, number>();
   /** The connection that hears other workers' pauses (Redis pub/sub), once made. */
-  #subscriber: Promise<{ quit(): Promise<unknown>; disconnect(): void } | undefined> | undefined;
+  #subscriber: PauseSubscriber | undefined;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
   constructor(options: WriteWorkerOptions) {
@@ -315,7 +315,7 @@ export class WriteWorker {
       running.controller.abort();
     };
     o.client.on("write:retrying", this.#onRetrying);
-    this.#subscriber = this.#listenForPauses();
+    void this.#listenForPauses();
     // Connection trouble is BullMQ's to ride out (it reconnects); jobs stay in Redis meanwhile.
     this.#worker.on("error", () => undefined);
     this.#worker.on("completed", (job) => this.#release(job));
@@ -432,19 +432,21 @@ export class WriteWorker {
    * jobs this worker holds then wait too. Best effort: without it, BullMQ's
    * rate limit still stops every worker from taking new jobs.
    */
-  async #listenForPauses(): Promise<{ quit(): Promise<unknown>; disconnect(): void } | undefined> {
+  async #listenForPauses(): Promise<void> {
     try {
       const main = (await this.#worker.getBackend().client) as unknown as { duplicate(): PauseSubscriber };
+      if (this.#closing !== undefined) return;
       const subscriber = main.duplicate();
+      // Kept at once, so close() can drop it even while it is still connecting.
+      this.#subscriber = subscriber;
       subscriber.on("error", () => undefined);
       subscriber.on("message", (_channel: string, message: string) => {
         const until = Number(message);
         if (Number.isFinite(until)) this.#pausedUntil = Math.max(this.#pausedUntil, until);
       });
       await subscriber.subscribe(this.#worker.toKey(PAUSE_CHANNEL));
-      return subscriber;
     } catch {
-      return undefined;
+      // Best effort: BullMQ's rate limit still pauses the fleet's fetching.
     }
   }
 
@@ -637,8 +639,8 @@ export class WriteWorker {
       await this.#flushReleases();
       await this.#worker.close();
       await this.#scheduler?.close();
-      const subscriber = await this.#subscriber;
-      await subscriber?.quit().catch(() => subscriber.disconnect());
+      // A subscriber only listens: dropping it loses nothing, and never waits on a connection still being made.
+      this.#subscriber?.disconnect();
     })();
     return this.#closing;
   }
