@@ -206,6 +206,9 @@ const optionsSchema = z
 const RELEASE_BATCH_MS = 20;
 const RELEASE_BATCH_SIZE = 200;
 
+/** After the last processor returned, how long close() lets BullMQ record outcomes when its pause does not return. */
+const CLOSE_GRACE_MS = 1_000;
+
 /** The pub/sub channel (beside the queue's keys) on which workers announce a pause: its end, epoch ms. */
 const PAUSE_CHANNEL = "dwp:pause";
 
@@ -286,6 +289,9 @@ export class WriteWorker {
   readonly #slotWaiters: Array<{ userId: string; admit: () => void }> = [];
   /** Writes handed to the client per user, to give a free slot to the user with the fewest. */
   readonly #inFlight = new Map<string, number>();
+  /** Jobs whose processor is running, and who waits for none to be. */
+  #processing = 0;
+  readonly #idleWaiters: Array<() => void> = [];
   /** The connection that hears other workers' pauses (Redis pub/sub), once made. */
   #subscriber: PauseSubscriber | undefined;
 
@@ -297,7 +303,7 @@ export class WriteWorker {
     if (clusterProblem !== undefined) throw clusterProblem;
     this.#parkForMs = o.parkForMs ?? WRITE_WORKER_DEFAULTS.parkForMs;
     this.#freeSlots = typeof o.client.concurrency === "number" ? o.client.concurrency : 8;
-    this.#worker = new Worker(o.queueName, (job, token) => this.#process(job, token), {
+    this.#worker = new Worker(o.queueName, (job, token) => this.#counted(this.#process(job, token)), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
       concurrency: o.concurrency ?? defaultConcurrency(o.client),
@@ -363,6 +369,16 @@ export class WriteWorker {
     await Promise.all([this.#worker.waitUntilReady(), this.#scheduled]);
   }
 
+  async #counted<T>(processing: Promise<T>): Promise<T> {
+    this.#processing += 1;
+    try {
+      return await processing;
+    } finally {
+      this.#processing -= 1;
+      if (this.#processing === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    }
+  }
+
   async #process(job: Job, token: string | undefined): Promise<WriteReceipt | unknown> {
     if (job.name === UPKEEP_JOB) return this.#upkeep(job);
     if (job.name !== WRITE_JOB) throw new UnrecoverableError(`Unknown job name ${JSON.stringify(job.name)}`);
@@ -391,6 +407,12 @@ export class WriteWorker {
     } finally {
       this.#releaseSlot(data.userId);
     }
+  }
+
+  /** Resolves once no job is being processed by this worker. */
+  #whenIdle(): Promise<void> {
+    if (this.#processing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Resolves when a delivery slot is free, and taken for `userId`. */
@@ -631,10 +653,13 @@ export class WriteWorker {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      // Pausing lets running writes finish on an open connection; then the last payloads are released.
       clearInterval(this.#resumeTimer);
       this.#options.client.off("write:retrying", this.#onRetrying);
-      await this.#worker.pause().catch(() => undefined);
+      // Pausing lets running writes finish on an open connection; then the last payloads are released.
+      // BullMQ's pause also reconnects its blocking connection, which on Redis Cluster can wait for good:
+      // once every processor has returned (and a moment for BullMQ to record the last outcomes), go on.
+      const paused = this.#worker.pause().catch(() => undefined);
+      await Promise.race([paused, this.#whenIdle().then(() => new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS)))]);
       await this.#flushing;
       await this.#flushReleases();
       await this.#worker.close();
