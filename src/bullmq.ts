@@ -26,7 +26,10 @@ export {
   type DurableDeliveredEvent,
   type DurableFailedEvent,
   type DurableRetryingEvent,
+  type DurableParkedEvent,
+  type DurableResumedEvent,
+  type ParkedUser,
 } from "./durable/durable-write-queue.js";
-export { WriteWorker, WRITE_WORKER_DEFAULTS, type WriteWorkerOptions, type TokenUpkeepSchedule, type TokenUpkeepResult } from "./durable/write-worker.js";
+export { WriteWorker, WRITE_WORKER_DEFAULTS, type WriteWorkerOptions, type WriteLimiter, type TokenUpkeepSchedule, type TokenUpkeepResult } from "./durable/write-worker.js";
 export { DirectoryPayloadStore, type PayloadStore, type DirectoryPayloadStoreOptions } from "./durable/payload-store.js";
-export { PayloadStoreRequiredError, type PayloadStoreRequiredReason, QueueUnavailableError, WriteNotFoundError, WriteIdConflictError } from "./errors.js";
+export { PayloadStoreRequiredError, type PayloadStoreRequiredReason, QueueUnavailableError, QueueMisconfiguredError, WriteNotFoundError } from "./errors.js";

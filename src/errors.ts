@@ -56,7 +56,7 @@ export type ErrorCode =
   | "PAYLOAD_STORE_REQUIRED"
   | "QUEUE_UNAVAILABLE"
   | "WRITE_NOT_FOUND"
-  | "WRITE_ID_CONFLICT";
+  | "QUEUE_MISCONFIGURED";
 
 /**
  * Options shared by every error constructor.
@@ -348,11 +348,15 @@ export class QueueFullError extends DigimeWriteError {
   /** Which bound: all writes (`maxQueued`), this user's writes (`maxQueuedPerUser`), or queued payload bytes (`maxQueuedBytes`). */
   readonly reason: "total" | "per-user" | "bytes";
 
-  constructor(limit: number, reason: QueueFullError["reason"] = "total") {
-    const option = reason === "total" ? "maxQueued" : reason === "per-user" ? "maxQueuedPerUser, for this user" : "maxQueuedBytes";
+  /** The user whose bound was reached (`per-user` only, where the queue knows it). */
+  readonly userId: string | undefined;
+
+  constructor(limit: number, reason: QueueFullError["reason"] = "total", userId?: string) {
+    const option = reason === "total" ? "maxQueued" : reason === "per-user" ? (userId === undefined ? "maxQueuedPerUser, for this user" : `maxQueuedPerUser, for user ${JSON.stringify(userId)}`) : "maxQueuedBytes";
     super("QUEUE_FULL", `The write queue is full (${option}: ${limit}); try again once it drains`, true);
     this.limit = limit;
     this.reason = reason;
+    this.userId = userId;
   }
 }
 
@@ -627,21 +631,23 @@ export class WriteNotFoundError extends DigimeWriteError {
 }
 
 /**
- * A durable write with this id already exists for another user: ids are
- * idempotency keys, so one id names one file for one user.
+ * Redis refused the durable queue's command for a reason no retry cures
+ * (`CROSSSLOT`, `NOSCRIPT`, `WRONGTYPE`, `MOVED`, authentication, or an
+ * untagged prefix on Redis Cluster); the message names the fix. Nothing was
+ * enqueued.
  *
  * @example
  * ```ts
- * if (error instanceof WriteIdConflictError) console.error("id reused for another user:", error.id);
+ * if (error instanceof QueueMisconfiguredError) log.fatal({ redisError: error.redisError }, error.message);
  * ```
  */
-export class WriteIdConflictError extends DigimeWriteError {
-  declare readonly code: "WRITE_ID_CONFLICT";
-  /** The write id. */
-  readonly id: string;
+export class QueueMisconfiguredError extends DigimeWriteError {
+  declare readonly code: "QUEUE_MISCONFIGURED";
+  /** The first word of Redis's reply (`CROSSSLOT`, `WRONGPASS`…), or `CLUSTER_PREFIX` for an untagged prefix on a cluster. */
+  readonly redisError: string;
 
-  constructor(id: string) {
-    super("WRITE_ID_CONFLICT", `A durable write with id ${JSON.stringify(id)} already exists for another user; options.id must name one write`, false);
-    this.id = id;
+  constructor(redisError: string, fix: string, options?: DigimeWriteErrorOptions) {
+    super("QUEUE_MISCONFIGURED", `The durable write queue is misconfigured (${redisError}): ${fix}`, false, options);
+    this.redisError = redisError;
   }
 }

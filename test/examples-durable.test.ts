@@ -16,7 +16,8 @@ const hasRedis = await redisAvailable("examples/durable");
 describe.skipIf(!hasRedis)("examples/durable: a producer and a worker as two processes", () => {
   const queue = `example-${uniqueSuffix()}`;
   const standinFile = nodePath.join(tmpdir(), `${queue}.json`);
-  const env = { REDIS_URL, DURABLE_QUEUE: queue, DURABLE_STANDIN_FILE: standinFile, DURABLE_WRITES: "30" };
+  // The example imports the package by name: its tsconfig maps the name to this repository's sources (as `cd examples/durable` would).
+  const env = { REDIS_URL, DURABLE_QUEUE: queue, DURABLE_STANDIN_FILE: standinFile, DURABLE_WRITES: "30", TSX_TSCONFIG_PATH: "examples/durable/tsconfig.json" };
   const processes: WorkerProcess[] = [];
   const redis = new Redis(REDIS_URL);
 

@@ -26,11 +26,12 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
+import { WriteClient } from "../../src/index.js";
 import { DurableWriteQueue, WriteWorker } from "../../src/bullmq.js";
 import type { BenchOutcome, Benchmark, Row } from "../lib/report.js";
 import { reachRedis, REDIS_URL } from "../lib/redis.js";
 import { collect, median, percentile } from "../lib/stats.js";
-import { createWorld, rateRound, SMALL_FILE } from "../lib/world.js";
+import { createWorld, rateRound, REDIRECT_URI, SMALL_FILE, STATE_SECRET } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
@@ -43,7 +44,8 @@ function inMemory(writes: number): Promise<number> {
   return rateRound("durable (in-memory)", { users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS }, "client", writes);
 }
 
-type WorkerArm = "worker" | "bare";
+/** `lone`: a WriteWorker whose client lets one user use every slot (`perUserConcurrency` = concurrency). */
+type WorkerArm = "worker" | "bare" | "lone";
 /** Parent → worker process: start on a queue, stop (and report), or exit. */
 type ToWorker = { go: string } | "stop" | "exit";
 /** Worker process → parent. */
@@ -56,9 +58,11 @@ type FromWorker = "ready" | { stopped: { deliveries: number; cpuMicros: number }
  * worker's is: each `go` starts a worker on that round's queue, `stop`
  * closes it and reports the deliveries and the CPU it used.
  */
-async function workerMode(bare: boolean): Promise<BenchOutcome> {
+async function workerMode(arm: WorkerArm): Promise<BenchOutcome> {
+  const bare = arm === "bare";
   // Only a WriteWorker needs a client and its sandbox; the bare worker counts its own jobs.
-  const world = bare ? undefined : await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
+  const client = arm === "lone" ? { queue: { concurrency: CONCURRENCY, perUserConcurrency: CONCURRENCY } } : undefined;
+  const world = bare ? undefined : await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, ...(client === undefined ? {} : { client }) });
   let processed = 0;
   const deliveries = () => world?.sandbox.counters.deliveries ?? processed;
   const wait = () => new Promise((done) => setTimeout(done, LATENCY_MS));
@@ -91,9 +95,74 @@ async function workerMode(bare: boolean): Promise<BenchOutcome> {
   return { rows: [], details: {} };
 }
 
+/** The fairness scenario of issue 17: one user's writes queued first, then a few each for light users. */
+const HEAVY_WRITES = 1_500;
+const LIGHT_USERS = 5;
+const LIGHT_WRITES = 6;
+const heavyThenLight = (i: number): string => (i < HEAVY_WRITES ? "user-0" : `user-${1 + Math.floor((i - HEAVY_WRITES) / LIGHT_WRITES)}`);
+
+/** When the light users' last write was delivered, as a share of the whole drain. */
+function lightShare(finishedMs: Map<string, number[]>): number {
+  const last = (users: string[]) => Math.max(...users.flatMap((u) => finishedMs.get(u) ?? []));
+  const light = Array.from({ length: LIGHT_USERS }, (_, u) => `user-${u + 1}`);
+  return last(light) / last(["user-0", ...light]);
+}
+
+/** The same scenario on the in-memory client: every write submitted at once, heavy first. */
+async function inMemoryLightShare(): Promise<number> {
+  const world = await createWorld({ users: 1 + LIGHT_USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
+  const finishedMs = new Map<string, number[]>();
+  const started = performance.now();
+  const all: Array<Promise<unknown>> = [];
+  for (let i = 0; i < HEAVY_WRITES + LIGHT_USERS * LIGHT_WRITES; i += 1) {
+    const user = heavyThenLight(i);
+    all.push(world.client.write(user, SMALL_FILE).then(() => finishedMs.set(user, [...(finishedMs.get(user) ?? []), performance.now() - started])));
+  }
+  await Promise.all(all);
+  await world.client.close();
+  return lightShare(finishedMs);
+}
+
+/**
+ * Time from a user's new consent to the first delivery of their parked
+ * writes: 20 writes parked (the user's tokens refused by digi.me), then the
+ * user authorizes again through another client on the same token store; the
+ * worker (default resumeCheckMs) notices and resumes them.
+ */
+async function consentToResumeMs(): Promise<number> {
+  const world = await createWorld({ users: 1, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
+  world.sandbox.expireAccessTokens({ libraryId: "library-0" });
+  world.sandbox.expireRefreshTokens({ libraryId: "library-0" });
+  const queueName = `bench-durable-parked-${process.pid}-${Date.now()}`;
+  const queue = new DurableWriteQueue({ connection, queueName });
+  const worker = new WriteWorker({ client: world.client, connection, queueName });
+  let parked = 0;
+  const allParked = new Promise<void>((resolve) => queue.on("parked", () => void (++parked === 20 && resolve())));
+  await queue.listen();
+  for (let i = 0; i < 20; i += 1) await queue.enqueue("user-0", SMALL_FILE, { id: `p${i}` });
+  await allParked;
+  const other = new WriteClient({ sdk: world.sandbox.sdk("v16"), contractDetails: world.sandbox.contractDetails, redirectUri: REDIRECT_URI, tokenStore: world.store, stateSecret: STATE_SECRET, now: world.sandbox.now });
+  const { url, sealed } = await other.beginAuthorization({ userId: "user-0" });
+  const firstDelivery = new Promise<number>((resolve) => queue.once("delivered", () => resolve(performance.now())));
+  await other.completeAuthorization(await world.sandbox.consent(url, { libraryId: "library-0" }), { sealed });
+  const consented = performance.now();
+  const ms = (await firstDelivery) - consented;
+  await Promise.all(Array.from({ length: 20 }, (_, i) => queue.result("user-0", `p${i}`)));
+  await worker.close();
+  await queue.close();
+  await Promise.all([world.client.close(), other.close()]);
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`bull:${queueName}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+  return ms;
+}
+
 /** What one round of a fleet measured. */
 interface DurableRound {
   perSecond: number;
+  /** When each write was delivered (BullMQ's finishedOn), ms after the fleet was told to start, by user. */
+  finishedMs: Map<string, number[]>;
   enqueueMs: number[];
   /** CPU of the worker processes, and of Redis, per job. */
   workerCpuMicros: number;
@@ -130,7 +199,7 @@ class Fleet {
   }
 
   /** Enqueue `writes` on a new queue, let the fleet drain it, and measure. */
-  async round(writes: number): Promise<DurableRound> {
+  async round(writes: number, userOf: (i: number) => string = (i) => `user-${i % USERS}`): Promise<DurableRound> {
     await Promise.all(this.#ready);
     this.#round += 1;
     const queueName = `bench-durable-${process.pid}-${this.#arm}-${this.#children.length}-${this.#round}`;
@@ -143,7 +212,7 @@ class Fleet {
         while (next < writes) {
           const i = next++;
           const t0 = performance.now();
-          await queue.enqueue(`user-${i % USERS}`, SMALL_FILE, { id: `w${i}` });
+          await queue.enqueue(userOf(i), SMALL_FILE, { id: `w${i}` });
           enqueueMs.push(performance.now() - t0);
         }
       }),
@@ -162,12 +231,19 @@ class Fleet {
     );
     const redisBefore = await redisCpuMicros(redis);
     const started = performance.now();
+    const startedAt = Date.now();
     for (const child of this.#children) child.send({ go: queueName } satisfies ToWorker);
     while ((await redis.zcard(`bull:${queueName}:completed`)) < writes) await new Promise((resolve) => setTimeout(resolve, 5));
     const seconds = (performance.now() - started) / 1000;
     const redisUsed = (await redisCpuMicros(redis)) - redisBefore;
     for (const child of this.#children) child.send("stop" satisfies ToWorker);
     const reports = await Promise.all(stopped);
+    const finishedMs = new Map<string, number[]>();
+    const completed = await redis.zrange(`bull:${queueName}:completed`, "0", "-1", "WITHSCORES");
+    for (let i = 0; i < completed.length; i += 2) {
+      const user = /^w-([^/]+)\//.exec(completed[i]!)?.[1] ?? "?";
+      finishedMs.set(user, [...(finishedMs.get(user) ?? []), Number(completed[i + 1]) - startedAt]);
+    }
     await queue.close();
     const keys = await redis.keys(`bull:${queueName}:*`);
     if (keys.length > 0) await redis.del(...keys);
@@ -175,7 +251,7 @@ class Fleet {
     const delivered = reports.reduce((n, r) => n + r.deliveries, 0);
     if (delivered < writes) throw new Error(`durable (${this.#arm}, ${this.#children.length} processes): ${delivered} deliveries for ${writes} writes`);
     const workerCpu = reports.reduce((n, r) => n + r.cpuMicros, 0);
-    return { perSecond: writes / seconds, enqueueMs, workerCpuMicros: workerCpu / writes, redisCpuMicros: redisUsed / writes };
+    return { perSecond: writes / seconds, finishedMs, enqueueMs, workerCpuMicros: workerCpu / writes, redisCpuMicros: redisUsed / writes };
   }
 
   async close(): Promise<void> {
@@ -191,7 +267,7 @@ class Fleet {
 export const durableWrites: Benchmark = {
   name: "durable",
   async run({ quick, arm }) {
-    if (arm === "worker" || arm === "bare") return workerMode(arm === "bare");
+    if (arm === "worker" || arm === "bare" || arm === "lone") return workerMode(arm);
     const figure = `durable writes (BullMQ), ${LATENCY_MS} ms SDK latency, concurrency ${CONCURRENCY}`;
     const probe = await reachRedis();
     probe?.disconnect();
@@ -202,18 +278,28 @@ export const durableWrites: Benchmark = {
     const rounds = quick ? 1 : 3;
     await inMemory(1_000); // warm up
     const fleets = { bare: new Fleet(1, "bare"), 1: new Fleet(1, "worker"), 2: new Fleet(2, "worker"), 4: new Fleet(4, "worker") } as const;
+    const lone = new Fleet(1, "lone");
+    const loneRounds: number[] = [];
+    const shares: Record<"inMemory" | "1 worker" | "2 workers", number[]> = { inMemory: [], "1 worker": [], "2 workers": [] };
+    const resumeMs: number[] = [];
     const order = ["bare", 1, 2, 4] as const;
     const memory: number[] = [];
     const measured = new Map<(typeof order)[number], DurableRound[]>(order.map((k) => [k, []]));
     try {
       // Warm up every worker process on a round of its own, as a long-running worker is warm.
       for (const key of order) await fleets[key].round(1_000);
+      await lone.round(1_000, () => "user-0");
       for (let r = 0; r < rounds; r += 1) {
         memory.push(await inMemory(writes));
         for (const key of order) measured.get(key)!.push(await fleets[key].round(writes));
+        loneRounds.push((await lone.round(writes, () => "user-0")).perSecond);
+        shares.inMemory.push(await inMemoryLightShare());
+        shares["1 worker"].push(lightShare((await fleets[1].round(HEAVY_WRITES + LIGHT_USERS * LIGHT_WRITES, heavyThenLight)).finishedMs));
+        shares["2 workers"].push(lightShare((await fleets[2].round(HEAVY_WRITES + LIGHT_USERS * LIGHT_WRITES, heavyThenLight)).finishedMs));
+        resumeMs.push(await consentToResumeMs());
       }
     } finally {
-      await Promise.all(order.map((key) => fleets[key].close()));
+      await Promise.all([...order.map((key) => fleets[key].close()), lone.close()]);
     }
     const baseline = median(memory);
     const med = (key: (typeof order)[number], pick: (r: DurableRound) => number) => median(measured.get(key)!.map(pick));
@@ -241,12 +327,34 @@ export const durableWrites: Benchmark = {
         ...(workers === 1 ? { goal: "ratio ≥ 0.8", met: ratio >= 0.8 } : {}),
       });
     }
+    const d1 = med(1, (r) => r.perSecond);
+    rows.push({
+      id: "D6",
+      figure: `one user alone, ${writes.toLocaleString("en-US")} writes, 1 worker process whose client lets one user use all ${CONCURRENCY} slots (perUserConcurrency ${CONCURRENCY}) vs D1 (${USERS} users)`,
+      unit: "writes/s",
+      client: median(loneRounds),
+      baseline: d1,
+      ratio: median(loneRounds) / d1,
+      goal: "ratio ≥ 0.9",
+      met: median(loneRounds) / d1 >= 0.9,
+    });
+    const durableShare = median(shares["1 worker"]);
+    rows.push({
+      id: "D7",
+      figure: `fairness: ${HEAVY_WRITES.toLocaleString("en-US")} writes of one user queued first, then ${LIGHT_WRITES} each for ${LIGHT_USERS} users; when the light users' last write is delivered, as a share of the drain: durable (1 worker process) vs in-memory client`,
+      unit: "share",
+      client: durableShare,
+      baseline: median(shares.inMemory),
+      goal: "≤ 0.2",
+      met: durableShare <= 0.2,
+    });
+    rows.push({ id: "D8", figure: "parked writes: a user's new consent (through another client on the same store) to the first delivery of their parked writes, default resumeCheckMs", unit: "ms", client: median(resumeMs), baseline: null });
     const enqueueMs = measured.get(1)!.flatMap((r) => r.enqueueMs);
     rows.push({ id: "D4", figure: `DurableWriteQueue.enqueue latency p50 / p99, ${WINDOW} outstanding, nothing draining`, unit: "ms", client: `${percentile(enqueueMs, 50).toFixed(2)} / ${percentile(enqueueMs, 99).toFixed(2)}`, baseline: null });
     const cpu = (key: (typeof order)[number]) => `${med(key, (r) => r.workerCpuMicros).toFixed(0)} / ${med(key, (r) => r.redisCpuMicros).toFixed(0)}`;
     rows.push({ id: "D5", figure: "CPU per job, worker processes / Redis: 1 WriteWorker process (D1) vs bare BullMQ (D0)", unit: "µs", client: cpu(1), baseline: cpu("bare") });
     const perSecond = Object.fromEntries(order.map((key) => [key === "bare" ? "bareBullmq" : `${key} workers`, measured.get(key)!.map((r) => r.perSecond)]));
     const cpuPerJob = Object.fromEntries(order.map((key) => [key === "bare" ? "bareBullmq" : `${key} workers`, measured.get(key)!.map((r) => ({ workers: r.workerCpuMicros, redis: r.redisCpuMicros }))]));
-    return { rows, details: { writes, users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, rounds: { inMemory: memory, ...perSecond }, cpuMicrosPerJob: cpuPerJob } };
+    return { rows, details: { writes, users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, rounds: { inMemory: memory, ...perSecond, loneUser: loneRounds }, lightShares: shares, consentToResumeMs: resumeMs, cpuMicrosPerJob: cpuPerJob } };
   },
 };

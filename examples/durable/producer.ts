@@ -9,17 +9,17 @@
  * the worker. In production, digi.me is digi.me and your web app authorizes
  * users (see examples/express).
  *
- * Run it:  npx tsx examples/durable/producer.ts      (Redis at REDIS_URL, default redis://127.0.0.1:6379)
- * then:    npx tsx examples/durable/worker.ts        (in another terminal; Ctrl-C stops it gracefully)
+ * Run it from this folder:  npx tsx producer.ts   (Redis at REDIS_URL, default redis://127.0.0.1:6379)
+ * then, in another terminal: npx tsx worker.ts     (Ctrl-C stops it gracefully); see README.md.
  * Settings: DURABLE_WRITES (default 40), DURABLE_QUEUE (default "digime-writes-example").
- * In your own code import from "digime-write-pipeline" and "digime-write-pipeline/bullmq" instead of ../../src.
  */
 import { writeFile } from "node:fs/promises";
 import { Redis } from "ioredis";
-import { WriteClient } from "../../src/index.js";
-import { DurableWriteQueue } from "../../src/bullmq.js";
-import { RedisTokenStore } from "../../src/redis.js";
-import { createHttpSdk, createSandbox } from "../../src/testing/index.js";
+import { WriteClient } from "digime-write-pipeline";
+import { DurableWriteQueue } from "digime-write-pipeline/bullmq";
+import { RedisTokenStore } from "digime-write-pipeline/redis";
+import { createHttpSdk, createSandbox } from "digime-write-pipeline/testing";
+import { createProgress } from "../support/progress.js";
 import { settings, type Standin } from "./settings.js";
 
 const log = (event: string, fields: Record<string, unknown> = {}): void => void process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -46,18 +46,39 @@ log("ready", { standinFile, queueName });
 // --- the producer proper: accept writes into Redis, then wait for their receipts ---
 const url = new URL(redisUrl);
 const queue = new DurableWriteQueue({ connection: { host: url.hostname, port: Number(url.port || 6379) }, queueName });
-queue.on("retrying", ({ id, reason }) => log("retrying", { id, reason }));
+const progress = createProgress(process.stderr);
+let delivered = 0;
+let retrying = 0;
+let parked = 0;
+const counts = () => ({ settled: delivered, total: WRITES, detail: `${delivered} delivered · ${retrying} retrying · ${parked} waiting for a new consent` });
+queue.on("delivered", () => {
+  delivered += 1;
+  progress.update(counts());
+});
+queue.on("retrying", ({ id, reason }) => {
+  retrying += 1;
+  progress.log(`retrying ${id} (${reason})`);
+});
+queue.on("parked", ({ userId }) => {
+  parked += 1;
+  progress.log(`parked: ${userId} must authorize again; their writes wait for it`);
+});
+queue.on("resumed", () => void (parked -= 1));
 await queue.listen();
-const ids: string[] = [];
+const writes: Array<{ userId: string; id: string }> = [];
 for (let i = 1; i <= WRITES; i += 1) {
-  const id = `order-${i}`; // your own id: enqueueing it again never delivers twice
+  const id = `order-${i}`; // your own id: enqueueing it again for the same user never delivers twice
   const userId = USERS[i % USERS.length]!;
   await queue.enqueue(userId, { fileData: Buffer.from(JSON.stringify({ order: i })), fileName: `${id}.json`, fileDescriptor: { mimeType: "application/json", accounts: [{ accountId: "shop" }], reference: [id] } }, { id });
-  ids.push(id);
+  writes.push({ userId, id });
 }
-log("enqueued", { writes: ids.length });
+log("enqueued", { writes: writes.length });
+progress.log(`${writes.length} writes enqueued in Redis: start the worker (npx tsx worker.ts) to deliver them`);
+progress.update(counts());
 
-const outcomes = await Promise.allSettled(ids.map((id) => queue.result(id)));
+const outcomes = await Promise.allSettled(writes.map(({ userId, id }) => queue.result(userId, id)));
+progress.done(counts());
+const ids = writes.map((w) => w.id);
 const failed = outcomes.flatMap((o, i) => (o.status === "rejected" ? [{ id: ids[i], code: (o.reason as { code?: string }).code }] : []));
 const possibleDuplicates = outcomes.filter((o) => o.status === "fulfilled" && o.value.possibleDuplicate).length;
 const inLibraries = USERS.reduce((n, userId) => n + (sandbox.library(`lib-${userId}`)?.files.length ?? 0), 0);

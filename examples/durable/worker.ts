@@ -7,15 +7,14 @@
  * possibleDuplicate. On SIGTERM or SIGINT it finishes the writes it is
  * running, leaves the rest queued, and exits 0.
  *
- * Run it after producer.ts:  npx tsx examples/durable/worker.ts
- * In your own code import from "digime-write-pipeline", "/bullmq" and "/redis" instead of ../../src.
+ * Run it after producer.ts, from this folder:  npx tsx worker.ts   (README.md)
  */
 import { readFile } from "node:fs/promises";
 import { Redis } from "ioredis";
-import { WriteClient } from "../../src/index.js";
-import { WriteWorker } from "../../src/bullmq.js";
-import { RedisTokenStore } from "../../src/redis.js";
-import { createHttpSdk } from "../../src/testing/index.js";
+import { WriteClient } from "digime-write-pipeline";
+import { WriteWorker } from "digime-write-pipeline/bullmq";
+import { RedisTokenStore } from "digime-write-pipeline/redis";
+import { createHttpSdk } from "digime-write-pipeline/testing";
 import { settings, type Standin } from "./settings.js";
 
 const log = (event: string, fields: Record<string, unknown> = {}): void => void process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -39,7 +38,6 @@ const worker = new WriteWorker({
   client,
   connection: { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null },
   queueName,
-  concurrency: 16,
   tokenUpkeep: { everyMs: 3_600_000, withinMs: 7 * 86_400_000 }, // hourly, a week ahead: rarely-written users stay connected
 });
 await worker.waitUntilReady();

@@ -9,14 +9,17 @@ import { Readable } from "node:stream";
 import { Job, Queue, QueueEvents, type ConnectionOptions } from "../internal/peers/bullmq.js";
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
-import { DigimeWriteError, PayloadStoreRequiredError, QueueUnavailableError, WriteIdConflictError, WriteNotFoundError } from "../errors.js";
+import { DigimeWriteError, PayloadStoreRequiredError, QueueFullError, QueueUnavailableError, WriteNotFoundError } from "../errors.js";
 import type { WriteReceipt } from "../events.js";
 import { sanitizeError } from "../internal/redact.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
 import { fileMetaSchema, type WriteFileMeta } from "../writing/file-meta.js";
 import { userIdSchema } from "../internal/ids.js";
-import { decodeError, decodeReceipt, jobIdOf, parseJobData, WRITE_JOB, writeIdOf, type JobPayload, type WriteJobData } from "./job-data.js";
+import { asQueueError, clusterPrefixProblem, type RedisErrorWatch, watchRedisErrors } from "./redis-errors.js";
+import { CLAIM_TTL_MS, claimKeyOf, FAIR_KEY, parseReservation, PRIORITY_LIMIT, RESERVE_SCRIPT, UNRESERVE_SCRIPT } from "./fair-share.js";
+import { PARKED_EVENT, PARKED_KEY, parkedUsersOf, RESUMED_EVENT, RESUMED_KEY } from "./parking.js";
+import { decodeError, decodeReceipt, jobIdOf, WRITE_JOB, writeRefOf, type JobPayload, type WriteJobData } from "./job-data.js";
 import type { PayloadStore } from "./payload-store.js";
 
 /**
@@ -38,7 +41,20 @@ export const DURABLE_QUEUE_DEFAULTS = Object.freeze({
   keepSettledMs: 24 * 60 * 60 * 1000,
   /** How long enqueue waits for Redis, ms. */
   enqueueTimeoutMs: 10_000,
+  /** Writes of one user queued and not settled. */
+  maxQueuedPerUser: 10_000,
+  /** Writes queued and not settled, all users. */
+  maxQueued: 1_000_000,
 });
+
+/**
+ * How long a call waits for a connection being made (or made again) before
+ * it says `QUEUE_UNAVAILABLE`: under a second, so a Redis that is down is
+ * reported within one.
+ */
+const CONNECT_WAIT_MS = 900;
+/** Longest pause between reconnection attempts of a connection this queue makes, so a Redis that is back is used within the wait above. */
+const RECONNECT_MAX_MS = 500;
 
 /**
  * Options of {@link DurableWriteQueue}.
@@ -93,6 +109,19 @@ export interface DurableWriteQueueOptions {
    * @defaultValue 10000
    */
   enqueueTimeoutMs?: number;
+  /**
+   * Writes of one user enqueued and not yet settled (waiting, running,
+   * retrying or parked); one more is refused with `QUEUE_FULL`
+   * (`reason: "per-user"`, naming the user). Bounds: 1 to 10,000,000.
+   * @defaultValue 10000
+   */
+  maxQueuedPerUser?: number;
+  /**
+   * Writes of all users enqueued and not yet settled; one more is refused with
+   * `QUEUE_FULL` (`reason: "total"`). Bounds: 1 to 100,000,000.
+   * @defaultValue 1000000
+   */
+  maxQueued?: number;
 }
 
 const optionsSchema = z
@@ -111,6 +140,8 @@ const optionsSchema = z
     outageBackoffMs: z.number().int().min(0).max(86_400_000).optional(),
     keepSettledMs: z.number().int().min(1_000).max(365 * 86_400_000).optional(),
     enqueueTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+    maxQueuedPerUser: z.number().int().min(1).max(10_000_000).optional(),
+    maxQueued: z.number().int().min(1).max(100_000_000).optional(),
   })
   .strict();
 
@@ -142,7 +173,7 @@ const enqueueOptionsSchema = z.object({ id: z.string().min(1, "must not be empty
  * ```
  */
 export interface EnqueueResult {
-  /** The write's id, for `result(id)` and the events. */
+  /** The write's id, for `result(userId, id)` and the events. */
   readonly id: string;
   /** `true` when a write with this id already existed and was returned instead of a new one. */
   readonly existing: boolean;
@@ -158,7 +189,9 @@ export interface EnqueueResult {
 export interface DurableDeliveredEvent {
   /** The write's id. */
   id: string;
-  /** Its receipt, as `result(id)` resolves. */
+  /** The write's user. */
+  userId: string;
+  /** Its receipt, as `result(userId, id)` resolves. */
   receipt: WriteReceipt;
 }
 
@@ -172,7 +205,9 @@ export interface DurableDeliveredEvent {
 export interface DurableFailedEvent {
   /** The write's id. */
   id: string;
-  /** The typed error `result(id)` rejects with. */
+  /** The write's user. */
+  userId: string;
+  /** The typed error `result(userId, id)` rejects with. */
   error: DigimeWriteError;
 }
 
@@ -186,10 +221,62 @@ export interface DurableFailedEvent {
 export interface DurableRetryingEvent {
   /** The write's id. */
   id: string;
+  /** The write's user. */
+  userId: string;
   /** `run-failed`: the run gave up on a transient fault; `stalled`: the worker running it stopped (crash, kill). */
   reason: "run-failed" | "stalled";
   /** Wait before the next run, ms (`run-failed` only). */
   delayMs: number | undefined;
+}
+
+/** `parked`: a write's delivery needs the user's new consent; it is kept (not failed) until they authorize again or its time is up.
+ *
+ * @example
+ * ```ts
+ * queue.on("parked", ({ userId, until }) => notifyUser(userId, "Please reconnect digi.me", new Date(until)));
+ * ```
+ */
+export interface DurableParkedEvent {
+  /** The write's id. */
+  id: string;
+  /** The user who must authorize again. */
+  userId: string;
+  /** When it fails with `REAUTHORIZATION_REQUIRED` unless the user authorized again, epoch ms. */
+  until: number;
+}
+
+/**
+ * A user whose durable writes are parked, waiting for them to authorize
+ * again (see {@link DurableWriteQueue.parkedUsers}).
+ *
+ * @example
+ * ```ts
+ * const [first]: ParkedUser[] = await queue.parkedUsers();
+ * if (first) await email(first.userId, `${first.count} updates wait since ${new Date(first.oldestParkedAt).toISOString()}`);
+ * ```
+ */
+export interface ParkedUser {
+  /** The user who must consent again. */
+  readonly userId: string;
+  /** Their parked writes. */
+  readonly count: number;
+  /** When the oldest of them was parked, epoch ms. */
+  readonly oldestParkedAt: number;
+  /** When the first of them fails unless the user consents again, epoch ms. */
+  readonly firstExpiresAt: number;
+}
+/** `resumed`: a parked write runs again, the user having authorized again.
+ *
+ * @example
+ * ```ts
+ * queue.on("resumed", ({ id, userId }) => log.info({ id, userId }, "parked write resumed"));
+ * ```
+ */
+export interface DurableResumedEvent {
+  /** The write's id. */
+  id: string;
+  /** Its user. */
+  userId: string;
 }
 
 /**
@@ -207,29 +294,71 @@ export interface DurableWriteEvents {
   failed: [DurableFailedEvent];
   /** A write will run again. */
   retrying: [DurableRetryingEvent];
+  /** A write waits for its user's new consent. */
+  parked: [DurableParkedEvent];
+  /** A parked write runs again. */
+  resumed: [DurableResumedEvent];
 }
 
 /** ioredis options get a connection that fails at once while Redis is down; an instance is used as given. */
 function producerConnection(connection: ConnectionOptions): ConnectionOptions {
   const candidate = connection as { connect?: unknown; duplicate?: unknown };
   if (typeof candidate.connect === "function" || typeof candidate.duplicate === "function") return connection;
-  return { ...(connection as object), enableOfflineQueue: false } as ConnectionOptions;
+  const options = connection as { retryStrategy?: unknown };
+  const retryStrategy = options.retryStrategy ?? ((times: number) => Math.min(50 * times, RECONNECT_MAX_MS));
+  return { ...(connection as object), enableOfflineQueue: false, retryStrategy } as ConnectionOptions;
 }
 
-/** Settles `promise` within `ms`, else rejects with `QUEUE_UNAVAILABLE`. */
-async function within<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
+/** The producer's ioredis client, as far as this queue watches it. */
+interface WatchedClient {
+  status?: string;
+  once(event: "close" | "ready", listener: () => void): unknown;
+  off(event: "close" | "ready", listener: () => void): unknown;
+  eval(script: string, keys: number, ...args: string[]): Promise<unknown>;
+  del(key: string): Promise<number>;
+  disconnect(): void;
+}
+
+/**
+ * Settles `promise` within `ms`, else rejects with `QUEUE_UNAVAILABLE`; so
+ * does a connection that is not ready or is lost while the call waits (the
+ * command would only be resent after a reconnection, long after the caller
+ * should have heard). A reply no retry cures (`CROSSSLOT`, `WRONGTYPE`,
+ * auth…) rejects with `QUEUE_MISCONFIGURED` instead.
+ */
+async function within<T>(promise: Promise<T>, ms: number, operation: string, watch?: RedisErrorWatch, client?: WatchedClient): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueueUnavailableError(`${operation}: no answer from Redis within ${ms} ms`)), ms);
+  let onClose: (() => void) | undefined;
+  const fail = (reason: string) => asQueueError(new Error(reason), operation, watch);
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(fail(`no answer from Redis within ${ms} ms`)), ms);
+    if (client === undefined) return;
+    if (client.status !== undefined && client.status !== "ready") return reject(fail(`Redis is not connected (${client.status})`));
+    onClose = () => reject(fail("the connection to Redis was lost"));
+    client.once("close", onClose);
   });
+  // The call may still settle after the guard won: its rejection is expected, not unhandled.
+  promise.catch(() => undefined);
   try {
-    return await Promise.race([promise, timeout]);
+    return await Promise.race([promise, guard]);
   } catch (error) {
     if (error instanceof DigimeWriteError) throw error;
-    throw new QueueUnavailableError(operation, { cause: sanitizeError(error) });
+    throw asQueueError(error, operation, watch);
   } finally {
     clearTimeout(timer);
+    if (onClose !== undefined) client?.off("close", onClose);
   }
+}
+
+/** Resolves with the next error `emitter` reports (a refused connection shows here first). */
+function nextError(emitter: { once(event: "error", listener: (error: Error) => void): unknown; off(event: "error", listener: (error: Error) => void): unknown }): { promise: Promise<never>; stop(): void } {
+  let listener: ((error: Error) => void) | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    listener = reject;
+    emitter.once("error", listener);
+  });
+  promise.catch(() => undefined);
+  return { promise, stop: () => emitter.off("error", listener!) };
 }
 
 /**
@@ -244,7 +373,7 @@ async function within<T>(promise: Promise<T>, ms: number, operation: string): Pr
  * import { DurableWriteQueue } from "digime-write-pipeline/bullmq";
  * const queue = new DurableWriteQueue({ connection: { host: "127.0.0.1", port: 6379 }, queueName: "digime-writes" });
  * const { id } = await queue.enqueue("alice", { fileData, fileName: "order-1.json", fileDescriptor }, { id: "order-1" });
- * const receipt = await queue.result(id);
+ * const receipt = await queue.result("alice", id);
  * await queue.close();
  * ```
  */
@@ -253,8 +382,15 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #maxInlineBytes: number;
   readonly #enqueueTimeoutMs: number;
+  readonly #maxQueuedPerUser: number;
+  readonly #maxQueued: number;
+  readonly #redisErrors: RedisErrorWatch;
   readonly #jobOptions: { attempts: number; backoff: { type: "exponential"; delay: number }; removeOnComplete: { age: number }; removeOnFail: { age: number }; stackTraceLimit: number };
   #events: Promise<QueueEvents> | undefined;
+  /** Jobs announced parked whose `delayed` event is still to come (it is not a retry). */
+  readonly #parking = new Set<string>();
+  /** The producer's connection, once made (BullMQ's client, for the scripts this queue runs beside BullMQ's). */
+  #client: WatchedClient | undefined;
   #closed = false;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
@@ -264,6 +400,10 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const o = this.#options;
     this.#maxInlineBytes = o.maxInlineBytes ?? DURABLE_QUEUE_DEFAULTS.maxInlineBytes;
     this.#enqueueTimeoutMs = o.enqueueTimeoutMs ?? DURABLE_QUEUE_DEFAULTS.enqueueTimeoutMs;
+    this.#maxQueuedPerUser = o.maxQueuedPerUser ?? DURABLE_QUEUE_DEFAULTS.maxQueuedPerUser;
+    this.#maxQueued = o.maxQueued ?? DURABLE_QUEUE_DEFAULTS.maxQueued;
+    const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A DurableWriteQueue");
+    if (clusterProblem !== undefined) throw clusterProblem;
     const keepSeconds = Math.ceil((o.keepSettledMs ?? DURABLE_QUEUE_DEFAULTS.keepSettledMs) / 1000);
     this.#jobOptions = {
       attempts: o.attempts ?? DURABLE_QUEUE_DEFAULTS.attempts,
@@ -273,8 +413,9 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
       stackTraceLimit: 0,
     };
     this.#queue = new Queue(o.queueName, { connection: producerConnection(o.connection), ...(o.prefix === undefined ? {} : { prefix: o.prefix }) });
-    // BullMQ reports connection errors here; enqueue reports them to its caller as QUEUE_UNAVAILABLE.
-    this.#queue.on("error", () => undefined);
+    // BullMQ reports connection errors here; enqueue reports them to its caller (QUEUE_UNAVAILABLE, or
+    // QUEUE_MISCONFIGURED for refused credentials, which show only here).
+    this.#redisErrors = watchRedisErrors(this.#queue);
   }
 
   /** The BullMQ queue's name. */
@@ -292,7 +433,8 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * const { id } = await queue.enqueue("alice", { fileData: Buffer.from(json), fileName: "order-1.json", fileDescriptor }, { id: "order-1" });
    * ```
    * @throws ValidationError (`INVALID_ARGUMENT`) naming the bad field; PayloadStoreRequiredError when the payload
-   *   needs a payload store; WriteIdConflictError when the id names another user's write; QueueUnavailableError when
+   *   needs a payload store; QueueFullError past `maxQueuedPerUser` or `maxQueued`; QueueMisconfiguredError for a Redis
+   *   reply no retry cures; QueueUnavailableError when
    *   Redis did not confirm (enqueue again with the same id: it is never delivered twice on purpose).
    */
   async enqueue(userId: string, fileMeta: WriteFileMeta, options?: EnqueueOptions): Promise<EnqueueResult> {
@@ -300,7 +442,7 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const user = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
     const meta = parseOrThrow(fileMetaSchema, fileMeta, "INVALID_ARGUMENT", "fileMeta");
     const id = parseOrThrow(enqueueOptionsSchema, options, "INVALID_ARGUMENT", "options")?.id ?? randomUUID();
-    const jobId = jobIdOf(id);
+    const jobId = jobIdOf(user, id);
     const { fileData } = meta;
     const streamed = fileData instanceof Readable || typeof fileData === "function";
     const size = streamed ? undefined : (fileData as Uint8Array).byteLength;
@@ -308,23 +450,53 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const store = this.#options.payloadStore;
     if (!inline && store === undefined) throw new PayloadStoreRequiredError(streamed ? "stream" : "too-large", size, this.#maxInlineBytes);
 
-    await within(this.#connected(), this.#enqueueTimeoutMs, "connecting to Redis");
-    const existing = await within(Job.fromId(this.#queue, jobId), this.#enqueueTimeoutMs, "reading the write id");
-    if (existing !== undefined) return this.#existing(existing, id, user);
+    const redis = await this.#connected();
+    const jobKey = this.#queue.toKey(jobId);
+    const claimKey = claimKeyOf(jobKey);
+    const fairKey = this.#queue.toKey(FAIR_KEY);
+    // One atomic step decides: the id (this user's job exists: return it), the quotas, and the priority.
+    const reservation = parseReservation(
+      await this.#call(
+        redis.eval(RESERVE_SCRIPT, 4, jobKey, claimKey, fairKey, this.#queue.keys.prioritized!, user, String(this.#maxQueuedPerUser), String(this.#maxQueued), String(CLAIM_TTL_MS), String(PRIORITY_LIMIT)),
+        "reserving the write",
+      ),
+    );
+    if (reservation.kind === "existing") return Object.freeze({ id, existing: true });
+    if (reservation.kind === "user-full") throw new QueueFullError(this.#maxQueuedPerUser, "per-user", user);
+    if (reservation.kind === "full") throw new QueueFullError(this.#maxQueued, "total");
 
     let payload: JobPayload;
-    if (inline) {
-      const bytes = fileData as Uint8Array;
-      payload = { kind: "inline", base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") };
-    } else {
-      const key = `${Buffer.from(id).toString("base64url").slice(0, 120)}_${randomUUID().replaceAll("-", "")}`;
-      const data = typeof fileData === "function" ? fileData() : (fileData as Uint8Array | Readable);
-      await store!.put(key, data);
-      payload = { kind: "stored", key };
+    try {
+      if (inline) {
+        const bytes = fileData as Uint8Array;
+        payload = { kind: "inline", base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") };
+      } else {
+        const key = `${Buffer.from(id).toString("base64url").slice(0, 120)}_${randomUUID().replaceAll("-", "")}`;
+        const data = typeof fileData === "function" ? fileData() : (fileData as Uint8Array | Readable);
+        await store!.put(key, data);
+        payload = { kind: "stored", key };
+      }
+    } catch (error) {
+      // No job will be added: give the place back (best effort; the claim expires anyway).
+      await redis.eval(UNRESERVE_SCRIPT, 3, jobKey, claimKey, fairKey, user).catch(() => undefined);
+      throw error;
     }
     const data: WriteJobData = { v: 1, id, userId: user, fileName: meta.fileName, fileDescriptor: meta.fileDescriptor, payload };
-    await within(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId }), this.#enqueueTimeoutMs, "adding the job");
-    return Object.freeze({ id, existing: false });
+    // BullMQ adds the job only if its id is new: a concurrent enqueue of the same id (same user) adds one job.
+    try {
+      await this.#call(this.#queue.add(WRITE_JOB, data, { ...this.#jobOptions, jobId, priority: reservation.priority }), "adding the job");
+    } catch (error) {
+      // Give the quota place back unless the job landed after all (best effort: Redis may be away).
+      void redis.eval(UNRESERVE_SCRIPT, 3, jobKey, claimKey, fairKey, user).catch(() => undefined);
+      throw error;
+    }
+    void redis.del(claimKey).catch(() => undefined);
+    return Object.freeze({ id, existing: reservation.kind === "claimed" });
+  }
+
+  /** A Redis call of this queue, within the timeout and with its failure typed. */
+  #call<T>(promise: Promise<T>, operation: string): Promise<T> {
+    return within(promise, this.#enqueueTimeoutMs, operation, this.#redisErrors, this.#client);
   }
 
   /**
@@ -332,21 +504,33 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * while Redis is away (they would land later, after `enqueue` said no), so
    * a call made while it reconnects waits for it, within the timeout.
    */
-  async #connected(): Promise<void> {
-    const client = (await this.#queue.getBackend().client) as unknown as { status?: string; once(event: "ready", listener: () => void): unknown; off(event: "ready", listener: () => void): unknown };
-    if (client.status === undefined || client.status === "ready") return;
-    await new Promise<void>((resolve) => client.once("ready", resolve));
-  }
-
-  #existing(job: Job, id: string, userId: string): EnqueueResult {
-    let owner: string;
+  async #connected(): Promise<WatchedClient> {
+    const limit = Math.min(CONNECT_WAIT_MS, this.#enqueueTimeoutMs);
+    // BullMQ's client resolves once connected; a refused connection fails at its first error, else within the wait.
+    const refused = nextError(this.#queue as unknown as Parameters<typeof nextError>[0]);
+    let client: WatchedClient;
     try {
-      owner = parseJobData(job.data).userId;
-    } catch {
-      throw new WriteIdConflictError(id);
+      client = (await within(Promise.race([this.#queue.getBackend().client, refused.promise]), limit, "connecting to Redis", this.#redisErrors)) as unknown as WatchedClient;
+    } finally {
+      refused.stop();
     }
-    if (owner !== userId) throw new WriteIdConflictError(id);
-    return Object.freeze({ id, existing: true });
+    this.#client = client;
+    if (client.status === undefined || client.status === "ready") return client;
+    // A connection being made, or made again, gets a moment; one that was closed for good fails at once.
+    const wait = client.status === "end" || client.status === "close" ? 0 : limit;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onReady: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        client.once("ready", resolve);
+        timer = setTimeout(() => reject(asQueueError(new Error(`Redis is not connected (${client.status ?? "unknown"})`), "connecting to Redis", this.#redisErrors)), wait);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onReady !== undefined) client.off("ready", onReady);
+    }
+    return client;
   }
 
   /**
@@ -355,15 +539,16 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    *
    * @example
    * ```ts
-   * const receipt = await queue.result("order-1");
+   * const receipt = await queue.result("alice", "order-1");
    * if (receipt.possibleDuplicate) log.warn("digi.me may hold order-1 twice");
    * ```
-   * @throws WriteNotFoundError for an unknown id; the write's typed error when it failed; QueueUnavailableError when Redis cannot be read.
+   * @throws WriteNotFoundError for an id this user never enqueued; the write's typed error when it failed; QueueUnavailableError when Redis cannot be read.
    */
-  async result(id: string): Promise<WriteReceipt> {
+  async result(userId: string, id: string): Promise<WriteReceipt> {
+    const user = parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
     const writeId = parseOrThrow(z.string().min(1).max(256), id, "INVALID_ARGUMENT", "id");
-    const jobId = jobIdOf(writeId);
-    const events = await within(this.#queueEvents(), this.#enqueueTimeoutMs, "listening for results");
+    const jobId = jobIdOf(user, writeId);
+    const events = await this.#call(this.#queueEvents(), "listening for results");
     const perJob = events as unknown as { on(name: string, listener: (args: { returnvalue: unknown }) => void): unknown; off(name: string, listener: (args: { returnvalue: unknown }) => void): unknown };
     return new Promise<WriteReceipt>((resolve, reject) => {
       const done = (): void => {
@@ -404,9 +589,9 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   /** The outcome of a settled write; `undefined` while it is waiting or running. */
   async #settled(writeId: string, jobId: string): Promise<WriteReceipt | DigimeWriteError | undefined> {
     // The state first: a settled job does not change, so the job read after it is complete.
-    const state = await within(this.#queue.getJobState(jobId), this.#enqueueTimeoutMs, "reading the job's state");
+    const state = await this.#call(this.#queue.getJobState(jobId), "reading the job's state");
     if (state !== "completed" && state !== "failed") return state === "unknown" ? new WriteNotFoundError(writeId) : undefined;
-    const job = await within(Job.fromId(this.#queue, jobId), this.#enqueueTimeoutMs, "reading the job");
+    const job = await this.#call(Job.fromId(this.#queue, jobId), "reading the job");
     if (job === undefined) return new WriteNotFoundError(writeId);
     if (state === "completed") return decodeReceipt(job.returnvalue);
     return decodeError(job.failedReason, job.attemptsStarted, job.stalledCounter > 0);
@@ -428,7 +613,17 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
       events.on("completed", ({ jobId, returnvalue }) => this.#emitDelivered(jobId, returnvalue));
       events.on("failed", ({ jobId }) => this.#emitFailed(jobId));
       events.on("stalled", ({ jobId }) => this.#emitRetrying(jobId, "stalled", undefined));
-      events.on("delayed", ({ jobId, delay }) => this.#emitRetrying(jobId, "run-failed", Math.max(0, Number(delay) - Date.now())));
+      events.on("delayed", ({ jobId, delay }) => {
+        // A parked job is delayed too: its `parked` event came first and said so.
+        if (this.#parking.delete(jobId)) return;
+        this.#emitRetrying(jobId, "run-failed", Math.max(0, Number(delay) - Date.now()));
+      });
+      const custom = events as unknown as { on(name: string, listener: (args: { jobId: string; until?: string }) => void): unknown };
+      custom.on(PARKED_EVENT, ({ jobId, until }) => {
+        this.#parking.add(jobId);
+        this.#emitPlain("parked", jobId, (ref) => ({ ...ref, until: Number(until) }));
+      });
+      custom.on(RESUMED_EVENT, ({ jobId }) => this.#emitPlain("resumed", jobId, (ref) => ref));
       await events.waitUntilReady();
       return events;
     })();
@@ -437,10 +632,10 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   }
 
   #emitDelivered(jobId: string, returnvalue: unknown): void {
-    const id = writeIdOf(jobId);
-    if (id === undefined || this.listenerCount("delivered") === 0) return;
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount("delivered") === 0) return;
     try {
-      this.emit("delivered", { id, receipt: decodeReceipt(returnvalue) });
+      this.emit("delivered", { id: ref.id, userId: ref.userId, receipt: decodeReceipt(returnvalue) });
     } catch (error) {
       queueMicrotask(() => {
         throw error;
@@ -449,18 +644,47 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   }
 
   #emitFailed(jobId: string): void {
-    const id = writeIdOf(jobId);
-    if (id === undefined || this.listenerCount("failed") === 0) return;
-    void this.#settled(id, jobId).then((outcome) => {
-      if (outcome instanceof DigimeWriteError) this.emit("failed", { id, error: outcome });
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount("failed") === 0) return;
+    void this.#settled(ref.id, jobId).then((outcome) => {
+      if (outcome instanceof DigimeWriteError) this.emit("failed", { id: ref.id, userId: ref.userId, error: outcome });
     }, () => undefined);
   }
 
-  #emitRetrying(jobId: string, reason: DurableRetryingEvent["reason"], delayMs: number | undefined): void {
-    const id = writeIdOf(jobId);
-    if (id === undefined || this.listenerCount("retrying") === 0) return;
+  #emitPlain<K extends "parked" | "resumed">(name: K, jobId: string, payload: (ref: { id: string; userId: string }) => DurableWriteEvents[K][0]): void {
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount(name) === 0) return;
     try {
-      this.emit("retrying", { id, reason, delayMs });
+      (this.emit as (event: K, arg: DurableWriteEvents[K][0]) => boolean)(name, payload(ref));
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /**
+   * The users whose writes are parked, waiting for them to authorize again:
+   * how many writes each, the oldest, and when the first fails. Ask these
+   * users to reconnect; their writes resume by themselves once they have.
+   *
+   * @example
+   * ```ts
+   * for (const { userId, count } of await queue.parkedUsers()) await email(userId, `${count} updates wait for you to reconnect digi.me`);
+   * ```
+   * @throws QueueUnavailableError when Redis cannot be read.
+   */
+  async parkedUsers(): Promise<ParkedUser[]> {
+    const redis = (await this.#connected()) as unknown as { hgetall(key: string): Promise<Record<string, string>>; smembers(key: string): Promise<string[]> };
+    const [entries, resumed] = await this.#call(Promise.all([redis.hgetall(this.#queue.toKey(PARKED_KEY)), redis.smembers(this.#queue.toKey(RESUMED_KEY))]), "reading parked writes");
+    return parkedUsersOf(entries, new Set(resumed));
+  }
+
+  #emitRetrying(jobId: string, reason: DurableRetryingEvent["reason"], delayMs: number | undefined): void {
+    const ref = writeRefOf(jobId);
+    if (ref === undefined || this.listenerCount("retrying") === 0) return;
+    try {
+      this.emit("retrying", { id: ref.id, userId: ref.userId, reason, delayMs });
     } catch (error) {
       queueMicrotask(() => {
         throw error;
@@ -479,7 +703,7 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * ```
    */
   async listen(): Promise<void> {
-    await within(this.#queueEvents(), this.#enqueueTimeoutMs, "listening for events");
+    await this.#call(this.#queueEvents(), "listening for events");
   }
 
   /**
@@ -495,7 +719,17 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     this.#closed = true;
     const events = this.#events;
     this.#events = undefined;
-    await Promise.all([this.#queue.close(), events?.then((e) => e.close(), () => undefined)]);
+    // Closing over a lost connection cannot say goodbye to Redis (BullMQ's close would wait for it): drop it instead.
+    const lost = this.#client !== undefined && this.#client.status !== "ready";
+    if (lost) this.#client!.disconnect();
+    const closing = Promise.all([this.#queue.close().catch(() => undefined), events?.then((e) => e.close(), () => undefined).catch(() => undefined)]);
+    if (!lost) {
+      await closing;
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, CONNECT_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Shows the queue's name only. */

@@ -60,19 +60,38 @@ export function parseJobData(data: unknown): WriteJobData {
   return parsed.data as WriteJobData;
 }
 
-/**
- * The BullMQ job id of a write id. BullMQ refuses integer-looking ids and
- * ids with `:`; a prefix and escaping `%` and `:` make every write id usable
- * and keep the mapping reversible.
- */
-export function jobIdOf(id: string): string {
-  return `w-${id.replaceAll("%", "%25").replaceAll(":", "%3A")}`;
+/** Escapes `%`, `:` and `/` so a part of a job id is unambiguous and reversible. */
+function escapePart(part: string): string {
+  return part.replaceAll("%", "%25").replaceAll(":", "%3A").replaceAll("/", "%2F");
 }
 
-/** The write id of a job id made by {@link jobIdOf}; `undefined` for other jobs. */
-export function writeIdOf(jobId: string | undefined): string | undefined {
+function unescapePart(part: string): string {
+  return part.replaceAll("%2F", "/").replaceAll("%3A", ":").replaceAll("%25", "%");
+}
+
+/**
+ * The BullMQ job id of a user's write id. Ids belong to their user: the job
+ * id holds both, so the same id from two users names two writes, and
+ * BullMQ's own atomic "add unless this job id exists" is the idempotency
+ * check. BullMQ refuses integer-looking ids and ids with `:`; a prefix and
+ * escaping keep every pair usable and the mapping reversible.
+ */
+export function jobIdOf(userId: string, id: string): string {
+  return `w-${escapePart(userId)}/${escapePart(id)}`;
+}
+
+/** A write's user and id. */
+export interface WriteRef {
+  userId: string;
+  id: string;
+}
+
+/** The user and write id of a job id made by {@link jobIdOf}; `undefined` for other jobs. */
+export function writeRefOf(jobId: string | undefined): WriteRef | undefined {
   if (jobId === undefined || !jobId.startsWith("w-")) return undefined;
-  return jobId.slice(2).replaceAll("%3A", ":").replaceAll("%25", "%");
+  const parts = jobId.slice(2).split("/");
+  if (parts.length !== 2) return undefined;
+  return { userId: unescapePart(parts[0]!), id: unescapePart(parts[1]!) };
 }
 
 /** Marks a failed reason this library wrote. */

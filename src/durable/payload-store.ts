@@ -5,7 +5,7 @@
  * @module
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, rename, rm, stat } from "node:fs/promises";
 import nodePath from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -49,12 +49,20 @@ export interface PayloadStore {
  * ```
  */
 export interface DirectoryPayloadStoreOptions {
-  /** A directory that the producers and every worker can read and write (created if missing). */
+  /**
+   * A directory that the producers and every worker can read and write
+   * (created if missing). It is made owner-only (0700) and each payload file
+   * 0600, whatever the umask: run producers and workers as the same account.
+   */
   directory: string;
 }
 
 const optionsSchema = z.object({ directory: z.string().min(1, "must not be empty") }).strict();
 const KEY = /^[A-Za-z0-9_-]{1,200}$/;
+/** The payload directory: owner only. */
+const DIRECTORY_MODE = 0o700;
+/** A payload file: owner read and write only. */
+const FILE_MODE = 0o600;
 
 function checkedKey(key: string): string {
   if (typeof key !== "string" || !KEY.test(key)) throw new TypeError("DirectoryPayloadStore: a payload key must be 1-200 letters, digits, '-' or '_'");
@@ -90,11 +98,14 @@ export class DirectoryPayloadStore implements PayloadStore {
   /** Writes to a temporary file, flushes it, then renames it into place. */
   async put(key: string, data: Uint8Array | Readable): Promise<number> {
     const target = this.#path(key);
-    this.#ready ??= mkdir(this.#directory, { recursive: true });
+    // Users' files: readable by this account only, whatever the umask (mkdir's and open's modes are masked by it; chmod is not).
+    this.#ready ??= mkdir(this.#directory, { recursive: true, mode: DIRECTORY_MODE }).then(() => chmod(this.#directory, DIRECTORY_MODE));
+    this.#ready.catch(() => (this.#ready = undefined));
     await this.#ready;
     const temporary = nodePath.join(this.#directory, `.${randomUUID()}.tmp`);
     try {
-      await pipeline(data instanceof Readable ? data : Readable.from([data]), createWriteStream(temporary, { flush: true }));
+      await pipeline(data instanceof Readable ? data : Readable.from([data]), createWriteStream(temporary, { flush: true, mode: FILE_MODE }));
+      await chmod(temporary, FILE_MODE);
       await rename(temporary, target);
     } catch (error) {
       await rm(temporary, { force: true });

@@ -4,15 +4,18 @@
  * keeping, refresh coordination, retries, events) is the client's, unchanged.
  * @module
  */
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "../internal/peers/bullmq.js";
+import { DelayedError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions } from "../internal/peers/bullmq.js";
 import { z } from "zod";
 import { DigimeWriteError } from "../errors.js";
-import type { WriteReceipt } from "../events.js";
+import type { WriteReceipt, WriteRetryingEvent } from "../events.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
 import type { WriteClient } from "../write-client.js";
 import type { WriteFileMeta } from "../writing/file-meta.js";
 import { encodeError, failedPossiblyDelivered, parseJobData, UPKEEP_JOB, WRITE_JOB, type WriteJobData } from "./job-data.js";
+import { FAIR_KEY, RELEASE_SCRIPT } from "./fair-share.js";
+import { PARK_SCRIPT, PARKED_KEY, parkedUsersOf, parseParkedRecord, RESUME_SCRIPT, RESUMED_KEY, UNPARK_SCRIPT, type ParkedRecord } from "./parking.js";
 import type { PayloadStore } from "./payload-store.js";
+import { clusterPrefixProblem } from "./redis-errors.js";
 
 /**
  * Defaults of {@link WriteWorkerOptions}.
@@ -25,15 +28,27 @@ import type { PayloadStore } from "./payload-store.js";
 export const WRITE_WORKER_DEFAULTS = Object.freeze({
   /**
    * Jobs held at once, per write the client delivers at once: the default
-   * `concurrency` is this times `client.concurrency`.
+   * `concurrency` is this times `client.concurrency`. Two: each delivery
+   * slot has its next job at hand (no Redis round trip between deliveries),
+   * and no more: a held job starts within about one delivery.
    */
   jobsPerDeliverySlot: 2,
+  /**
+   * The limiter every worker runs with when `limiter` is not given: high
+   * enough never to limit, present so that a 429's fleet-wide pause (BullMQ's
+   * rate limit, which only limited workers obey) stops every worker.
+   */
+  limiter: Object.freeze<WriteLimiter>({ max: 1_000_000, duration: 1_000 }),
   /** A running job's lock, ms. */
   lockDurationMs: 30_000,
   /** How often stalled jobs are looked for, ms. */
   stalledIntervalMs: 30_000,
   /** Stalls before a job finally fails. */
   maxStalledCount: 5,
+  /** How long a write that needs the user's new consent stays parked before it fails: 3 days. */
+  parkForMs: 3 * 86_400_000,
+  /** How often parked users' tokens are looked at, ms. */
+  resumeCheckMs: 1_000,
 });
 
 /**
@@ -54,12 +69,13 @@ export interface WriteWorkerOptions {
   /** BullMQ key prefix, as given to the queue. Default BullMQ's (`bull`). */
   prefix?: string;
   /**
-   * Jobs this worker takes from Redis and holds at once, each handed to
-   * `client.write`. The client still delivers at most `client.concurrency`
-   * at once (and its per-user limit); the jobs beyond that wait in its
-   * queue, so a delivery slot that frees up never waits for a Redis round
-   * trip to get its next job. A worker that dies runs all the jobs it held
-   * again, flagged `possibleDuplicate`. Bounds: 1 to 1000.
+   * Jobs this worker takes from Redis and holds at once. At most
+   * `client.concurrency` of them are handed to `client.write` at a time;
+   * the others wait in the worker for a free slot, so a slot that frees up
+   * never waits for a Redis round trip to get its next job, and a held job
+   * still obeys a fleet-wide pause (429) that began after it was taken. A
+   * worker that dies runs all the jobs it held again, flagged
+   * `possibleDuplicate`. Bounds: 1 to 1000.
    * @defaultValue twice `client.concurrency` (16 with the client's default of 8)
    */
   concurrency?: number;
@@ -84,6 +100,45 @@ export interface WriteWorkerOptions {
    * below `withinMs` so a missed run is caught by the next.
    */
   tokenUpkeep?: TokenUpkeepSchedule;
+  /**
+   * How long a write whose delivery needs the user's new consent
+   * (`REAUTHORIZATION_REQUIRED`) stays parked: kept in Redis, `result` still
+   * pending, until the user authorizes again (in any process sharing the
+   * token store; it then resumes by itself) or this time has passed (it then
+   * fails with the original error). `0` fails such writes at once.
+   * Bounds: 0 to 30 days.
+   * @defaultValue 259200000 (3 days)
+   */
+  parkForMs?: number;
+  /**
+   * How often this worker looks in the token store for a new token of each
+   * user with parked writes (one store read per such user). Bounds: 100 ms
+   * to 10 minutes.
+   * @defaultValue 1000
+   */
+  resumeCheckMs?: number;
+  /**
+   * A cap on writes started per `duration` ms across every worker of the
+   * queue (BullMQ's rate limiter, kept in Redis: the fleet shares it). Give
+   * every worker the same. Without it, nothing is capped; a 429 from digi.me
+   * still pauses the whole fleet for its `Retry-After`.
+   */
+  limiter?: WriteLimiter;
+}
+
+/**
+ * A cap on writes started across every worker of a queue (BullMQ's limiter).
+ *
+ * @example
+ * ```ts
+ * const limiter: WriteLimiter = { max: 50, duration: 1_000 }; // 50 writes a second, fleet-wide
+ * ```
+ */
+export interface WriteLimiter {
+  /** Writes started per `duration` (1 to 1,000,000). */
+  max: number;
+  /** The window, ms (1 ms to 1 hour). */
+  duration: number;
 }
 
 /**
@@ -135,6 +190,9 @@ const optionsSchema = z
     lockDurationMs: z.number().int().min(100).max(600_000).optional(),
     stalledIntervalMs: z.number().int().min(100).max(600_000).optional(),
     maxStalledCount: z.number().int().min(0).max(100).optional(),
+    parkForMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
+    resumeCheckMs: z.number().int().min(100).max(600_000).optional(),
+    limiter: z.object({ max: z.number().int().min(1).max(1_000_000), duration: z.number().int().min(1).max(3_600_000) }).strict().optional(),
     tokenUpkeep: z
       .object({
         everyMs: z.number().int().min(1_000).max(7 * 86_400_000),
@@ -145,15 +203,34 @@ const optionsSchema = z
   })
   .strict();
 
-/** Replaces the data of each job KEYS[i] that still exists with ARGV[i] (its data without the payload). */
-const RELEASE_SCRIPT = `
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'data', ARGV[i]) end
-end
-return #KEYS
-`;
 const RELEASE_BATCH_MS = 20;
 const RELEASE_BATCH_SIZE = 200;
+
+/** After the last processor returned, how long close() lets BullMQ record outcomes when its pause does not return. */
+const CLOSE_GRACE_MS = 1_000;
+
+/** The pub/sub channel (beside the queue's keys) on which workers announce a pause: its end, epoch ms. */
+const PAUSE_CHANNEL = "dwp:pause";
+
+/** The subscriber connection's surface used here. */
+interface PauseSubscriber {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** A write this worker is running: how to hand it back on a 429. */
+interface RunningWrite {
+  controller: AbortController;
+  /** Set when digi.me answered 429: the pause it asked for, ms. */
+  throttledForMs: number | undefined;
+}
+
+function runningKey(userId: string, id: string): string {
+  return `${userId}\n${id}`;
+}
 
 /** {@link WRITE_WORKER_DEFAULTS}`.jobsPerDeliverySlot` jobs per delivery slot of the client, within the option's bounds. */
 function defaultConcurrency(client: WriteClient): number {
@@ -191,31 +268,70 @@ export class WriteWorker {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #worker: Worker;
   readonly #scheduler: Queue | undefined;
-  readonly #releases: Array<[string, string]> = [];
+  /** Settled jobs waiting for their release: job key, data without the bytes, user id. */
+  readonly #releases: Array<[string, string, string]> = [];
   /** Each running job's checked data, so releasing it needs no second check (BullMQ settles the same Job object). */
   readonly #checked = new WeakMap<Job, WriteJobData>();
   #flushing: Promise<void> | undefined;
   readonly #scheduled: Promise<void>;
   #closing: Promise<void> | undefined;
+  readonly #parkForMs: number;
+  readonly #resumeTimer: ReturnType<typeof setInterval> | undefined;
+  #checkingParked = false;
+  /** The writes this worker is running, by user and id: a 429 on one of them hands its job back to the queue. */
+  readonly #running = new Map<string, RunningWrite>();
+  readonly #onRetrying: (event: WriteRetryingEvent) => void;
+  /** Until when this worker starts nothing (epoch ms): its view of the fleet's pause (its own 429s and the others'). */
+  #pausedUntil = 0;
+  /** Delivery slots: writes handed to the client at once (the client's concurrency). */
+  #freeSlots: number;
+  /** Held jobs waiting for a slot, in the order they were taken (Redis's fair order). */
+  readonly #slotWaiters: Array<{ userId: string; admit: () => void }> = [];
+  /** Writes handed to the client per user, to give a free slot to the user with the fewest. */
+  readonly #inFlight = new Map<string, number>();
+  /** Jobs whose processor is running, and who waits for none to be. */
+  #processing = 0;
+  readonly #idleWaiters: Array<() => void> = [];
+  /** The connection that hears other workers' pauses (Redis pub/sub), once made. */
+  #subscriber: PauseSubscriber | undefined;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
   constructor(options: WriteWorkerOptions) {
     this.#options = parseStoreOptions(optionsSchema, options, "WriteWorker");
     const o = this.#options;
-    this.#worker = new Worker(o.queueName, (job) => this.#process(job), {
+    const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A WriteWorker");
+    if (clusterProblem !== undefined) throw clusterProblem;
+    this.#parkForMs = o.parkForMs ?? WRITE_WORKER_DEFAULTS.parkForMs;
+    this.#freeSlots = typeof o.client.concurrency === "number" ? o.client.concurrency : 8;
+    this.#worker = new Worker(o.queueName, (job, token) => this.#counted(this.#process(job, token)), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
       concurrency: o.concurrency ?? defaultConcurrency(o.client),
       lockDuration: o.lockDurationMs ?? WRITE_WORKER_DEFAULTS.lockDurationMs,
       stalledInterval: o.stalledIntervalMs ?? WRITE_WORKER_DEFAULTS.stalledIntervalMs,
       maxStalledCount: o.maxStalledCount ?? WRITE_WORKER_DEFAULTS.maxStalledCount,
+      limiter: o.limiter ?? { ...WRITE_WORKER_DEFAULTS.limiter },
     });
+    // A 429 on any write of this client pauses the fleet (see #process).
+    this.#onRetrying = ({ id, userId, delayMs, error }) => {
+      if ((error as { httpStatus?: number }).httpStatus !== 429) return;
+      const running = this.#running.get(runningKey(userId, id));
+      if (running === undefined) return;
+      running.throttledForMs = delayMs;
+      running.controller.abort();
+    };
+    o.client.on("write:retrying", this.#onRetrying);
+    void this.#listenForPauses();
     // Connection trouble is BullMQ's to ride out (it reconnects); jobs stay in Redis meanwhile.
     this.#worker.on("error", () => undefined);
     this.#worker.on("completed", (job) => this.#release(job));
     this.#worker.on("failed", (job) => {
       if (job !== undefined && typeof job.finishedOn === "number") this.#release(job);
     });
+    if (this.#parkForMs > 0) {
+      this.#resumeTimer = setInterval(() => void this.#resumeParked(), o.resumeCheckMs ?? WRITE_WORKER_DEFAULTS.resumeCheckMs);
+      this.#resumeTimer.unref();
+    }
     const upkeep = o.tokenUpkeep;
     if (upkeep === undefined) {
       this.#scheduler = undefined;
@@ -253,7 +369,17 @@ export class WriteWorker {
     await Promise.all([this.#worker.waitUntilReady(), this.#scheduled]);
   }
 
-  async #process(job: Job): Promise<WriteReceipt | unknown> {
+  async #counted<T>(processing: Promise<T>): Promise<T> {
+    this.#processing += 1;
+    try {
+      return await processing;
+    } finally {
+      this.#processing -= 1;
+      if (this.#processing === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  async #process(job: Job, token: string | undefined): Promise<WriteReceipt | unknown> {
     if (job.name === UPKEEP_JOB) return this.#upkeep(job);
     if (job.name !== WRITE_JOB) throw new UnrecoverableError(`Unknown job name ${JSON.stringify(job.name)}`);
     let data: WriteJobData;
@@ -266,12 +392,191 @@ export class WriteWorker {
       throw new UnrecoverableError(encodeError(error));
     }
     // A run before this one that was cut off (its worker died) or that may have stored the file: say so.
-    const possibleDuplicate = job.stalledCounter > 0 || failedPossiblyDelivered(job.failedReason);
+    let possibleDuplicate = job.stalledCounter > 0 || failedPossiblyDelivered(job.failedReason);
+    // Only a job that ran before can have been parked: a first run costs no extra Redis call.
+    if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
+      const parked = await this.#unpark(job.id!);
+      if (parked !== undefined) {
+        if (!parked.resumed && Date.now() >= parked.record.until) throw new UnrecoverableError(parked.record.reason);
+        possibleDuplicate ||= parked.record.possiblyDelivered;
+      }
+    }
+    await this.#slot(data.userId);
     try {
-      return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate });
+      return await this.#deliver(job, data, fileData, possibleDuplicate, token);
+    } finally {
+      this.#releaseSlot(data.userId);
+    }
+  }
+
+  /** Resolves once no job is being processed by this worker. */
+  #whenIdle(): Promise<void> {
+    if (this.#processing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Resolves when a delivery slot is free, and taken for `userId`. */
+  async #slot(userId: string): Promise<void> {
+    if (this.#freeSlots > 0) {
+      this.#freeSlots -= 1;
+    } else {
+      await new Promise<void>((admit) => this.#slotWaiters.push({ userId, admit }));
+    }
+    this.#inFlight.set(userId, (this.#inFlight.get(userId) ?? 0) + 1);
+  }
+
+  /**
+   * Gives the slot to the held job whose user has the fewest writes in
+   * flight here (the earliest taken among equals): a user whose writes
+   * already fill their lane in the client does not take a slot another
+   * user's write could use now.
+   */
+  #releaseSlot(userId: string): void {
+    const left = (this.#inFlight.get(userId) ?? 1) - 1;
+    if (left === 0) this.#inFlight.delete(userId);
+    else this.#inFlight.set(userId, left);
+    if (this.#slotWaiters.length === 0) {
+      this.#freeSlots += 1;
+      return;
+    }
+    let best = 0;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (const [i, waiter] of this.#slotWaiters.entries()) {
+      const n = this.#inFlight.get(waiter.userId) ?? 0;
+      if (n < fewest) [best, fewest] = [i, n];
+      if (n === 0) break;
+    }
+    this.#slotWaiters.splice(best, 1)[0]!.admit();
+  }
+
+  /**
+   * Hears the pauses other workers of the queue announce (a 429 they met):
+   * jobs this worker holds then wait too. Best effort: without it, BullMQ's
+   * rate limit still stops every worker from taking new jobs.
+   */
+  async #listenForPauses(): Promise<void> {
+    try {
+      const main = (await this.#worker.getBackend().client) as unknown as { duplicate(): PauseSubscriber };
+      if (this.#closing !== undefined) return;
+      const subscriber = main.duplicate();
+      // Kept at once, so close() can drop it even while it is still connecting.
+      this.#subscriber = subscriber;
+      subscriber.on("error", () => undefined);
+      subscriber.on("message", (_channel: string, message: string) => {
+        const until = Number(message);
+        if (Number.isFinite(until)) this.#pausedUntil = Math.max(this.#pausedUntil, until);
+      });
+      await subscriber.subscribe(this.#worker.toKey(PAUSE_CHANNEL));
+    } catch {
+      // Best effort: BullMQ's rate limit still pauses the fleet's fetching.
+    }
+  }
+
+  async #deliver(job: Job, data: WriteJobData, fileData: WriteFileMeta["fileData"], possibleDuplicate: boolean, token: string | undefined): Promise<WriteReceipt> {
+    // A job taken before the fleet paused waits for the pause to end here, not at digi.me.
+    for (let pause = this.#pausedUntil - Date.now(); pause > 0; pause = this.#pausedUntil - Date.now()) await new Promise((resolve) => setTimeout(resolve, pause));
+    const key = runningKey(data.userId, data.id);
+    const running: RunningWrite = { controller: new AbortController(), throttledForMs: undefined };
+    this.#running.set(key, running);
+    try {
+      return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate, signal: running.controller.signal });
     } catch (error) {
+      if (running.throttledForMs !== undefined) {
+        // digi.me said 429 (too many requests; RFC 6585 §4, with an optional Retry-After): one pause for the whole
+        // fleet (BullMQ's rate limit: no worker takes a job until it ends), and this job goes back to the queue with
+        // its priority, no run used up. digi.me's SDK documents retries per call only (SDK documents/handling-errors.md,
+        // documents/initializing-the-sdk.md `retryOptions`): the fleet-wide pause is this library's.
+        const ms = Math.max(1, Math.round(running.throttledForMs));
+        const until = Date.now() + ms;
+        this.#pausedUntil = Math.max(this.#pausedUntil, until);
+        const redis = (await this.#worker.getBackend().client) as unknown as { publish(channel: string, message: string): Promise<number> };
+        await Promise.all([this.#worker.rateLimit(ms), redis.publish(this.#worker.toKey(PAUSE_CHANNEL), String(until)).catch(() => undefined)]);
+        throw Worker.RateLimitError();
+      }
       const reason = encodeError(error);
+      if (error instanceof DigimeWriteError && error.code === "REAUTHORIZATION_REQUIRED" && this.#parkForMs > 0 && token !== undefined) {
+        await this.#park(job, token, data.userId, reason, (error as { possiblyDelivered?: boolean }).possiblyDelivered === true || possibleDuplicate);
+      }
       throw worthAnotherRun(error) ? new Error(reason) : new UnrecoverableError(reason);
+    } finally {
+      this.#running.delete(key);
+    }
+  }
+
+  /** The ioredis client of the worker's blocking-free connection (for this library's scripts). */
+  async #redis(): Promise<{ eval(script: string, keys: number, ...args: string[]): Promise<unknown>; hgetall(key: string): Promise<Record<string, string>>; smembers(key: string): Promise<string[]> }> {
+    return (await this.#worker.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown>; hgetall(key: string): Promise<Record<string, string>>; smembers(key: string): Promise<string[]> };
+  }
+
+  /**
+   * Park a write that needs the user's new consent (digi.me: an expired or
+   * refused refresh token means the user must authorize again, SDK
+   * documents/create-user/reauthorizing.md; the fresh token they then get is
+   * stored by whichever client completes it): record why and until when,
+   * then move the job to BullMQ's delayed set until then (it keeps its
+   * priority, its quota place and its id). Throws BullMQ's DelayedError, which
+   * tells BullMQ the job was moved, not failed.
+   */
+  async #park(job: Job, token: string, userId: string, reason: string, possiblyDelivered: boolean): Promise<never> {
+    const now = Date.now();
+    const record: ParkedRecord = { userId, parkedAt: now, until: now + this.#parkForMs, reason, fingerprint: await this.#fingerprint(userId), possiblyDelivered };
+    const redis = await this.#redis();
+    await redis.eval(PARK_SCRIPT, 3, this.#worker.toKey(PARKED_KEY), this.#worker.toKey(RESUMED_KEY), this.#worker.keys.events!, job.id!, JSON.stringify(record), String(record.until));
+    await job.moveToDelayed(record.until, token);
+    throw new DelayedError();
+  }
+
+  /** Takes a job's park record as its run starts: `undefined` when it was not parked. */
+  async #unpark(jobId: string): Promise<{ record: ParkedRecord; resumed: boolean } | undefined> {
+    const redis = await this.#redis();
+    const [json, resumed] = (await redis.eval(UNPARK_SCRIPT, 2, this.#worker.toKey(PARKED_KEY), this.#worker.toKey(RESUMED_KEY), jobId)) as [string | null, number];
+    const record = parseParkedRecord(json);
+    return record === undefined ? undefined : { record, resumed: resumed === 1 };
+  }
+
+  /** The user's token as the store has it (its expiry times), or its status: a different value later means a new consent. */
+  async #fingerprint(userId: string): Promise<string> {
+    try {
+      const status = await this.#options.client.authorizationStatus(userId);
+      return status.status === "authorized" ? `authorized:${status.accessTokenExpiresAt}:${status.refreshTokenExpiresAt}` : status.status;
+    } catch {
+      return "unknown";
+    }
+  }
+
+  /**
+   * Resume the parked writes of every user who has authorized again: the
+   * store holds a token for them other than the one their writes were parked
+   * with. Each parked job is marked resumed once (any number of workers may
+   * look at once) and promoted out of the delayed set, so it runs at once.
+   */
+  async #resumeParked(): Promise<void> {
+    if (this.#checkingParked || this.#closing !== undefined) return;
+    this.#checkingParked = true;
+    try {
+      const redis = await this.#redis();
+      const parkedKey = this.#worker.toKey(PARKED_KEY);
+      const entries = await redis.hgetall(parkedKey);
+      if (Object.keys(entries).length === 0) return;
+      const resumed = new Set(await redis.smembers(this.#worker.toKey(RESUMED_KEY)));
+      for (const { userId } of parkedUsersOf(entries, resumed)) {
+        const status = await this.#options.client.authorizationStatus(userId).catch(() => undefined);
+        if (status?.status !== "authorized") continue;
+        const now = await this.#fingerprint(userId);
+        for (const [jobId, json] of Object.entries(entries)) {
+          const record = parseParkedRecord(json);
+          if (record?.userId !== userId || record.fingerprint === now || resumed.has(jobId)) continue;
+          const marked = await redis.eval(RESUME_SCRIPT, 3, parkedKey, this.#worker.toKey(RESUMED_KEY), this.#worker.keys.events!, jobId);
+          if (marked !== 1) continue;
+          // Already running (its time came meanwhile) or gone: nothing to promote; its run sees the mark.
+          const job = await Job.fromId(this.#worker, jobId).catch(() => undefined);
+          await job?.promote().catch(() => undefined);
+        }
+      }
+    } catch {
+      // Redis or the store away: the next check tries again.
+    } finally {
+      this.#checkingParked = false;
     }
   }
 
@@ -315,9 +620,9 @@ export class WriteWorker {
     } catch {
       return;
     }
-    if (data.payload.kind === "released") return;
     if (data.payload.kind === "stored") void this.#options.payloadStore?.delete(data.payload.key).catch(() => undefined);
-    this.#releases.push([this.#worker.toKey(job.id!), JSON.stringify({ ...data, payload: { kind: "released" } })]);
+    // Released even when the bytes are gone already: the release also gives the user's quota place back (once).
+    this.#releases.push([this.#worker.toKey(job.id!), JSON.stringify({ ...data, payload: { kind: "released" } }), data.userId]);
     this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, RELEASE_BATCH_MS)).then(() => this.#flushReleases());
   }
 
@@ -327,7 +632,8 @@ export class WriteWorker {
         const batch = this.#releases.splice(0, RELEASE_BATCH_SIZE);
         const client = (await this.#worker.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown> };
         // Best effort: a payload left behind costs space until the job's retention ends, never a second delivery.
-        await client.eval(RELEASE_SCRIPT, batch.length, ...batch.map(([key]) => key), ...batch.map(([, json]) => json)).catch(() => undefined);
+        const args = batch.flatMap(([, json, userId]) => [json, userId]);
+        await client.eval(RELEASE_SCRIPT, batch.length + 1, ...batch.map(([key]) => key), this.#worker.toKey(FAIR_KEY), ...args).catch(() => undefined);
       }
     } finally {
       this.#flushing = undefined;
@@ -347,12 +653,19 @@ export class WriteWorker {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      clearInterval(this.#resumeTimer);
+      this.#options.client.off("write:retrying", this.#onRetrying);
       // Pausing lets running writes finish on an open connection; then the last payloads are released.
-      await this.#worker.pause().catch(() => undefined);
+      // BullMQ's pause also reconnects its blocking connection, which on Redis Cluster can wait for good:
+      // once every processor has returned (and a moment for BullMQ to record the last outcomes), go on.
+      const paused = this.#worker.pause().catch(() => undefined);
+      await Promise.race([paused, this.#whenIdle().then(() => new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS)))]);
       await this.#flushing;
       await this.#flushReleases();
       await this.#worker.close();
       await this.#scheduler?.close();
+      // A subscriber only listens: dropping it loses nothing, and never waits on a connection still being made.
+      this.#subscriber?.disconnect();
     })();
     return this.#closing;
   }

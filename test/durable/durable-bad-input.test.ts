@@ -50,7 +50,7 @@ describe("durable writes: bad options", () => {
     const file = { fileData: Buffer.from("x"), fileName: "x.txt", fileDescriptor: { mimeType: "text/plain", accounts: [] } };
     await expect(queue.enqueue("alice", file, { id: "x".repeat(257) })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("options.id") });
     await expect(queue.enqueue("alice", { ...file, fileName: "" })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("fileMeta.fileName") });
-    await expect(queue.result("")).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("id") });
+    await expect(queue.result("alice", "")).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("id") });
     await expect(queue.enqueue("alice", file)).rejects.toMatchObject({ code: "QUEUE_UNAVAILABLE" });
     await queue.close();
   });

@@ -79,7 +79,7 @@ describe.skipIf(!hasRedis)("durable writes survive a worker killed with SIGKILL"
         ),
       );
     }
-    const results = Promise.allSettled(ids.map((id) => queue.result(id)));
+    const results = Promise.allSettled(ids.map((id, i) => queue.result(users[i % USERS]!, id)));
 
     // Mid-batch: once the victim has delivered 40 files, it dies without a word.
     let delivered = 0;
@@ -106,7 +106,7 @@ describe.skipIf(!hasRedis)("durable writes survive a worker killed with SIGKILL"
     const duplicates = ids.filter((id) => copies.get(id)! > 1);
     // Jobs the victim held when it died: BullMQ found them stalled and ran them again.
     const stalled = new Set<string>();
-    for (const id of ids) if (Number(await redis.hget(`bull:${queueName}:w-${id}`, "stc")) > 0) stalled.add(id);
+    for (const [i, id] of ids.entries()) if (Number(await redis.hget(`bull:${queueName}:w-${users[i % USERS]!}/${id}`, "stc")) > 0) stalled.add(id);
     const flagged = ids.filter((id) => receipts.get(id)!.possibleDuplicate);
 
     console.log(`durable crash: ${JSON.stringify({ delivered: copies.size, duplicates: duplicates.length, recoveredFromKilledWorker: stalled.size, flagged: flagged.length, startedByVictim: startedByVictim.size })}`);

@@ -53,7 +53,7 @@ describe.skipIf(!installed)("durable writes across a Redis restart (own redis-se
     // The refused write is simply enqueued again, with the same id, once Redis answers.
     await queue.enqueue("alice", meta("during-outage"), { id: "during-outage" });
     const all = [...ids, "during-outage"];
-    const settled = await Promise.allSettled(all.map((id) => queue.result(id)));
+    const settled = await Promise.allSettled(all.map((id) => queue.result("alice", id)));
     expect(settled.flatMap((r, i) => (r.status === "rejected" ? [`${all[i]}: ${String(r.reason)}`] : []))).toEqual([]);
 
     const copies = new Map<string, number>();

@@ -4,7 +4,7 @@
  * on the sandbox, and result(id) reports. Needs Redis (skipped with a printed
  * reason when absent, required under CI=true).
  */
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import nodePath from "node:path";
 import { Readable } from "node:stream";
@@ -16,7 +16,6 @@ import {
   DirectoryPayloadStore,
   DurableWriteQueue,
   PayloadStoreRequiredError,
-  WriteIdConflictError,
   WriteNotFoundError,
   WriteWorker,
   type DurableFailedEvent,
@@ -63,26 +62,46 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
   it("delivers an enqueued write and result(id) resolves with its receipt", async () => {
     const { id, existing } = await queue.enqueue("alice", file("first"), { id: "first" });
     expect({ id, existing }).toEqual({ id: "first", existing: false });
-    const receipt = await queue.result(id);
+    const receipt = await queue.result("alice", id);
     expect(receipt).toMatchObject({ id: "first", userId: "alice", status: "delivered", possibleDuplicate: false });
     expect(delivered("first").map((f) => f.bytes.toString())).toEqual(["first"]);
     // Once delivered, the bytes kept inside the job are released.
-    await expect.poll(async () => JSON.parse((await redis.hget(`bull:${queueName}:w-first`, "data")) ?? "{}").payload).toEqual({ kind: "released" });
+    await expect.poll(async () => JSON.parse((await redis.hget(`bull:${queueName}:w-alice/first`, "data")) ?? "{}").payload).toEqual({ kind: "released" });
   });
 
   it("enqueueing the same id again returns the existing write and delivers it once", async () => {
     const first = await queue.enqueue("alice", file("twice"), { id: "order:1" });
     const second = await queue.enqueue("alice", file("twice"), { id: "order:1" });
     expect(second).toEqual({ id: "order:1", existing: true });
-    await queue.result(first.id);
+    await queue.result("alice", first.id);
     expect(await queue.enqueue("alice", file("twice"), { id: "order:1" })).toEqual({ id: "order:1", existing: true });
     expect(delivered("twice")).toHaveLength(1);
   });
 
-  it("refuses an id already used for another user, with a typed error", async () => {
-    await queue.enqueue("alice", file("mine"), { id: "shared-id" });
-    await expect(queue.enqueue("bob", file("mine"), { id: "shared-id" })).rejects.toBeInstanceOf(WriteIdConflictError);
-    await queue.result("shared-id");
+  it("ids belong to their user: the same id from another user is that user's own write, never someone else's receipt", async () => {
+    const bobLibrary = await harness.authorize("bob");
+    expect(await queue.enqueue("alice", file("alice-shared"), { id: "shared-id" })).toEqual({ id: "shared-id", existing: false });
+    expect(await queue.enqueue("bob", file("bob-shared"), { id: "shared-id" })).toEqual({ id: "shared-id", existing: false });
+    const [aliceReceipt, bobReceipt] = await Promise.all([queue.result("alice", "shared-id"), queue.result("bob", "shared-id")]);
+    expect(aliceReceipt.userId).toBe("alice");
+    expect(bobReceipt.userId).toBe("bob");
+    expect(delivered("alice-shared")).toHaveLength(1);
+    expect(harness.sandbox.library(bobLibrary)!.files.map((f) => f.fileDescriptor.reference?.[0])).toEqual(["bob-shared"]);
+    // A user who never enqueued an id finds nothing under it.
+    await expect(queue.result("carol", "shared-id")).rejects.toBeInstanceOf(WriteNotFoundError);
+  });
+
+  it("concurrent enqueues of one id: the same user gets one job; two users get one each, with no cross-talk", async () => {
+    const carolLibrary = await harness.authorize("carol");
+    const daveLibrary = await harness.authorize("dave");
+    const same = await Promise.all(Array.from({ length: 20 }, () => queue.enqueue("carol", file("carol-race"), { id: "race" })));
+    expect(same.filter((r) => !r.existing)).toHaveLength(1);
+    const crossed = await Promise.all(Array.from({ length: 20 }, (_, i) => queue.enqueue(i % 2 === 0 ? "carol" : "dave", file(i % 2 === 0 ? "carol-race" : "dave-race"), { id: "race-2" })));
+    expect(crossed.filter((r) => !r.existing)).toHaveLength(2);
+    const receipts = await Promise.all([queue.result("carol", "race"), queue.result("carol", "race-2"), queue.result("dave", "race-2")]);
+    expect(receipts.map((r) => r.userId)).toEqual(["carol", "carol", "dave"]);
+    expect(harness.sandbox.library(carolLibrary)!.files.map((f) => f.fileDescriptor.reference?.[0]).sort()).toEqual(["carol-race", "carol-race"]);
+    expect(harness.sandbox.library(daveLibrary)!.files.map((f) => f.fileDescriptor.reference?.[0])).toEqual(["dave-race"]);
   });
 
   it("validates like client.write: the typed error names the field, nothing is enqueued", async () => {
@@ -91,14 +110,14 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     const error = await queue.enqueue("alice", badMeta, { id: "bad-meta" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).issues.map((i) => i.path)).toEqual(["fileMeta.fileDescriptor.mimeType"]);
-    await expect(queue.result("bad-meta")).rejects.toBeInstanceOf(WriteNotFoundError);
+    await expect(queue.result("alice", "bad-meta")).rejects.toBeInstanceOf(WriteNotFoundError);
   });
 
   it("keeps small payloads in the job and larger ones and streams in the payload store, deleting them once delivered", async () => {
     const big = Buffer.alloc(4096, 7);
     const a = await queue.enqueue("alice", file("big", big));
     const b = await queue.enqueue("alice", file("streamed", () => Readable.from([Buffer.from("streamed bytes")])));
-    await Promise.all([queue.result(a.id), queue.result(b.id)]);
+    await Promise.all([queue.result("alice", a.id), queue.result("alice", b.id)]);
     expect(delivered("big")[0]!.bytes.equals(big)).toBe(true);
     expect(delivered("streamed")[0]!.bytes.toString()).toBe("streamed bytes");
     await worker.close(); // the payload is released after completion: closing waits for that work to be scheduled
@@ -121,7 +140,7 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
 
   it("keeps no token in Redis: a job holds the user, the file's meta and the payload only", async () => {
     const { id } = await queue.enqueue("alice", file("secretless"));
-    await queue.result(id);
+    await queue.result("alice", id);
     const stored = await harness.store.get({ userId: "alice", contractId: harness.client.contractId });
     const everything = (await Promise.all((await redis.keys(`bull:${queueName}:*`)).map(async (k): Promise<unknown> => {
       const type = await redis.type(k);
@@ -139,7 +158,7 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     queue.on("failed", (event) => failed.push(event));
     await queue.listen();
     const { id } = await queue.enqueue("alice", file("rejected"));
-    const error = await queue.result(id).catch((e: unknown) => e);
+    const error = await queue.result("alice", id).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeliveryError);
     expect(error, String(error)).toMatchObject({ code: "DELIVERY_REJECTED", attempts: 1 });
     expect(rule.hits).toBe(1);
@@ -154,7 +173,7 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     queue.on("retrying", ({ id, reason }) => retrying.push({ id, reason }));
     await queue.listen();
     const { id } = await queue.enqueue("alice", file("outage"));
-    const receipt = await queue.result(id);
+    const receipt = await queue.result("alice", id);
     expect(outage.hits).toBe(6);
     expect(receipt).toMatchObject({ status: "delivered", attempts: 1, possibleDuplicate: false });
     expect(retrying).toContainEqual({ id, reason: "run-failed" });
@@ -174,6 +193,24 @@ describe.skipIf(!hasRedis)("durable writes on BullMQ, one process", () => {
     expect(everything).toContain("DELIVERY_REJECTED"); // the failed write's reason is there…
     for (const secret of [stored!.userAccessToken.accessToken.value, stored!.userAccessToken.refreshToken.value, harness.sandbox.contractDetails.privateKey.split("\n")[1]!]) {
       expect(everything).not.toContain(secret); // …and no secret
+    }
+  });
+});
+
+describe("DirectoryPayloadStore keeps users' files private", () => {
+  it("creates its directory 0700 and each payload 0600, even under a permissive umask", async () => {
+    const parent = await mkdtemp(nodePath.join(tmpdir(), "payload-modes-"));
+    const previous = process.umask(0o000);
+    try {
+      const directory = nodePath.join(parent, "nested", "payloads");
+      const store = new DirectoryPayloadStore({ directory });
+      await store.put("key-1", Buffer.from("a user's file"));
+      await store.put("key-2", Readable.from([Buffer.from("streamed")]));
+      expect((await stat(directory)).mode & 0o777).toBe(0o700);
+      for (const name of await readdir(directory)) expect({ name, mode: (await stat(nodePath.join(directory, name))).mode & 0o777 }).toEqual({ name, mode: 0o600 });
+    } finally {
+      process.umask(previous);
+      await rm(parent, { recursive: true, force: true });
     }
   });
 });

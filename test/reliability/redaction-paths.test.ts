@@ -167,7 +167,7 @@ describe("a token handed over mid-write and then quoted by the SDK's error", () 
     const worker = new WriteWorker({ client, connection, queueName });
     try {
       const { id } = await queue.enqueue("alice", jsonFile(1), { id: "hostile" });
-      await expect(queue.result(id)).rejects.toMatchObject({ code: "DELIVERY_REJECTED" });
+      await expect(queue.result("alice", id)).rejects.toMatchObject({ code: "DELIVERY_REJECTED" });
       const keys = await redis.keys(`bull:${queueName}:*`);
       const dump: string[] = [];
       for (const key of keys) {

@@ -34,6 +34,10 @@ export const QueueEvents: typeof BullMQ.QueueEvents = bullmq.QueueEvents;
 /** @internal */
 export type QueueEvents = BullMQ.QueueEvents;
 /** @internal */
+export const DelayedError: typeof BullMQ.DelayedError = bullmq.DelayedError;
+/** @internal */
+export type DelayedError = BullMQ.DelayedError;
+/** @internal */
 export const UnrecoverableError: typeof BullMQ.UnrecoverableError = bullmq.UnrecoverableError;
 /** @internal */
 export type UnrecoverableError = BullMQ.UnrecoverableError;
