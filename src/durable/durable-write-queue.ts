@@ -74,7 +74,10 @@ export interface DurableWriteQueueOptions {
   connection: ConnectionOptions;
   /** The BullMQ queue's name; producers and workers of one pipeline use the same. */
   queueName: string;
-  /** BullMQ key prefix. Default BullMQ's (`bull`). */
+  /**
+   * BullMQ key prefix. Default BullMQ's (`bull`).
+   * @defaultValue `"bull"` (BullMQ's)
+   */
   prefix?: string;
   /**
    * Largest `fileData` (Buffer or Uint8Array) kept inside the job, in bytes;
@@ -82,7 +85,10 @@ export interface DurableWriteQueueOptions {
    * @defaultValue 262144 (256 KiB)
    */
   maxInlineBytes?: number;
-  /** Where payloads larger than `maxInlineBytes`, and streams, are kept. Without it they are refused with `PAYLOAD_STORE_REQUIRED`. */
+  /**
+   * Where payloads larger than `maxInlineBytes`, and streams, are kept. Without it they are refused with `PAYLOAD_STORE_REQUIRED`.
+   * @defaultValue none: larger payloads and streams are refused
+   */
   payloadStore?: PayloadStore;
   /**
    * Runs of a write before it finally fails (BullMQ `attempts`). A run ends
@@ -158,6 +164,7 @@ export interface EnqueueOptions {
    * The write's id and idempotency key (1–256 characters): enqueueing the
    * same id again returns the existing write and never delivers twice on
    * purpose. Default: a random UUID.
+   * @defaultValue a random UUID
    */
   id?: string;
 }

@@ -66,7 +66,10 @@ export interface WriteWorkerOptions {
   connection: ConnectionOptions;
   /** The BullMQ queue's name, as given to the {@link DurableWriteQueue}. */
   queueName: string;
-  /** BullMQ key prefix, as given to the queue. Default BullMQ's (`bull`). */
+  /**
+   * BullMQ key prefix, as given to the queue. Default BullMQ's (`bull`).
+   * @defaultValue `"bull"` (BullMQ's)
+   */
   prefix?: string;
   /**
    * Jobs this worker takes from Redis and holds at once. At most
@@ -79,7 +82,10 @@ export interface WriteWorkerOptions {
    * @defaultValue twice `client.concurrency` (16 with the client's default of 8)
    */
   concurrency?: number;
-  /** The payload store the producers use, for payloads not kept inside jobs. */
+  /**
+   * The payload store the producers use, for payloads not kept inside jobs.
+   * @defaultValue none: only payloads kept inside jobs can be delivered
+   */
   payloadStore?: PayloadStore;
   /**
    * How long a worker's hold on a running job lasts without renewal (BullMQ
@@ -98,6 +104,7 @@ export interface WriteWorkerOptions {
    * The schedule is a BullMQ job scheduler keyed by the contract, so any
    * number of workers declaring it make one schedule. Pick `everyMs` well
    * below `withinMs` so a missed run is caught by the next.
+   * @defaultValue none: no scheduled upkeep
    */
   tokenUpkeep?: TokenUpkeepSchedule;
   /**
@@ -122,6 +129,7 @@ export interface WriteWorkerOptions {
    * queue (BullMQ's rate limiter, kept in Redis: the fleet shares it). Give
    * every worker the same. Without it, nothing is capped; a 429 from digi.me
    * still pauses the whole fleet for its `Retry-After`.
+   * @defaultValue none: no cap
    */
   limiter?: WriteLimiter;
 }
