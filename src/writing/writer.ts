@@ -200,16 +200,23 @@ export class Writer {
     const ticket = scheduler.admit({ userId: user, priority, signal, bytes: source.size ?? 0 });
     if (ticket instanceof Error) return Promise.reject(this.#failed(write, ticket));
     if (this.#deps.listening?.("write:queued") !== false) this.#deps.emit("write:queued", { ...baseOf(write), priority, queued: scheduler.size });
-    return this.#run(write, ticket);
+    const turn = ticket.turn();
+    if (turn === undefined) return this.#run(write, ticket);
+    // A write that must wait holds one reaction on its turn, not a suspended async function.
+    return turn.then(
+      () => this.#run(write, ticket),
+      (refused: unknown) => {
+        ticket.release();
+        throw this.#failed(write, refused);
+      },
+    );
   }
 
-  /** Wait for the turn, deliver, release the slot, settle: the life of one admitted write. */
+  /** Deliver, release the slot, settle: the life of one admitted write once its turn came. */
   async #run(write: Write, ticket: Ticket): Promise<WriteReceipt> {
     let failure: unknown;
     let failed = false;
     try {
-      const turn = ticket.turn();
-      if (turn !== undefined) await turn;
       await this.#deliver(write);
     } catch (error) {
       failed = true;
