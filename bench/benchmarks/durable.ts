@@ -329,6 +329,16 @@ export const durableWrites: Benchmark = {
     }
     const d1 = med(1, (r) => r.perSecond);
     rows.push({
+      id: "D1/D0",
+      figure: "durable writes, 1 worker process (D1) over bare BullMQ draining the same jobs (D0), same run",
+      unit: "writes/s",
+      client: d1,
+      baseline: ceiling,
+      ratio: d1 / ceiling,
+      goal: "ratio ≥ 0.9",
+      met: d1 / ceiling >= 0.9,
+    });
+    rows.push({
       id: "D6",
       figure: `one user alone, ${writes.toLocaleString("en-US")} writes, 1 worker process whose client lets one user use all ${CONCURRENCY} slots (perUserConcurrency ${CONCURRENCY}) vs D1 (${USERS} users)`,
       unit: "writes/s",
