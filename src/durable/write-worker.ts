@@ -4,6 +4,7 @@
  * keeping, refresh coordination, retries, events) is the client's, unchanged.
  * @module
  */
+import { sleep } from "../internal/sleep.js";
 import { DelayedError, Job, Queue, UnrecoverableError, Worker, type ConnectionOptions } from "../internal/peers/bullmq.js";
 import { z } from "zod";
 import { DigimeWriteError } from "../errors.js";
@@ -482,7 +483,7 @@ export class WriteWorker {
 
   async #deliver(job: Job, data: WriteJobData, fileData: WriteFileMeta["fileData"], possibleDuplicate: boolean, token: string | undefined): Promise<WriteReceipt> {
     // A job taken before the fleet paused waits for the pause to end here, not at digi.me.
-    for (let pause = this.#pausedUntil - Date.now(); pause > 0; pause = this.#pausedUntil - Date.now()) await new Promise((resolve) => setTimeout(resolve, pause));
+    for (let pause = this.#pausedUntil - Date.now(); pause > 0; pause = this.#pausedUntil - Date.now()) await sleep(pause);
     const key = runningKey(data.userId, data.id);
     const running: RunningWrite = { controller: new AbortController(), throttledForMs: undefined };
     this.#running.set(key, running);
@@ -631,7 +632,7 @@ export class WriteWorker {
     if (data.payload.kind === "stored") void this.#options.payloadStore?.delete(data.payload.key).catch(() => undefined);
     // Released even when the bytes are gone already: the release also gives the user's quota place back (once).
     this.#releases.push([this.#worker.toKey(job.id!), JSON.stringify({ ...data, payload: { kind: "released" } }), data.userId]);
-    this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, RELEASE_BATCH_MS)).then(() => this.#flushReleases());
+    this.#flushing ??= sleep(RELEASE_BATCH_MS).then(() => this.#flushReleases());
   }
 
   async #flushReleases(): Promise<void> {
@@ -667,7 +668,7 @@ export class WriteWorker {
       // BullMQ's pause also reconnects its blocking connection, which on Redis Cluster can wait for good:
       // once every processor has returned (and a moment for BullMQ to record the last outcomes), go on.
       const paused = this.#worker.pause().catch(() => undefined);
-      await Promise.race([paused, this.#whenIdle().then(() => new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS)))]);
+      await Promise.race([paused, this.#whenIdle().then(() => sleep(CLOSE_GRACE_MS))]);
       await this.#flushing;
       await this.#flushReleases();
       await this.#worker.close();

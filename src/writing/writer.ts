@@ -62,9 +62,6 @@ export interface WriteOptions {
   possibleDuplicate?: boolean;
 }
 
-/** Validation of user ids everywhere in the public API: one definition, in `internal/ids`. */
-export { userIdSchema } from "../internal/ids.js";
-
 const writeOptionsSchema = z
   .object({
     signal: z.instanceof(AbortSignal, { error: "must be an AbortSignal" }).optional(),

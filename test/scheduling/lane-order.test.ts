@@ -1,17 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
 import { LaneScheduler } from "../../src/scheduling/lane-scheduler.js";
-import { runInTurn, type Scheduler } from "../../src/scheduling/scheduler.js";
-
-/** Run `task` in its turn on `scheduler`, as the writer does. */
-const add = <T>(scheduler: Scheduler, userId: string, priority: number, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> =>
-  runInTurn(scheduler, { userId, priority, signal }, task);
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { add, deferred } from "./support.js";
 
 describe("write queue lanes and workers", () => {
   it("runs every write in the async context of the call that queued it, also after waiting in its lane", async () => {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ClientClosedError, QueueFullError, WriteAbortedError } from "../../src/errors.js";
 import { LaneScheduler } from "../../src/scheduling/lane-scheduler.js";
-import { runInTurn, type Scheduler } from "../../src/scheduling/scheduler.js";
-
-/** Run `task` in its turn on `scheduler`, as the writer does. */
-const add = <T>(scheduler: Scheduler, userId: string, priority: number, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> =>
-  runInTurn(scheduler, { userId, priority, signal }, task);
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { add, deferred } from "./support.js";
 
 describe("the write queue", () => {
   it("with strict lanes (an SDK that refreshes inside its writes) runs one write per user at a time, several users in parallel", async () => {

@@ -7,13 +7,9 @@ import { describe, expect, it } from "vitest";
 import { QueueFullError, ValidationError, WriteClient, type DigimeSdk } from "../../src/index.js";
 import { LaneScheduler } from "../../src/scheduling/lane-scheduler.js";
 import type { Scheduler } from "../../src/scheduling/scheduler.js";
+import { deferred } from "./support.js";
 import { jsonFile, REDIRECT_URI, setup, STATE_SECRET } from "../support/setup.js";
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** Admit a write of `userId` that runs until `gate` opens and records that it settled; or return why it was refused. */
 function enqueue(scheduler: Scheduler, userId: string, gate: Promise<void>, settled: string[], label: string, bytes = 0): Error | undefined {
