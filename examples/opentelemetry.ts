@@ -70,7 +70,7 @@ export async function runTracedDemo(): Promise<{ authorization: string; request:
       redirectUri: "https://app.example/digime/callback",
       tokenStore: new MemoryTokenStore(),
       now: () => clock,
-      queue: { perUserConcurrency: 1 },
+      queue: { perUserConcurrency: 1, lendIdleSlots: false }, // one write of alice at a time, so the trace shows queue waits
       retry: { minDelayMs: 5, maxDelayMs: 5 },
       opentelemetry: { api, tracerProvider },
     });

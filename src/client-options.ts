@@ -198,8 +198,8 @@ export interface ResolvedOptions {
   requireSealedBundle: boolean;
   authorizationTtlMs: number;
   queue: ResolvedQueueOptions;
-  /** Whether the caller chose `queue.perUserConcurrency` (else it follows the SDK's refresh ability). */
-  perUserConcurrencySet: boolean;
+  /** What the caller chose of `queue.perUserConcurrency` and `queue.lendIdleSlots`; unset ones follow the SDK's refresh ability. */
+  queueChosen: Pick<QueueOptions, "perUserConcurrency" | "lendIdleSlots">;
   retry: ResolvedRetryOptions;
   refreshWindowMs: number;
   refreshCoordination: RefreshCoordinationOptions;
@@ -259,6 +259,7 @@ const optionsSchema = strict({
   queue: strict({
       concurrency: z.number().int().min(1).max(10_000).optional(),
       perUserConcurrency: z.number().int().min(1).max(1000).optional(),
+      lendIdleSlots: z.boolean().optional(),
       maxQueued: z.number().int().min(1).optional(),
       maxQueuedPerUser: z.number().int().min(1).optional(),
       maxQueuedBytes: z.number().int().min(1).optional(),
@@ -330,7 +331,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     requireSealedBundle: o.requireSealedBundle ?? false,
     authorizationTtlMs: o.authorizationTtlMs ?? 15 * 60 * 1000,
     queue: { ...QUEUE_DEFAULTS, ...stripUndefined(o.queue) },
-    perUserConcurrencySet: o.queue?.perUserConcurrency !== undefined,
+    queueChosen: { perUserConcurrency: o.queue?.perUserConcurrency, lendIdleSlots: o.queue?.lendIdleSlots },
     retry: { ...RETRY_DEFAULTS, ...stripUndefined(o.retry) },
     refreshWindowMs: o.refreshWindowMs ?? 60_000,
     refreshCoordination: { leaseMs: 3_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000, ...stripUndefined(o.refreshCoordination) },

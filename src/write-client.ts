@@ -22,7 +22,7 @@ import { expiryMs } from "./tokens/token-comparison.js";
 import { ClientClosedError, ValidationError } from "./errors.js";
 import type { RefreshExpiringReport } from "./tokens/token-upkeep.js";
 import type { WriteFileMeta } from "./writing/file-meta.js";
-import { Writer, type WriteOptions } from "./writing/writer.js";
+import { Writer, type WriteGate, type WriteOptions } from "./writing/writer.js";
 import { userIdSchema } from "./internal/ids.js";
 import { LaneScheduler, PROACTIVE_PER_USER_CONCURRENCY } from "./scheduling/lane-scheduler.js";
 import { z } from "zod";
@@ -142,6 +142,24 @@ const refreshExpiringSchema = z
   .strict();
 
 /**
+ * The writer's path of each client, for the durable worker in this package:
+ * `client.write` with a gate before the first attempt (the fleet's pause), on
+ * the client's own scheduler. Not exported from any entry point.
+ */
+const gatedWrites = new WeakMap<WriteClient, (userId: string, fileMeta: WriteFileMeta, options: WriteOptions | undefined, gate: WriteGate) => Promise<WriteReceipt>>();
+
+/**
+ * Write through `client` as `client.write` does, in the same scheduler and
+ * bounds, asking `gate` once the write's turn has come. A stand-in without
+ * the writer (a test double) gets a plain `write` after the gate.
+ */
+export function writeGated(client: WriteClient, userId: string, fileMeta: WriteFileMeta, options: WriteOptions | undefined, gate: WriteGate): Promise<WriteReceipt> {
+  const gated = gatedWrites.get(client);
+  if (gated !== undefined) return gated(userId, fileMeta, options, gate);
+  return Promise.resolve(gate()).then(() => client.write(userId, fileMeta, options));
+}
+
+/**
  * Writes files into users' digi.me libraries: runs the authorization flow,
  * keeps every user's token fresh and stored, and delivers files through a
  * queued, retrying pipeline that reports everything as typed events.
@@ -238,11 +256,16 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       checkStateMac: options.stateSecret !== undefined,
       telemetry: resolved.telemetry,
     });
-    const queue = resolved.perUserConcurrencySet || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
-    // Strict lanes: a user's writes never overlap past perUserConcurrency. Lending idle slots to a lone
-    // user (the scheduler can) raced the SDK's in-write refresh with generation C when a token expired
-    // mid-queue (7 refused refreshes in test/tokens/token-refresh.test.ts), so it stays off until that race is gone.
-    const scheduler = new LaneScheduler(queue, (settled) => emit("queue:idle", { settled }), true);
+    // Where the library refreshes before expiry (the SDK has `refreshToken`), refresh safety does not rest on
+    // the lanes: one user may run several writes and take idle slots. Elsewhere the SDK refreshes inside every
+    // write that meets an expired token, so a user's writes stay one at a time unless the app chose otherwise.
+    const proactive = this.#port.canRefresh;
+    const queue = {
+      ...resolved.queue,
+      perUserConcurrency: resolved.queueChosen.perUserConcurrency ?? (proactive ? PROACTIVE_PER_USER_CONCURRENCY : resolved.queue.perUserConcurrency),
+      lendIdleSlots: resolved.queueChosen.lendIdleSlots ?? proactive,
+    };
+    const scheduler = new LaneScheduler(queue, (settled) => emit("queue:idle", { settled }));
     this.#scheduler = scheduler;
     this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: scheduler.size - scheduler.running, inFlight: scheduler.running }));
     this.#writer = new Writer({
@@ -256,6 +279,10 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       contractId: this.#contractId,
       listening: (name) => this.listenerCount(name) > 0,
       scrub: (error) => scrubError(error, this.#seen.list),
+    });
+    gatedWrites.set(this, (userId, fileMeta, options, gate) => {
+      if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
+      return this.#writer.write(userId, fileMeta, options, gate);
     });
   }
 

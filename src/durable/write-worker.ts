@@ -10,7 +10,7 @@ import { z } from "zod";
 import { DigimeWriteError } from "../errors.js";
 import type { WriteReceipt, WriteRetryingEvent } from "../events.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
-import type { WriteClient } from "../write-client.js";
+import { writeGated, type WriteClient } from "../write-client.js";
 import type { WriteFileMeta } from "../writing/file-meta.js";
 import { encodeError, failedPossiblyDelivered, parseJobData, UPKEEP_JOB, WRITE_JOB, type WriteJobData } from "./job-data.js";
 import { FAIR_KEY, RELEASE_SCRIPT } from "./fair-share.js";
@@ -292,12 +292,6 @@ export class WriteWorker {
   readonly #onRetrying: (event: WriteRetryingEvent) => void;
   /** Until when this worker starts nothing (epoch ms): its view of the fleet's pause (its own 429s and the others'). */
   #pausedUntil = 0;
-  /** Delivery slots: writes handed to the client at once (the client's concurrency). */
-  #freeSlots: number;
-  /** Held jobs waiting for a slot, in the order they were taken (Redis's fair order). */
-  readonly #slotWaiters: Array<{ userId: string; admit: () => void }> = [];
-  /** Writes handed to the client per user, to give a free slot to the user with the fewest. */
-  readonly #inFlight = new Map<string, number>();
   /** Jobs whose processor is running, and who waits for none to be. */
   #processing = 0;
   readonly #idleWaiters: Array<() => void> = [];
@@ -311,7 +305,6 @@ export class WriteWorker {
     const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A WriteWorker");
     if (clusterProblem !== undefined) throw clusterProblem;
     this.#parkForMs = o.parkForMs ?? WRITE_WORKER_DEFAULTS.parkForMs;
-    this.#freeSlots = typeof o.client.concurrency === "number" ? o.client.concurrency : 8;
     this.#worker = new Worker(o.queueName, (job, token) => this.#counted(this.#process(job, token)), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
@@ -410,52 +403,13 @@ export class WriteWorker {
         possibleDuplicate ||= parked.record.possiblyDelivered;
       }
     }
-    await this.#slot(data.userId);
-    try {
-      return await this.#deliver(job, data, fileData, possibleDuplicate, token);
-    } finally {
-      this.#releaseSlot(data.userId);
-    }
+    return this.#deliver(job, data, fileData, possibleDuplicate, token);
   }
 
   /** Resolves once no job is being processed by this worker. */
   #whenIdle(): Promise<void> {
     if (this.#processing === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  /** Resolves when a delivery slot is free, and taken for `userId`. */
-  async #slot(userId: string): Promise<void> {
-    if (this.#freeSlots > 0) {
-      this.#freeSlots -= 1;
-    } else {
-      await new Promise<void>((admit) => this.#slotWaiters.push({ userId, admit }));
-    }
-    this.#inFlight.set(userId, (this.#inFlight.get(userId) ?? 0) + 1);
-  }
-
-  /**
-   * Gives the slot to the held job whose user has the fewest writes in
-   * flight here (the earliest taken among equals): a user whose writes
-   * already fill their lane in the client does not take a slot another
-   * user's write could use now.
-   */
-  #releaseSlot(userId: string): void {
-    const left = (this.#inFlight.get(userId) ?? 1) - 1;
-    if (left === 0) this.#inFlight.delete(userId);
-    else this.#inFlight.set(userId, left);
-    if (this.#slotWaiters.length === 0) {
-      this.#freeSlots += 1;
-      return;
-    }
-    let best = 0;
-    let fewest = Number.POSITIVE_INFINITY;
-    for (const [i, waiter] of this.#slotWaiters.entries()) {
-      const n = this.#inFlight.get(waiter.userId) ?? 0;
-      if (n < fewest) [best, fewest] = [i, n];
-      if (n === 0) break;
-    }
-    this.#slotWaiters.splice(best, 1)[0]!.admit();
   }
 
   /**
@@ -482,13 +436,19 @@ export class WriteWorker {
   }
 
   async #deliver(job: Job, data: WriteJobData, fileData: WriteFileMeta["fileData"], possibleDuplicate: boolean, token: string | undefined): Promise<WriteReceipt> {
-    // A job taken before the fleet paused waits for the pause to end here, not at digi.me.
-    for (let pause = this.#pausedUntil - Date.now(); pause > 0; pause = this.#pausedUntil - Date.now()) await sleep(pause);
     const key = runningKey(data.userId, data.id);
     const running: RunningWrite = { controller: new AbortController(), throttledForMs: undefined };
     this.#running.set(key, running);
     try {
-      return await this.#options.client.write(data.userId, { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor }, { id: data.id, possibleDuplicate, signal: running.controller.signal });
+      // Held jobs wait for a slot in the client's own scheduler (its per-user lanes and bounds), like any
+      // client.write; when its turn comes, a job taken before the fleet paused waits out the pause there.
+      return await writeGated(
+        this.#options.client,
+        data.userId,
+        { fileData, fileName: data.fileName, fileDescriptor: data.fileDescriptor },
+        { id: data.id, possibleDuplicate, signal: running.controller.signal },
+        this.#pauseGate,
+      );
     } catch (error) {
       if (running.throttledForMs !== undefined) {
         // digi.me said 429 (too many requests; RFC 6585 §4, with an optional Retry-After): one pause for the whole
@@ -510,6 +470,13 @@ export class WriteWorker {
     } finally {
       this.#running.delete(key);
     }
+  }
+
+  /** Asked when a held job's turn has come: waits out the fleet's pause, if one is on. */
+  readonly #pauseGate = (): Promise<void> | undefined => (this.#pausedUntil > Date.now() ? this.#waitOutPause() : undefined);
+
+  async #waitOutPause(): Promise<void> {
+    for (let pause = this.#pausedUntil - Date.now(); pause > 0; pause = this.#pausedUntil - Date.now()) await sleep(pause);
   }
 
   /** The ioredis client of the worker's blocking-free connection (for this library's scripts). */

@@ -1,8 +1,8 @@
 /**
  * The one way this library tries a thing again: exponential backoff on
- * p-retry. Token persistence, refresh and lease waits, the file store's lock
- * and the code exchange use it; delivery uses p-retry through the writer's
- * retry policy, which adds `Retry-After` and write events on top.
+ * p-retry. Delivery (through the writer's retry policy, which adds
+ * `Retry-After` and write events), token persistence, refresh and lease
+ * waits, the file store's lock, the code exchange and key set fetches use it.
  */
 import pRetry, { type RetryContext } from "p-retry";
 import { sleep } from "./sleep.js";
@@ -27,8 +27,15 @@ export interface BackoffOptions {
   readonly shouldRetry?: ((error: unknown) => boolean) | undefined;
   /** A wait a failure asks for (a server's `Retry-After`), honoured when longer than the backoff. */
   readonly waitAtLeastMs?: ((error: unknown) => number | undefined) | undefined;
-  /** Told of each failure before any wait; `willRetry` says whether another try follows. */
-  readonly onFailure?: ((error: unknown, attempt: number, willRetry: boolean) => void) | undefined;
+  /** Told of each failure before any wait; `willRetry` says whether another try follows, after `delayMs`. */
+  readonly onFailure?: ((error: unknown, attempt: number, willRetry: boolean, delayMs: number) => void) | undefined;
+  /**
+   * The caller already made the first try, and it failed with this (a hot
+   * path that skips p-retry's setup when the first try succeeds, as nearly
+   * every write does): the backoff starts from that failure, exactly as if it
+   * had made the try itself, and `attempt` is first called with 2.
+   */
+  readonly firstFailure?: { readonly error: unknown } | undefined;
 }
 
 /** Carries whatever an attempt threw through p-retry, which treats some errors (TypeError, non-Errors) specially. */
@@ -52,10 +59,11 @@ class Failed extends Error {
  * ```
  */
 export async function withBackoff<T>(attempt: (attemptNumber: number) => Promise<T>, options: BackoffOptions): Promise<T> {
-  const { shouldRetry, waitAtLeastMs, onFailure, signal } = options;
+  const { shouldRetry, waitAtLeastMs, onFailure, signal, firstFailure } = options;
   try {
     return await pRetry(
       async (attemptNumber) => {
+        if (attemptNumber === 1 && firstFailure !== undefined) throw new Failed(firstFailure.error);
         try {
           return await attempt(attemptNumber);
         } catch (error) {
@@ -74,9 +82,9 @@ export async function withBackoff<T>(attempt: (attemptNumber: number) => Promise
         onFailedAttempt: async (context: RetryContext) => {
           const failure = (context.error as Failed).failure;
           const willRetry = context.retriesLeft > 0 && (shouldRetry?.(failure) ?? true);
-          onFailure?.(failure, context.attemptNumber, willRetry);
           // p-retry waits `retryDelay` after this hook; add what the failure asks beyond it.
           const wanted = willRetry ? (waitAtLeastMs?.(failure) ?? 0) : 0;
+          onFailure?.(failure, context.attemptNumber, willRetry, willRetry ? Math.max(context.retryDelay, wanted) : 0);
           if (wanted > context.retryDelay) await sleep(wanted - context.retryDelay, signal);
         },
       },

@@ -11,8 +11,8 @@
 
 interface Entry {
   readonly deadline: number;
-  readonly label: string;
-  readonly reject: (error: unknown) => void;
+  /** What a call that reached its deadline does (reject, or resolve with nothing). */
+  readonly expire: () => void;
   prev: Entry | undefined;
   next: Entry | undefined;
 }
@@ -42,11 +42,7 @@ export class CallDeadlines {
    */
   run<T>(label: string, call: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Entry = { deadline: performance.now() + this.#ms, label, reject, prev: this.#tail, next: undefined };
-      if (this.#tail === undefined) this.#head = entry;
-      else this.#tail.next = entry;
-      this.#tail = entry;
-      this.#arm();
+      const entry = this.#add(() => reject(this.#timeoutError(label)));
       let answer: Promise<T>;
       try {
         answer = Promise.resolve(call());
@@ -64,6 +60,36 @@ export class CallDeadlines {
         },
       );
     });
+  }
+
+  /**
+   * `promise`'s outcome if it settles within `ms`, else `undefined` once they
+   * have passed: {@link settledWithin} for many concurrent waits of the same
+   * length, without a timer each. The promise keeps running; a late outcome
+   * is ignored.
+   */
+  settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T> | undefined> {
+    return new Promise((resolve) => {
+      const entry = this.#add(() => resolve(undefined));
+      promise.then(
+        (value) => {
+          if (this.#remove(entry)) resolve({ status: "fulfilled", value });
+        },
+        (reason: unknown) => {
+          if (this.#remove(entry)) resolve({ status: "rejected", reason });
+        },
+      );
+    });
+  }
+
+  /** Append an entry due `ms` from now, arming the timer if none is. */
+  #add(expire: () => void): Entry {
+    const entry: Entry = { deadline: performance.now() + this.#ms, expire, prev: this.#tail, next: undefined };
+    if (this.#tail === undefined) this.#head = entry;
+    else this.#tail.next = entry;
+    this.#tail = entry;
+    this.#arm();
+    return entry;
   }
 
   /** Unlink `entry`; false when it was gone already (timed out). */
@@ -110,7 +136,7 @@ export class CallDeadlines {
     let entry = this.#head;
     while (entry !== undefined && entry.deadline - now <= EARLY_MS) {
       this.#remove(entry);
-      entry.reject(this.#timeoutError(entry.label));
+      entry.expire();
       entry = this.#head;
     }
     if (entry !== undefined) this.#timer = setTimeout(() => this.#expire(), Math.max(1, Math.ceil(entry.deadline - now)));

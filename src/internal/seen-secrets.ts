@@ -111,12 +111,13 @@ export function seeingStore(store: TokenStore, seen: SeenSecrets): TokenStore {
     for (const record of list) seen.addRecord(record);
     return list;
   };
+  // A plain reaction, not an async function: this runs on every write.
+  const noted = (record: StoredCredentials | undefined): StoredCredentials | undefined => {
+    seen.addRecord(record);
+    return record;
+  };
   const wrapper: TokenStore = {
-    async get(key) {
-      const record = await store.get(key);
-      seen.addRecord(record);
-      return record;
-    },
+    get: (key) => store.get(key).then(noted),
     async set(key, credentials, options) {
       seen.addRecord(credentials);
       const result = await store.set(key, credentials, options);

@@ -7,8 +7,9 @@
  * one, then the lane that has waited longest, so users take turns and one
  * busy user cannot crowd out the rest. `perUserConcurrency` is a user's share
  * while others wait: a slot nobody else is ready for goes to a lane past its
- * share (work-conserving), unless the lanes are strict, where a user's writes
- * must not overlap beyond it (an SDK that refreshes inside its writes). A slot freed by a settled write goes straight to the next ready
+ * share (work-conserving, `lendIdleSlots`), unless the lanes are strict, where
+ * a user's writes must not overlap beyond it (an SDK that refreshes inside its
+ * writes). A slot freed by a settled write goes straight to the next ready
  * write (its turn resolves); there are no worker loops and no callbacks into
  * the writer. A write keeps the async context of its `write()` call because
  * it is one async function that awaits its turn.
@@ -42,6 +43,17 @@ export interface QueueOptions {
    */
   perUserConcurrency?: number;
   /**
+   * Whether a user past `perUserConcurrency` may take slots no other user is
+   * waiting for, so a lone user's backlog (a history import) uses every free
+   * slot. `perUserConcurrency` is then the user's share while others wait, not
+   * a cap. Refreshes stay single flight either way; where the SDK refreshes
+   * inside every write that meets an expired token (generations A and B, and C
+   * before 13.x, without `digimeApi`), overlapping writes of one user would race
+   * to spend one refresh token at each expiry, so there it is off by default.
+   * @defaultValue true when the library refreshes tokens before they expire (SDKs with `refreshToken`, generation C), else false
+   */
+  lendIdleSlots?: boolean;
+  /**
    * Writes accepted but not yet settled; past it `write` rejects with `QUEUE_FULL`.
    * @defaultValue 10_000
    */
@@ -67,8 +79,9 @@ export interface QueueOptions {
 export type ResolvedQueueOptions = Required<QueueOptions>;
 
 /**
- * The defaults of {@link QueueOptions}. Frozen. `perUserConcurrency` is the
- * default where the SDK cannot refresh proactively; where it can, it is 4.
+ * The defaults of {@link QueueOptions}. Frozen. `perUserConcurrency` and
+ * `lendIdleSlots` are the defaults where the SDK cannot refresh proactively;
+ * where it can, they are 4 and `true`.
  *
  * @example
  * ```ts
@@ -78,6 +91,7 @@ export type ResolvedQueueOptions = Required<QueueOptions>;
 export const QUEUE_DEFAULTS: Readonly<ResolvedQueueOptions> = Object.freeze({
   concurrency: 8,
   perUserConcurrency: 1,
+  lendIdleSlots: false,
   maxQueued: 10_000,
   maxQueuedPerUser: 1_000,
   maxQueuedBytes: 256 * 1024 * 1024,
@@ -228,20 +242,11 @@ export class LaneScheduler implements Scheduler {
   #idleWaiters: Array<() => void> = [];
   readonly #onIdle: (settled: number) => void;
 
-  /**
-   * @param strictLanes A user's writes never overlap beyond `perUserConcurrency`,
-   *   even on idle slots: for SDKs that refresh inside their writes (generations
-   *   A and B without the library's own refresh), where overlapping writes race
-   *   to spend one refresh token.
-   */
-  constructor(
-    options: Omit<ResolvedQueueOptions, "maxQueuedPerUser" | "maxQueuedBytes"> & QueueOptions,
-    onIdle: (settled: number) => void = () => undefined,
-    strictLanes = false,
-  ) {
+  /** Unset options take {@link QUEUE_DEFAULTS}, so lanes are strict unless `lendIdleSlots` is true. */
+  constructor(options: Pick<ResolvedQueueOptions, "concurrency" | "perUserConcurrency" | "maxQueued"> & QueueOptions, onIdle: (settled: number) => void = () => undefined) {
     this.#options = { ...QUEUE_DEFAULTS, ...options };
     this.#onIdle = onIdle;
-    this.#workConserving = !strictLanes;
+    this.#workConserving = this.#options.lendIdleSlots;
   }
 
   get size(): number {

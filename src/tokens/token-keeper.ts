@@ -7,7 +7,7 @@
  * {@link TokenRefresher} (one refresh at a time, across processes under the
  * store's lease).
  */
-import { settledWithin } from "../internal/call-deadlines.js";
+import { CallDeadlines } from "../internal/call-deadlines.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { NotAuthorizedError, ReauthorizationRequiredError } from "../errors.js";
 import type { EmitEvent } from "../events.js";
@@ -86,6 +86,8 @@ export class TokenKeeper {
   readonly #store: GuardedStore;
   readonly #persister: TokenPersister;
   readonly #refresher: TokenRefresher;
+  /** How long a write with a valid cached token waits for the store's read: one timer for all of them. */
+  readonly #cachedReadWait = new CallDeadlines(CACHED_TOKEN_READ_WAIT_MS, () => new Error("unused: settle() never rejects"));
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: TokenKeeperOptions) {
@@ -213,7 +215,7 @@ export class TokenKeeper {
     const cached = state?.lastKnown;
     let record: StoredCredentials | undefined;
     if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
-      const outcome = await settledWithin(read, CACHED_TOKEN_READ_WAIT_MS);
+      const outcome = await this.#cachedReadWait.settle(read);
       if (outcome?.status !== "fulfilled") {
         // The store is slow or down: the cached token is valid, so the write goes on; the read, if it lands, updates the cache.
         if (outcome === undefined) void read.then((late) => this.#rememberLate(userId, late), () => undefined);
@@ -242,13 +244,11 @@ export class TokenKeeper {
     const read = this.#store.call("get", (store) => store.get(this.#key(userId)));
     if (state === undefined) return read;
     state.reading = read;
-    // Handled here: a read every caller gave up on must not become an unhandled rejection.
-    read.then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => {
+    // Handled here too: a read every caller gave up on must not become an unhandled rejection.
+    const done = (): void => {
       if (state.reading === read) state.reading = undefined;
-    });
+    };
+    read.then(done, done);
     return read;
   }
 
@@ -462,6 +462,7 @@ export class TokenKeeper {
    */
   async close(): Promise<string[]> {
     this.#stopSweeping();
+    this.#cachedReadWait.stopWhenIdle();
     const failed = await this.#persister.close(this.#users);
     this.#users.clear();
     this.#store.stopWhenIdle();

@@ -1,9 +1,9 @@
 /**
- * When and how long to wait before trying a write again: exponential backoff
- * with jitter (p-retry), stretched to honour `Retry-After`.
+ * When and how long to wait before trying a write again: the library's one
+ * backoff (`internal/backoff`, on p-retry) with jitter, stretched to honour
+ * `Retry-After`.
  */
-import pRetry, { AbortError, type RetryContext } from "p-retry";
-import { sleep } from "../internal/sleep.js";
+import { withBackoff } from "../internal/backoff.js";
 
 /**
  * Retry settings of a {@link WriteClient}.
@@ -88,7 +88,7 @@ export interface RetryHooks {
   onRetry(failure: AttemptFailure, attempt: number, delayMs: number): void;
 }
 
-/** Thrown inside an attempt to carry its {@link AttemptFailure} through p-retry. */
+/** Thrown inside an attempt to carry its {@link AttemptFailure} through the backoff. */
 export class AttemptFailedError extends Error {
   readonly failure: AttemptFailure;
 
@@ -100,71 +100,39 @@ export class AttemptFailedError extends Error {
 }
 
 /**
- * Run `attempt` until it succeeds, fails terminally, or runs out of retries.
- * Rejects with the last failure's `error`.
+ * Try a write again after its first attempt failed with `firstError`, until
+ * an attempt succeeds, a failure is terminal, or the retries run out; rejects
+ * with the last failure's `error`. `attempt` is called with 2, 3, …
  *
- * The first attempt runs before p-retry is involved, because nearly every
- * write succeeds at once and p-retry's setup costs more than the rest of the
- * attempt loop; a first failure is handed to p-retry as its first attempt, so
- * backoff, hooks and cancellation behave exactly as if p-retry had run it.
+ * The first attempt is the caller's own, outside the backoff, because nearly
+ * every write succeeds at once and the backoff's setup costs more than the
+ * rest of the attempt; the backoff starts from its failure exactly as if it
+ * had made the attempt itself.
  */
-export async function runWithRetries<T>(
+export async function retryAfterFailure<T>(
+  firstError: unknown,
   attempt: (attemptNumber: number) => Promise<T>,
   options: ResolvedRetryOptions,
   hooks: RetryHooks,
   signal?: AbortSignal,
 ): Promise<T> {
-  const run = async (attemptNumber: number): Promise<T> => {
-    try {
-      return await attempt(attemptNumber);
-    } catch (error) {
-      throw forPRetry(error);
-    }
-  };
   try {
-    signal?.throwIfAborted();
-    let firstError: unknown;
-    let failed = false;
-    let result: T | undefined;
-    try {
-      result = await attempt(1);
-    } catch (error) {
-      failed = true;
-      firstError = forPRetry(error);
-    }
-    if (!failed) {
-      // As p-retry does: a signal that fired during a successful attempt still wins.
-      signal?.throwIfAborted();
-      return result as T;
-    }
-    return await pRetry(
-      (attemptNumber) => (attemptNumber === 1 ? Promise.reject(firstError) : run(attemptNumber)),
-      {
-        retries: options.retries,
-        minTimeout: options.minDelayMs,
-        maxTimeout: options.maxDelayMs,
-        factor: options.factor,
-        randomize: options.jitter,
-        ...(signal === undefined ? {} : { signal }),
-        onFailedAttempt: async (context: RetryContext) => {
-          if (!(context.error instanceof AttemptFailedError) || context.retriesLeft === 0) return;
-          const failure = context.error.failure;
-          const wanted = Math.min(failure.retryAfterMs ?? 0, options.maxRetryAfterMs);
-          const delayMs = Math.max(context.retryDelay, wanted);
-          hooks.onRetry(failure, context.attemptNumber, delayMs);
-          // p-retry waits `retryDelay` after this hook; add what Retry-After asks beyond it.
-          if (wanted > context.retryDelay) await sleep(wanted - context.retryDelay, signal);
-        },
-        shouldRetry: (context: RetryContext) => context.error instanceof AttemptFailedError && context.error.failure.retryable,
+    return await withBackoff(attempt, {
+      retries: options.retries,
+      minDelayMs: options.minDelayMs,
+      maxDelayMs: options.maxDelayMs,
+      factor: options.factor,
+      jitter: options.jitter,
+      signal,
+      firstFailure: { error: firstError },
+      shouldRetry: (error) => error instanceof AttemptFailedError && error.failure.retryable,
+      waitAtLeastMs: (error) => Math.min((error as AttemptFailedError).failure.retryAfterMs ?? 0, options.maxRetryAfterMs),
+      onFailure: (error, attemptNumber, willRetry, delayMs) => {
+        if (willRetry) hooks.onRetry((error as AttemptFailedError).failure, attemptNumber, delayMs);
       },
-    );
+    });
   } catch (error) {
     if (error instanceof AttemptFailedError) throw error.failure.error;
     throw error;
   }
-}
-
-/** A failure that must not be retried stops p-retry at once (its `AbortError`). */
-function forPRetry(error: unknown): unknown {
-  return error instanceof AttemptFailedError && !error.failure.retryable ? new AbortError(error) : error;
 }

@@ -24,7 +24,7 @@ import type { SdkFileMeta, UserAccessToken } from "../sdk/types.js";
 import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
 import type { Credentials } from "../stores/token-store.js";
 import { toFileSource, type FileSource } from "./file-meta.js";
-import { AttemptFailedError, runWithRetries, type ResolvedRetryOptions } from "./retry-policy.js";
+import { AttemptFailedError, retryAfterFailure, type ResolvedRetryOptions } from "./retry-policy.js";
 import type { Scheduler, Ticket } from "../scheduling/scheduler.js";
 
 /**
@@ -130,6 +130,9 @@ function newWriteId(): string {
   return WRITE_ID_PREFIX + writeIdCounter.toString(16).padStart(12, "0");
 }
 
+/** Asked when a write's turn has come, before its first attempt: `undefined` to go on, or a promise to wait for first. */
+export type WriteGate = () => Promise<void> | undefined;
+
 /** One write in flight: what its events, receipt and telemetry need, and how its attempts went. */
 interface Write extends DeliveryProgress {
   readonly id: string;
@@ -157,8 +160,13 @@ export class Writer {
     this.#deps = deps;
   }
 
-  /** Validate and admit one file; the returned promise settles when it is delivered or has failed. */
-  write(userId: unknown, fileMeta: unknown, options?: unknown): Promise<WriteReceipt> {
+  /**
+   * Validate and admit one file; the returned promise settles when it is
+   * delivered or has failed. `gate`, when given, is asked once the write has
+   * its turn, before its first attempt: a promise it returns is waited for
+   * while the write holds its slot (the durable worker's fleet-wide pause).
+   */
+  write(userId: unknown, fileMeta: unknown, options?: unknown, gate?: WriteGate): Promise<WriteReceipt> {
     let source: FileSource;
     let parsedOptions: z.output<typeof writeOptionsSchema>;
     let user: string;
@@ -198,10 +206,10 @@ export class Writer {
     if (ticket instanceof Error) return Promise.reject(this.#failed(write, ticket));
     if (this.#deps.listening?.("write:queued") !== false) this.#deps.emit("write:queued", { ...baseOf(write), priority, queued: scheduler.size });
     const turn = ticket.turn();
-    if (turn === undefined) return this.#run(write, ticket);
+    if (turn === undefined) return this.#run(write, ticket, gate);
     // A write that must wait holds one reaction on its turn, not a suspended async function.
     return turn.then(
-      () => this.#run(write, ticket),
+      () => this.#run(write, ticket, gate),
       (refused: unknown) => {
         ticket.release();
         throw this.#failed(write, refused);
@@ -209,15 +217,30 @@ export class Writer {
     );
   }
 
-  /** Deliver, release the slot, settle: the life of one admitted write once its turn came. */
-  async #run(write: Write, ticket: Ticket): Promise<WriteReceipt> {
+  /**
+   * Deliver, release the slot, settle: the life of one admitted write once
+   * its turn came. The first attempt runs here directly; only a failure
+   * enters the retry policy.
+   */
+  async #run(write: Write, ticket: Ticket, gate: WriteGate | undefined): Promise<WriteReceipt> {
     let failure: unknown;
     let failed = false;
     try {
-      await this.#deliver(write);
+      const closed = gate?.();
+      if (closed !== undefined) await closed;
+      if (write.trace !== undefined) this.#dequeued(write);
+      write.signal?.throwIfAborted();
+      try {
+        await this.#attemptNumbered(write, 1);
+      } catch (error) {
+        await this.#retry(write, error);
+      }
     } catch (error) {
-      failed = true;
-      failure = error;
+      // An attempt that succeeded while the signal fired still delivered the file: report the truth.
+      if (write.outcome === undefined) {
+        failed = true;
+        failure = write.signal?.aborted && error === write.signal.reason ? new WriteAbortedError(write.signal.reason) : error;
+      }
     }
     // Released before the write settles, so `queue:idle` and `client.queued` already count it as done.
     ticket.release();
@@ -265,46 +288,41 @@ export class Writer {
     telemetry.record("digime.write.duration", (performance.now() - write.acceptedAt) / 1000, { "digime.write.outcome": outcome });
   }
 
-  /** Deliver `write`: attempts under the retry policy. */
-  async #deliver(write: Write): Promise<PortWriteResult> {
+  /** The write leaves the queue: how long it waited, on its span. */
+  #dequeued(write: Write): void {
+    const waited = (performance.now() - write.acceptedAt) / 1000;
+    write.trace!.event("digime.write.dequeued", { "digime.write.queue_wait_s": waited });
+    this.#deps.telemetry.record("digime.write.queue_wait", waited);
+  }
+
+  /** Attempt number `attempt` of `write`; its outcome is kept on the write. */
+  async #attemptNumbered(write: Write, attempt: number): Promise<void> {
+    write.attempts = attempt;
+    if (this.#deps.listening?.("write:started") !== false) this.#deps.emit("write:started", { ...baseOf(write), attempt });
+    const { trace, userId, source } = write;
+    write.outcome = trace === undefined ? await this.#attempt(userId, source, attempt, write) : await this.#tracedAttempt(trace, userId, source, attempt, write);
+  }
+
+  /** The first attempt failed with `firstError`: attempts under the retry policy until one succeeds or none is left. */
+  async #retry(write: Write, firstError: unknown): Promise<void> {
     const { emit, retry, telemetry } = this.#deps;
-    const { source, signal } = write;
-    const base = baseOf(write);
-    const progress: DeliveryProgress = write;
-    const trace = write.trace;
-    if (trace !== undefined) {
-      const waited = (performance.now() - write.acceptedAt) / 1000;
-      trace.event("digime.write.dequeued", { "digime.write.queue_wait_s": waited });
-      telemetry.record("digime.write.queue_wait", waited);
-    }
-    try {
-      return await runWithRetries(
-        async (attempt) => {
-          progress.attempts = attempt;
-          if (this.#deps.listening?.("write:started") !== false) emit("write:started", { ...base, attempt });
-          const outcome = trace === undefined ? await this.#attempt(base.userId, source, attempt, progress) : await this.#tracedAttempt(trace, base.userId, source, attempt, progress);
-          progress.outcome = outcome;
-          return outcome;
+    const { trace } = write;
+    await retryAfterFailure(
+      firstError,
+      (attempt) => this.#attemptNumbered(write, attempt),
+      retry,
+      {
+        onRetry: (failure, attempt, delayMs) => {
+          emit("write:retrying", { ...baseOf(write), attempt, delayMs, error: attemptError(failure.error as DigimeWriteError, attempt) });
+          if (trace !== undefined) {
+            const reason = retryReason(failure);
+            trace.event("digime.write.retry", { "digime.write.attempt": attempt, "digime.retry.delay_ms": delayMs, "digime.retry.reason": reason });
+            telemetry.count("digime.write.retries", { "digime.retry.reason": reason });
+          }
         },
-        retry,
-        {
-          onRetry: (failure, attempt, delayMs) => {
-            emit("write:retrying", { ...base, attempt, delayMs, error: attemptError(failure.error as DigimeWriteError, attempt) });
-            if (trace !== undefined) {
-              const reason = retryReason(failure);
-              trace.event("digime.write.retry", { "digime.write.attempt": attempt, "digime.retry.delay_ms": delayMs, "digime.retry.reason": reason });
-              telemetry.count("digime.write.retries", { "digime.retry.reason": reason });
-            }
-          },
-        },
-        signal,
-      );
-    } catch (error) {
-      // An attempt that succeeded while the signal fired still delivered the file: report the truth.
-      if (progress.outcome !== undefined) return progress.outcome;
-      if (signal?.aborted && error === signal.reason) throw new WriteAbortedError(signal.reason);
-      throw error;
-    }
+      },
+      write.signal,
+    );
   }
 
   /** One attempt inside its own span (a child of the write's); refresh and store calls nest under it. */

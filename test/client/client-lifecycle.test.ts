@@ -16,8 +16,8 @@ describe("queue bounds, abort and shutdown through the client", () => {
   });
 
   it("aborts a queued write: WRITE_ABORTED, never sent", async () => {
-    // One write of the user at a time, so the second one waits in the queue behind the first.
-    const h = setup("v16", { queue: { perUserConcurrency: 1 } });
+    // One write at a time, so the second one waits in the queue behind the first.
+    const h = setup("v16", { queue: { concurrency: 1 } });
     const libraryId = await h.authorize("alice");
     h.sandbox.pause();
     const first = h.client.write("alice", jsonFile(1));

@@ -5,7 +5,7 @@ import { add, deferred } from "./support.js";
 
 describe("write queue lanes and workers", () => {
   it("runs every write in the async context of the call that queued it, also after waiting in its lane", async () => {
-    const queue = new LaneScheduler({ concurrency: 2, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 2, perUserConcurrency: 1, maxQueued: 100, lendIdleSlots: true }, () => {});
     const als = new AsyncLocalStorage<string>();
     const seen: Array<[string, string | undefined]> = [];
     const task = (name: string) => async () => {
@@ -20,7 +20,7 @@ describe("write queue lanes and workers", () => {
   });
 
   it("lets users take turns: a user's next write waits behind the users that were ready before it", async () => {
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const order: string[] = [];
     const task = (name: string) => async () => {
@@ -35,7 +35,7 @@ describe("write queue lanes and workers", () => {
 
   it("gives a free worker to a user with nothing running before another write of a user who has one running", async () => {
     // One worker, two writes per user allowed: alice's second write is ready while her first runs, then bob arrives.
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 2, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 2, maxQueued: 100, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const order: string[] = [];
     const task = (name: string) => async () => {
@@ -50,7 +50,7 @@ describe("write queue lanes and workers", () => {
   });
 
   it("moves a waiting user up when a higher-priority write joins the head of its lane", async () => {
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const order: string[] = [];
     const task = (name: string) => async () => {
@@ -65,7 +65,7 @@ describe("write queue lanes and workers", () => {
   });
 
   it("never runs more than concurrency writes, nor (with strict lanes) more than perUserConcurrency of one user", async () => {
-    const queue = new LaneScheduler({ concurrency: 3, perUserConcurrency: 2, maxQueued: 1_000 }, () => {}, true);
+    const queue = new LaneScheduler({ concurrency: 3, perUserConcurrency: 2, maxQueued: 1_000, lendIdleSlots: false }, () => {});
     let overall = 0;
     let maxOverall = 0;
     const perUser = new Map<string, number>();

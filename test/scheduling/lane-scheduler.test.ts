@@ -5,7 +5,7 @@ import { add, deferred } from "./support.js";
 
 describe("the write queue", () => {
   it("with strict lanes (an SDK that refreshes inside its writes) runs one write per user at a time, several users in parallel", async () => {
-    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100 }, () => {}, true);
+    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100, lendIdleSlots: false }, () => {});
     const running = new Map<string, number>();
     let maxPerUser = 0;
     let maxOverall = 0;
@@ -22,7 +22,7 @@ describe("the write queue", () => {
   });
 
   it("gives a user alone every free slot, whatever their share", async () => {
-    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 100, lendIdleSlots: true }, () => {});
     let running = 0;
     let most = 0;
     const task = async () => {
@@ -37,7 +37,7 @@ describe("the write queue", () => {
   });
 
   it("hands slots a lone user borrowed back to users who arrive: each freed slot goes to a user within their share first", async () => {
-    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 1_000 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 4, perUserConcurrency: 1, maxQueued: 1_000, lendIdleSlots: true }, () => {});
     const gates: Array<() => void> = [];
     const order: string[] = [];
     const running = new Map<string, number>();
@@ -71,7 +71,7 @@ describe("the write queue", () => {
   });
 
   it("keeps a user's writes in order and lets higher priority go first", async () => {
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const order: string[] = [];
     const first = add(queue, "a", 0, undefined, async () => {
@@ -86,7 +86,7 @@ describe("the write queue", () => {
   });
 
   it("does not let one busy user hold back the others", async () => {
-    const queue = new LaneScheduler({ concurrency: 2, perUserConcurrency: 1, maxQueued: 10_000 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 2, perUserConcurrency: 1, maxQueued: 10_000, lendIdleSlots: true }, () => {});
     const finished: string[] = [];
     const work = (label: string) => async () => {
       await new Promise((r) => setImmediate(r));
@@ -101,7 +101,7 @@ describe("the write queue", () => {
   });
 
   it("refuses writes past maxQueued with QUEUE_FULL and accepts again once drained", async () => {
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 2 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 2, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const a = add(queue, "u", 0, undefined, () => gate.promise);
     const b = add(queue, "u", 0, undefined, async () => {});
@@ -112,7 +112,7 @@ describe("the write queue", () => {
   });
 
   it("aborts a queued write without running it", async () => {
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 10 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 10, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const blocker = add(queue, "u", 0, undefined, () => gate.promise);
     const controller = new AbortController();

@@ -26,7 +26,7 @@ function enqueue(scheduler: Scheduler, userId: string, gate: Promise<void>, sett
 
 describe("queue bounds", () => {
   it("refuses a user's writes past maxQueuedPerUser while other users still get in, and accepts again as that user's writes settle", async () => {
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedPerUser: 3 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedPerUser: 3, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const settled: string[] = [];
     for (let i = 0; i < 3; i += 1) expect(enqueue(queue, "greedy", gate.promise, settled, `g${i}`)).toBeUndefined();
@@ -43,7 +43,7 @@ describe("queue bounds", () => {
   });
 
   it("refuses a write whose payload would pass maxQueuedBytes, counts streams as 0, and frees the bytes as writes settle", async () => {
-    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedBytes: 1000 }, () => {});
+    const queue = new LaneScheduler({ concurrency: 1, perUserConcurrency: 1, maxQueued: 100, maxQueuedBytes: 1000, lendIdleSlots: true }, () => {});
     const gate = deferred();
     const settled: string[] = [];
     // A single write over the budget is accepted into a byte-free queue: it could never be written otherwise.

@@ -12,7 +12,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { AggregationTemporality, MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { MemoryTokenStore, ValidationError, WriteClient, type TokenStore, type UserAccessToken } from "../../src/index.js";
+import { MemoryTokenStore, ValidationError, WriteClient, type QueueOptions, type TokenStore, type UserAccessToken } from "../../src/index.js";
 import { createOpenTelemetry } from "../../src/telemetry/opentelemetry.js";
 import { createSandbox } from "../../src/testing/index.js";
 import { jsonFile, REDIRECT_URI, setup, STATE_SECRET } from "../support/setup.js";
@@ -77,7 +77,7 @@ function recordingStore(): TokenStore & { tokens: UserAccessToken[]; failSets: n
   return store;
 }
 
-function harness(extra: { includeUserId?: boolean } = {}, queue: { perUserConcurrency?: number } = {}) {
+function harness(extra: { includeUserId?: boolean } = {}, queue: QueueOptions = {}) {
   let clock = Date.UTC(2030, 0, 1);
   const m = meters();
   const store = recordingStore();
@@ -296,12 +296,12 @@ describe("OpenTelemetry metrics", () => {
   });
 
   it("the queue gauges see writes waiting and running", async () => {
-    const h = harness({}, { perUserConcurrency: 1 });
+    const h = harness({}, { perUserConcurrency: 1, lendIdleSlots: false });
     await h.authorize("alice");
     h.sandbox.pause(); // hold SDK calls at the server
     const started = new Promise((resolve) => h.client.once("write:started", resolve));
     const writes = [1, 2, 3].map((n) => h.client.write("alice", jsonFile(n)));
-    // One runs (one write per user at a time), two wait.
+    // One runs (one write per user at a time, strict lanes), two wait.
     await started;
     expect((await h.points("digime.queue.in_flight")).map((p) => p.value)).toEqual([1]);
     expect((await h.points("digime.queue.depth")).map((p) => p.value)).toEqual([2]);

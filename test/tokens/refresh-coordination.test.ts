@@ -161,20 +161,33 @@ describe("the proactive refresh window", () => {
 });
 
 describe("one user's writes in parallel (perUserConcurrency above 1)", () => {
-  it("run 4 at a time by default with an SDK that refreshes proactively", async () => {
+  it("by default with an SDK that refreshes proactively: a lone user takes every slot, and 4 while another user waits", async () => {
     const f = fleet(1, new MemoryTokenStore());
-    const libraryId = await authorize(f, "alice");
-    let running = 0;
-    let most = 0;
+    const [aliceLibrary, bobLibrary] = [await authorize(f, "alice"), await authorize(f, "bob")];
+    const running = new Map<string, number>();
+    const unstarted = new Map<string, number>();
+    let mostAlone = 0;
+    let mostBesideWaiting = 0;
     f.sandbox.faults.add({ operation: "write", latencyMs: 5 });
-    f.clients[0]!.on("write:started", () => {
-      running += 1;
-      most = Math.max(most, running);
+    f.clients[0]!.on("write:started", ({ userId }) => {
+      running.set(userId, (running.get(userId) ?? 0) + 1);
+      unstarted.set(userId, unstarted.get(userId)! - 1);
+      const other = userId === "alice" ? "bob" : "alice";
+      if ((unstarted.get(other) ?? 0) > 0) mostBesideWaiting = Math.max(mostBesideWaiting, running.get(userId)!);
+      else mostAlone = Math.max(mostAlone, running.get(userId)!);
     });
-    f.clients[0]!.on("write:succeeded", () => void (running -= 1));
-    await Promise.all(Array.from({ length: 40 }, (_, i) => f.clients[0]!.write("alice", jsonFile(i))));
-    expect(most).toBe(4);
-    expect(f.sandbox.library(libraryId)?.files).toHaveLength(40);
+    f.clients[0]!.on("write:succeeded", ({ userId }) => void running.set(userId, running.get(userId)! - 1));
+    const write = (user: string, i: number) => {
+      unstarted.set(user, (unstarted.get(user) ?? 0) + 1);
+      return f.clients[0]!.write(user, jsonFile(i));
+    };
+    await Promise.all(Array.from({ length: 40 }, (_, i) => write("alice", i)));
+    expect(mostAlone).toBe(8); // the default global concurrency, not the per-user share
+    mostAlone = 0;
+    await Promise.all(Array.from({ length: 80 }, (_, i) => write(i % 2 === 0 ? "alice" : "bob", 100 + i)));
+    expect(mostBesideWaiting).toBe(4);
+    expect(f.sandbox.library(aliceLibrary)?.files).toHaveLength(80);
+    expect(f.sandbox.library(bobLibrary)?.files).toHaveLength(40);
   });
 
   it("survive access tokens revoked early: in-SDK refreshes race, the losers retry with the winner's token, nothing fails", async () => {

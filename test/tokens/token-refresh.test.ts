@@ -5,9 +5,9 @@ import { jsonFile, REFRESH_VISIBLE, setup } from "../support/setup.js";
 
 describe.each(REFRESH_VISIBLE)("an access token that expires in the middle of a queue (SDK %s)", (version) => {
   it("costs exactly one refresh, delivers every write, and leaves the newest token stored", async () => {
-    // A revoked token is refreshed inside the SDK: one write of the user at a time keeps that to one refresh
-    // (several at a time race, and the losers retry: see refresh-coordination.test.ts).
-    const h = setup(version, { queue: { perUserConcurrency: 1 } });
+    // A revoked token is refreshed inside the SDK: one write of the user at a time, on strict lanes, keeps that
+    // to one refresh (several at a time race, and the losers retry: see refresh-coordination.test.ts).
+    const h = setup(version, { queue: { perUserConcurrency: 1, lendIdleSlots: false } });
     const libraryId = await h.authorize("alice");
     h.sandbox.resetCounters();
     let delivered = 0;

@@ -16,9 +16,9 @@
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
-import pRetry from "p-retry";
 import { z } from "zod";
 import { TokenKeySetUntrustedError, TokenResponseInvalidError } from "../../errors.js";
+import { withBackoff } from "../../internal/backoff.js";
 import { callDigime, WireHttpError } from "./http.js";
 
 /** How long a fetched key set is reused before it is fetched again. */
@@ -78,11 +78,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const cache = new Map<string, { keys: KeyEntry[]; fetchedAt: number }>();
 
   const fetchKeySet = async (url: string): Promise<KeyEntry[]> => {
-    const answer = await pRetry(() => callDigime("digi.me's key set", url, { method: "GET", headers: { accept: "application/json" } }, options.timeoutMs), {
+    const answer = await withBackoff(() => callDigime("digi.me's key set", url, { method: "GET", headers: { accept: "application/json" } }, options.timeoutMs), {
       retries: KEY_SET_RETRIES,
-      minTimeout: 50,
-      maxTimeout: 500,
-      shouldRetry: ({ error }) => isTransient(error),
+      minDelayMs: 50,
+      maxDelayMs: 500,
+      shouldRetry: isTransient,
     });
     const parsed = keySetSchema.safeParse(answer.json);
     if (!parsed.success) throw new TokenResponseInvalidError("the key set named by jku is not a { keys: [{ kid, pem }] } document");
