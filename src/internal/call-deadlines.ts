@@ -1,12 +1,8 @@
 /**
- * Deadlines: the one place calls get a time limit. `settledWithin` bounds one
- * call; {@link CallDeadlines} bounds many concurrent calls with one timer.
- *
- * Time limits for many concurrent calls with one timer. Every call gets the
- * same limit, so calls reach their deadlines in the order they started: a
- * list in start order and one timer for its oldest entry do what a timer per
- * call would, without arming and clearing a timer on every call (the token
- * keeper reads the store on every write).
+ * Deadlines: the one place calls get a time limit. {@link settledWithin}
+ * bounds one call; {@link CallDeadlines} bounds many concurrent calls with one
+ * timer.
+ * @module
  */
 
 interface Entry {
@@ -20,7 +16,13 @@ interface Entry {
 /** Node fires a timer up to a millisecond early by the clock used here. */
 const EARLY_MS = 1;
 
-/** @internal */
+/**
+ * Time limits for many concurrent calls with one timer. Every call gets the
+ * same limit, so calls reach their deadlines in the order they started: a
+ * list in start order and one timer for its oldest entry do what a timer per
+ * call would, without arming and clearing a timer on every call (the token
+ * keeper reads the store on every write).
+ */
 export class CallDeadlines {
   readonly #ms: number;
   readonly #timeoutError: (label: string) => Error;
