@@ -119,19 +119,30 @@ export class CallDeadlines {
   }
 }
 
-/** `promise`'s outcome if it settles within `ms`, else `undefined`: the call keeps running, and its late answer is ignored. */
-export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([
-      promise.then(
-        (value): PromiseSettledResult<T> => ({ status: "fulfilled", value }),
-        (reason: unknown): PromiseSettledResult<T> => ({ status: "rejected", reason }),
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * `promise`'s outcome if it settles within `ms`, else `undefined`: the call
+ * keeps running, and its late answer is ignored (a late rejection is not
+ * unhandled).
+ *
+ * `signal` ends the wait early when it aborts, as an aborted call would: the
+ * outcome is then a rejection with `signal.reason`. A call that has settled
+ * already wins over a signal aborted already.
+ */
+export function settledWithin<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<PromiseSettledResult<T> | undefined> {
+  return new Promise((resolve) => {
+    const settle = (outcome: PromiseSettledResult<T> | undefined): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(outcome);
+    };
+    // One microtask later, as the call's own outcome arrives through `then`: so a call settled already comes first.
+    const onAbort = (): void => queueMicrotask(() => settle({ status: "rejected", reason: signal?.reason }));
+    promise.then(
+      (value) => settle({ status: "fulfilled", value }),
+      (reason: unknown) => settle({ status: "rejected", reason }),
+    );
+    const timer = setTimeout(settle, ms, undefined);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
