@@ -224,7 +224,7 @@ export interface AuthorizerDeps {
   telemetry?: Telemetry;
 }
 
-/** @internal */
+/** Begin and complete, with the checks listed above; each `WriteClient` has one. */
 export class Authorizer {
   readonly #deps: AuthorizerDeps;
 

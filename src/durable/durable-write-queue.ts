@@ -11,6 +11,7 @@ import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import { DigimeWriteError, PayloadStoreRequiredError, QueueFullError, QueueUnavailableError, WriteNotFoundError } from "../errors.js";
 import type { WriteReceipt } from "../events.js";
+import { settledWithin } from "../internal/call-deadlines.js";
 import { sanitizeError } from "../internal/redact.js";
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
@@ -334,27 +335,23 @@ interface WatchedClient {
  * auth…) rejects with `QUEUE_MISCONFIGURED` instead.
  */
 async function within<T>(promise: Promise<T>, ms: number, operation: string, watch?: RedisErrorWatch, client?: WatchedClient): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onClose: (() => void) | undefined;
   const fail = (reason: string) => asQueueError(new Error(reason), operation, watch);
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(fail(`no answer from Redis within ${ms} ms`)), ms);
-    if (client === undefined) return;
-    if (client.status !== undefined && client.status !== "ready") return reject(fail(`Redis is not connected (${client.status})`));
-    onClose = () => reject(fail("the connection to Redis was lost"));
-    client.once("close", onClose);
-  });
-  // The call may still settle after the guard won: its rejection is expected, not unhandled.
-  promise.catch(() => undefined);
-  try {
-    return await Promise.race([promise, guard]);
-  } catch (error) {
-    if (error instanceof DigimeWriteError) throw error;
-    throw asQueueError(error, operation, watch);
-  } finally {
-    clearTimeout(timer);
-    if (onClose !== undefined) client?.off("close", onClose);
+  const connection = new AbortController();
+  const onClose = () => connection.abort(fail("the connection to Redis was lost"));
+  if (client !== undefined) {
+    if (client.status !== undefined && client.status !== "ready") connection.abort(fail(`Redis is not connected (${client.status})`));
+    else client.once("close", onClose);
   }
+  let outcome: PromiseSettledResult<T> | undefined;
+  try {
+    outcome = await settledWithin(promise, ms, connection.signal);
+  } finally {
+    client?.off("close", onClose);
+  }
+  if (outcome === undefined) throw fail(`no answer from Redis within ${ms} ms`);
+  if (outcome.status === "fulfilled") return outcome.value;
+  if (outcome.reason instanceof DigimeWriteError) throw outcome.reason;
+  throw asQueueError(outcome.reason, operation, watch);
 }
 
 /** Resolves with the next error `emitter` reports (a refused connection shows here first). */
@@ -525,17 +522,13 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     if (client.status === undefined || client.status === "ready") return client;
     // A connection being made, or made again, gets a moment; one that was closed for good fails at once.
     const wait = client.status === "end" || client.status === "close" ? 0 : limit;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onReady: (() => void) | undefined;
+    let onReady!: () => void;
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    client.once("ready", onReady);
     try {
-      await new Promise<void>((resolve, reject) => {
-        onReady = resolve;
-        client.once("ready", resolve);
-        timer = setTimeout(() => reject(asQueueError(new Error(`Redis is not connected (${client.status ?? "unknown"})`), "connecting to Redis", this.#redisErrors)), wait);
-      });
+      if ((await settledWithin(ready, wait)) === undefined) throw asQueueError(new Error(`Redis is not connected (${client.status ?? "unknown"})`), "connecting to Redis", this.#redisErrors);
     } finally {
-      clearTimeout(timer);
-      if (onReady !== undefined) client.off("ready", onReady);
+      client.off("ready", onReady);
     }
     return client;
   }
@@ -734,9 +727,7 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
       await closing;
       return;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, CONNECT_WAIT_MS)))]);
-    clearTimeout(timer);
+    await settledWithin(closing, CONNECT_WAIT_MS);
   }
 
   /** Shows the queue's name only. */

@@ -16,7 +16,6 @@
  * in one script, so concurrent enqueues see each other. BullMQ's own add
  * runs after it; a claim key carries the priority between the two, so an
  * enqueue retried after a lost reply adds the same job once.
- * @internal
  * @module
  */
 

@@ -3,7 +3,6 @@
  * the payload or its key, never a token), how its id maps to a job id, and
  * how receipts and typed errors travel through Redis between worker and
  * producer.
- * @internal
  * @module
  */
 import { z } from "zod";

@@ -9,7 +9,6 @@
  * Keys, beside BullMQ's own (one hash slot with a tagged prefix):
  * `dwp:parked` (hash: job id → {@link ParkedRecord} JSON) and `dwp:resumed`
  * (set of job ids promoted by a resume, so the next run knows it was one).
- * @internal
  * @module
  */
 

@@ -3,7 +3,6 @@
  * enqueue again once Redis is back; a reply that will be the same however
  * often it is retried (a cross-slot script on Redis Cluster, a wrong key
  * type, refused credentials) must say what to fix instead.
- * @internal
  * @module
  */
 import { QueueMisconfiguredError, QueueUnavailableError, type DigimeWriteError } from "../errors.js";

@@ -1,12 +1,8 @@
 /**
- * Deadlines: the one place calls get a time limit. `settledWithin` bounds one
- * call; {@link CallDeadlines} bounds many concurrent calls with one timer.
- *
- * Time limits for many concurrent calls with one timer. Every call gets the
- * same limit, so calls reach their deadlines in the order they started: a
- * list in start order and one timer for its oldest entry do what a timer per
- * call would, without arming and clearing a timer on every call (the token
- * keeper reads the store on every write).
+ * Deadlines: the one place calls get a time limit. {@link settledWithin}
+ * bounds one call; {@link CallDeadlines} bounds many concurrent calls with one
+ * timer.
+ * @module
  */
 
 interface Entry {
@@ -20,7 +16,13 @@ interface Entry {
 /** Node fires a timer up to a millisecond early by the clock used here. */
 const EARLY_MS = 1;
 
-/** @internal */
+/**
+ * Time limits for many concurrent calls with one timer. Every call gets the
+ * same limit, so calls reach their deadlines in the order they started: a
+ * list in start order and one timer for its oldest entry do what a timer per
+ * call would, without arming and clearing a timer on every call (the token
+ * keeper reads the store on every write).
+ */
 export class CallDeadlines {
   readonly #ms: number;
   readonly #timeoutError: (label: string) => Error;
@@ -143,19 +145,30 @@ export class CallDeadlines {
   }
 }
 
-/** `promise`'s outcome if it settles within `ms`, else `undefined`: the call keeps running, and its late answer is ignored. */
-export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([
-      promise.then(
-        (value): PromiseSettledResult<T> => ({ status: "fulfilled", value }),
-        (reason: unknown): PromiseSettledResult<T> => ({ status: "rejected", reason }),
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * `promise`'s outcome if it settles within `ms`, else `undefined`: the call
+ * keeps running, and its late answer is ignored (a late rejection is not
+ * unhandled).
+ *
+ * `signal` ends the wait early when it aborts, as an aborted call would: the
+ * outcome is then a rejection with `signal.reason`. A call that has settled
+ * already wins over a signal aborted already.
+ */
+export function settledWithin<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<PromiseSettledResult<T> | undefined> {
+  return new Promise((resolve) => {
+    const settle = (outcome: PromiseSettledResult<T> | undefined): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(outcome);
+    };
+    // One microtask later, as the call's own outcome arrives through `then`: so a call settled already comes first.
+    const onAbort = (): void => queueMicrotask(() => settle({ status: "rejected", reason: signal?.reason }));
+    promise.then(
+      (value) => settle({ status: "fulfilled", value }),
+      (reason: unknown) => settle({ status: "rejected", reason }),
+    );
+    const timer = setTimeout(settle, ms, undefined);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -12,7 +12,6 @@ import { join } from "node:path";
  * `import.meta` (the CJS build would not parse): it resolves from the
  * working directory (the app's project), then from the entry script (a tool
  * installed in that project). Throws the first resolution failure.
- * @internal
  */
 export function requireOptionalPeer<T>(name: string): T {
   const anchors = [typeof __filename === "string" ? __filename : undefined, join(process.cwd(), "package.json"), process.argv[1]];
@@ -31,7 +30,6 @@ export function requireOptionalPeer<T>(name: string): T {
 /**
  * An optional peer dependency a subpath needs is not installed. The message
  * names the package and the command that installs it.
- * @internal
  */
 export class MissingPeerDependencyError extends Error {
   /** Stable code. */
@@ -53,7 +51,6 @@ export class MissingPeerDependencyError extends Error {
  * CJS alike): a missing package becomes {@link MissingPeerDependencyError}
  * naming it, not a bare `ERR_MODULE_NOT_FOUND`. Any other failure (a broken
  * install, a syntax error in the peer) is thrown as it is.
- * @internal
  */
 export function requirePeerOf<T>(peer: string, entry: string): T {
   try {

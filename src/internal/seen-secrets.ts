@@ -18,7 +18,7 @@ const DEFAULT_MAX_TOKENS = 4096;
 /** Shorter values are not worth remembering: `redact` ignores them anyway. */
 const MIN_LENGTH = 8;
 
-/** @internal */
+/** The secrets one client has seen, for scrubbing its errors (see above). */
 export class SeenSecrets {
   readonly #fixed: readonly string[];
   /** Insertion-ordered: the oldest value is the first key. */

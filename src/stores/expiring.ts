@@ -1,7 +1,6 @@
 /**
  * Shared pieces of {@link ExpiringTokens.listExpiring}: option parsing and the
  * selection for stores that hold their records in memory.
- * @internal
  * @module
  */
 import { z } from "zod";
@@ -17,25 +16,25 @@ const optionsSchema = z
   })
   .strict();
 
-/** @internal */
+/** Checks `listExpiring`'s arguments; throws `INVALID_ARGUMENT` naming `contractId` or `options`. */
 export function parseListExpiring(contractId: unknown, options: unknown): { contractId: string; options: ListExpiringOptions } {
   const id = parseOrThrow(idSchema(256), contractId, "INVALID_ARGUMENT", "contractId");
   return { contractId: id, options: parseOrThrow(optionsSchema, options, "INVALID_ARGUMENT", "options") };
 }
 
-/** @internal Epoch ms when the record's refresh token expires. */
+/** Epoch ms when the record's refresh token expires. */
 export function refreshExpiresAt(record: { userAccessToken: { refreshToken: { expiry: number } } }): number {
   return record.userAccessToken.refreshToken.expiry * 1000;
 }
 
-/** @internal Whether `record` comes strictly after the cursor, in (expiry, userId) order. */
+/** Whether `record` comes strictly after the cursor, in (expiry, userId) order. */
 function afterCursor(record: StoredCredentials, after: ListExpiringOptions["after"]): boolean {
   if (after === undefined) return true;
   const at = refreshExpiresAt(record);
   return at > after.refreshTokenExpiresAt || (at === after.refreshTokenExpiresAt && record.userId > after.userId);
 }
 
-/** @internal The page {@link ExpiringTokens.listExpiring} returns, chosen from every record of a store. */
+/** The page {@link ExpiringTokens.listExpiring} returns, chosen from every record of a store. */
 export function selectExpiring(records: Iterable<StoredCredentials>, contractId: string, options: ListExpiringOptions): StoredCredentials[] {
   const chosen: StoredCredentials[] = [];
   for (const record of records) {

@@ -10,12 +10,12 @@ const usedUntilSchema = z.number({ error: "must be a positive integer (epoch ms)
   error: "must be a positive integer (epoch ms)",
 });
 
-/** @internal Checks `save`'s bundle; throws `INVALID_ARGUMENT` naming the field (`bundle.state`, …). */
+/** Checks `save`'s bundle; throws `INVALID_ARGUMENT` naming the field (`bundle.state`, …). */
 export function parseBundle(bundle: unknown): AuthorizationBundle {
   return parseOrThrow(authorizationBundleSchema, bundle, "INVALID_ARGUMENT", "bundle") as AuthorizationBundle;
 }
 
-/** @internal Checks `consume`'s arguments; throws `INVALID_ARGUMENT` naming `state` or `usedUntil`. */
+/** Checks `consume`'s arguments; throws `INVALID_ARGUMENT` naming `state` or `usedUntil`. */
 export function parseConsumeArguments(state: unknown, usedUntil: unknown): { state: string; usedUntil: number } {
   return {
     state: parseOrThrow(stateSchema, state, "INVALID_ARGUMENT", "state"),

@@ -11,19 +11,19 @@ import { sanitizeError } from "../internal/redact.js";
 import { z } from "zod";
 import type { Credentials } from "./token-store.js";
 
-/** @internal A {@link TokenStoreError} for `operation` whose cause holds nothing but name, code and a redacted message. */
+/** A {@link TokenStoreError} for `operation` whose cause holds nothing but name, code and a redacted message. */
 export function storeFailure(operation: string, error: unknown, secrets: Iterable<string> = []): TokenStoreError {
   const cause = sanitizeError(error, secrets);
   return new TokenStoreError(`${operation} failed: ${cause.message}`, { cause });
 }
 
-/** @internal The values of `credentials` a message must never show, for {@link storeFailure}. */
+/** The values of `credentials` a message must never show, for {@link storeFailure}. */
 export function credentialSecrets(credentials: Credentials): string[] {
   const { accessToken, refreshToken } = credentials.userAccessToken;
   return [accessToken.value, refreshToken.value];
 }
 
-/** @internal Runs `action`, replacing any error it throws with a sanitized {@link TokenStoreError}. */
+/** Runs `action`, replacing any error it throws with a sanitized {@link TokenStoreError}. */
 export async function guarded<T>(operation: string, action: () => Promise<T>, secrets: Iterable<string> = []): Promise<T> {
   try {
     return await action();
@@ -33,7 +33,7 @@ export async function guarded<T>(operation: string, action: () => Promise<T>, se
 }
 
 /**
- * @internal How long a server-backed store call may take by default before it
+ * How long a server-backed store call may take by default before it
  * fails with `TOKEN_STORE_FAILED`. Whatever the driver does meanwhile
  * (ioredis queues commands while it reconnects, a pg Pool waits for a
  * connection), the caller hears within this bound, and a cached token is
@@ -42,11 +42,11 @@ export async function guarded<T>(operation: string, action: () => Promise<T>, se
 export const DEFAULT_CALL_TIMEOUT_MS = 3_000;
 
 const callTimeoutMessage = "must be a whole number of ms from 1 to 600000";
-/** @internal Schema of the stores' `callTimeoutMs` option. */
+/** Schema of the stores' `callTimeoutMs` option. */
 export const callTimeoutSchema = z.number({ error: callTimeoutMessage }).int({ error: callTimeoutMessage }).min(1, { error: callTimeoutMessage }).max(600_000, { error: callTimeoutMessage });
 
 /**
- * @internal Every call a server-backed store makes: bounded by one deadline
+ * Every call a server-backed store makes: bounded by one deadline
  * (one shared timer), any failure a sanitized, retryable
  * {@link TokenStoreError}. A call given up on may still land later; the
  * stores' writes are compare-and-set, so a late one is stale or harmless.

@@ -260,7 +260,6 @@ function loadApi(): OpenTelemetryApi {
 
 /**
  * The seam for the `opentelemetry` option.
- * @internal
  */
 export function createOpenTelemetry(option: true | OpenTelemetryOptions): Telemetry {
   const options = option === true ? {} : option;

@@ -14,10 +14,10 @@
 import { DeliveryError, DigimeWriteError } from "../errors.js";
 import { AttemptFailedError, type AttemptFailure } from "../writing/retry-policy.js";
 
-/** Attribute values the seam carries. @internal */
+/** Attribute values the seam carries. */
 export type TelemetryAttributes = Record<string, string | number | boolean>;
 
-/** One step in progress (a span, with OpenTelemetry). @internal */
+/** One step in progress (a span, with OpenTelemetry). */
 export interface TelemetryStep {
   /** Run `fn` with this step as the parent of the steps started inside it (across awaits). */
   run<T>(fn: () => T): T;
@@ -29,13 +29,13 @@ export interface TelemetryStep {
   end(error?: unknown): void;
 }
 
-/** Counters, with their documented names. @internal */
+/** Counters, with their documented names. */
 export type TelemetryCounter = "digime.writes" | "digime.write.attempts" | "digime.write.retries" | "digime.token.refreshes" | "digime.token.persist_failures";
 
-/** Histograms (seconds). @internal */
+/** Histograms (seconds). */
 export type TelemetryHistogram = "digime.write.duration" | "digime.write.queue_wait";
 
-/** The seam the pipeline calls. @internal */
+/** The seam the pipeline calls. */
 export interface Telemetry {
   /** False for the default: callers skip building attributes. */
   readonly enabled: boolean;
@@ -62,7 +62,7 @@ const NOOP_STEP: TelemetryStep = Object.freeze({
   end: () => undefined,
 });
 
-/** The default: telemetry off, at no cost. @internal */
+/** The default: telemetry off, at no cost. */
 export const NO_TELEMETRY: Telemetry = Object.freeze({
   enabled: false,
   includeUserId: false,
@@ -75,14 +75,13 @@ export const NO_TELEMETRY: Telemetry = Object.freeze({
 /**
  * The `error.type` of an error: our stable `code`, else `_OTHER` (a foreign
  * error's name or message could say anything).
- * @internal
  */
 export function errorType(error: unknown): string {
   const inner = attemptCause(error);
   return inner instanceof DigimeWriteError ? inner.code : "_OTHER";
 }
 
-/** The HTTP status digi.me answered, when an error knows it. @internal */
+/** The HTTP status digi.me answered, when an error knows it. */
 export function httpStatusOf(error: unknown): number | undefined {
   const inner = attemptCause(error);
   return inner instanceof DeliveryError ? inner.httpStatus : undefined;
@@ -99,7 +98,6 @@ function attemptCause(error: unknown): unknown {
  * (no answer), `token_rotated`, `pending` (generation A) or `other`. The
  * writer says `token_rotated` and `pending` itself (see
  * {@link AttemptFailure.reason}); the rest follows from the error's type.
- * @internal
  */
 export function retryReason(failure: AttemptFailure): string {
   if (failure.reason !== undefined) return failure.reason;

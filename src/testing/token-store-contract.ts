@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { sleep } from "../internal/sleep.js";
 import type { UserAccessToken } from "../sdk/types.js";
 import type { Credentials, CredentialsKey, ExpiringTokens, RefreshLeases, SetResult, StoredCredentials, TokenStore } from "../stores/token-store.js";
 
@@ -501,7 +502,7 @@ function leaseCases(): Array<[string, (store: TokenStore) => Promise<void>]> {
         const deadline = Date.now() + ttlMs + 5_000;
         let taken = false;
         while (!taken && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 25));
+          await sleep(25);
           taken = await l.acquireRefreshLease(KEY, { owner: "waits", ttlMs: LONG });
         }
         assert.equal(taken, true, `an unreleased lease must come free within its ttl (${ttlMs} ms) plus 5 s`);
@@ -518,12 +519,12 @@ function leaseCases(): Array<[string, (store: TokenStore) => Promise<void>]> {
         assert.equal(await l.acquireRefreshLease(KEY, { owner: "holder", ttlMs }), true, "acquire with a short ttl");
         assert.equal(await l.renewRefreshLease(KEY, { owner: "other", ttlMs: LONG }), false, "another owner must not renew the lease");
         assert.equal(await l.renewRefreshLease(KEY, { owner: "holder", ttlMs: LONG }), true, "the holder must renew its unexpired lease");
-        await new Promise((resolve) => setTimeout(resolve, ttlMs + 200));
+        await sleep(ttlMs + 200);
         assert.equal(await l.acquireRefreshLease(KEY, { owner: "other", ttlMs: LONG }), false, "a renewed lease must still be held after its first ttl");
         await l.releaseRefreshLease(KEY, "holder");
         assert.equal(await l.acquireRefreshLease(KEY, { owner: "short", ttlMs: 100 }), true, "acquire again, short");
         const deadline = Date.now() + 5_000;
-        while (Date.now() < deadline && !(await l.acquireRefreshLease(KEY, { owner: "next", ttlMs: LONG }))) await new Promise((resolve) => setTimeout(resolve, 25));
+        while (Date.now() < deadline && !(await l.acquireRefreshLease(KEY, { owner: "next", ttlMs: LONG }))) await sleep(25);
         assert.equal(await l.renewRefreshLease(KEY, { owner: "short", ttlMs: LONG }), false, "a holder whose lease expired (and was taken) must not renew it");
       },
     ],

@@ -9,7 +9,7 @@ import { sanitizeError, scrubError } from "../internal/redact.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import type { RefreshLeases, TokenStore } from "../stores/token-store.js";
 
-/** @internal */
+/** The app's {@link TokenStore} as the keeper calls it: each call under one shared deadline, each failure sanitized. */
 export class GuardedStore {
   readonly store: TokenStore;
   /** The store's refresh leases, when it offers both methods. */

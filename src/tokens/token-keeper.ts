@@ -79,7 +79,7 @@ interface UserState extends PersistState {
  */
 const CACHED_TOKEN_READ_WAIT_MS = 250;
 
-/** @internal Not part of the public surface; used by {@link WriteClient}. */
+/** The keeper described above; each `WriteClient` has one. */
 export class TokenKeeper {
   readonly #options: TokenKeeperOptions;
   readonly #users = new Map<string, UserState>();

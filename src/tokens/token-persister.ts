@@ -58,7 +58,7 @@ export interface TokenPersisterOptions {
   telemetry?: Telemetry;
 }
 
-/** @internal */
+/** Stores the keeper's newest tokens: compare-and-set tries before a write settles, then tries in the background. */
 export class TokenPersister {
   readonly #options: TokenPersisterOptions;
   readonly #stopBackground = new AbortController();

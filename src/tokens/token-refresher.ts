@@ -89,7 +89,7 @@ export interface Refreshed {
   spent: boolean;
 }
 
-/** @internal */
+/** The keeper's refresher: one refresh per refresh token in this process, under the store's lease across processes. */
 export class TokenRefresher {
   readonly #options: TokenRefresherOptions;
   /** Refreshes in flight in this process, by the refresh token being spent. */

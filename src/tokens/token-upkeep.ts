@@ -60,7 +60,7 @@ export interface UpkeepDeps {
 
 const PAGE = 100;
 
-/** @internal One pass over the contract's tokens expiring before `now + withinMs`. */
+/** One pass over the contract's tokens expiring before `now + withinMs`. */
 export async function refreshExpiringTokens(deps: UpkeepDeps, withinMs: number, concurrency: number): Promise<RefreshExpiringReport> {
   const { store, contractId } = deps;
   const now = deps.now();

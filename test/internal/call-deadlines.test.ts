@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CallDeadlines } from "../../src/internal/call-deadlines.js";
+import { CallDeadlines, settledWithin } from "../../src/internal/call-deadlines.js";
 
 const never = () => new Promise<never>(() => {});
 const later = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
@@ -29,5 +29,33 @@ describe("call deadlines: one timer for many store calls", () => {
     expect([a, b, c]).toEqual(["first timed out", "second timed out", "fast"]);
     expect(settledAt.first).toBeGreaterThanOrEqual(39);
     expect(settledAt.second).toBeGreaterThanOrEqual(54);
+  });
+});
+
+describe("settledWithin: a time limit on one call", () => {
+  it("gives the call's outcome when it settles in time, and undefined when it does not", async () => {
+    await expect(settledWithin(later(5, "fast"), 1_000)).resolves.toEqual({ status: "fulfilled", value: "fast" });
+    const boom = new Error("boom");
+    await expect(settledWithin(Promise.reject(boom), 1_000)).resolves.toEqual({ status: "rejected", reason: boom });
+    // The late call's rejection is handled: no unhandled rejection fails the run.
+    const late = new Promise((_, reject) => setTimeout(() => reject(new Error("late")), 60));
+    await expect(settledWithin(late, 20)).resolves.toBeUndefined();
+    await later(60, undefined);
+  });
+
+  it("ends the wait when the signal aborts, as a rejection with its reason", async () => {
+    const lost = new AbortController();
+    const started = performance.now();
+    const waiting = settledWithin(never(), 1_000, lost.signal);
+    setTimeout(() => lost.abort(new Error("connection lost")), 10);
+    const outcome = await waiting;
+    expect(outcome).toMatchObject({ status: "rejected", reason: { message: "connection lost" } });
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it("lets a call that settled already win over a signal aborted already", async () => {
+    const aborted = AbortSignal.abort(new Error("not connected"));
+    await expect(settledWithin(Promise.resolve(42), 1_000, aborted)).resolves.toEqual({ status: "fulfilled", value: 42 });
+    await expect(settledWithin(never(), 1_000, aborted)).resolves.toMatchObject({ status: "rejected", reason: { message: "not connected" } });
   });
 });

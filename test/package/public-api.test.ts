@@ -5,6 +5,7 @@
  * locally `npx vitest run test/package/public-api.test.ts -u` rewrites the
  * report after a deliberate change.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -107,6 +108,35 @@ function undocumentedDefaults(symbol: ts.Symbol, checker: ts.TypeChecker): strin
   return missing;
 }
 
+/**
+ * The rule for `@internal`: none in src/. A name is internal by not being
+ * exported from an entry point, and the report above is the contract; TypeDoc
+ * documents only what the entries reach. A tag on anything else says nothing
+ * and goes stale (issue 19: all 78 found were on names no entry reaches).
+ * Where a public class needs a hidden member, make it `#private`.
+ *
+ * Transitional: tags still in files that were being edited elsewhere when the
+ * rest went, counted per file. Remove them and this list; never add to it.
+ */
+const PENDING_INTERNAL_TAGS: Record<string, number> = {
+  "src/scheduling/lane-scheduler.ts": 3,
+  "src/scheduling/ready-list.ts": 1,
+  "src/writing/file-meta.ts": 2,
+  "src/writing/writer.ts": 1,
+};
+
+/** `@internal` tags per file under src/, by path from the root. */
+function internalTags(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const entry of readdirSync(path.join(root, "src"), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const tags = readFileSync(file, "utf8").match(/@internal\b/g)?.length ?? 0;
+    if (tags > 0) counts[path.relative(root, file).split(path.sep).join("/")] = tags;
+  }
+  return counts;
+}
+
 function report(surface: Map<string, ExportedName[]>): string {
   const sections = [...surface].map(([subpath, names]) => {
     const body = names.map((n) => `### ${n.kind} ${n.name}\n\n\`\`\`ts\n${n.shape}\n\`\`\``).join("\n\n");
@@ -126,6 +156,10 @@ describe("the public surface", () => {
     expect(surface.get("digime-write-pipeline")!.length).toBeLessThanOrEqual(80);
     const internal = [...surface].flatMap(([subpath, names]) => names.filter((n) => n.internal).map((n) => `${subpath}: ${n.name}`));
     expect(internal).toEqual([]);
+  });
+
+  it("marks nothing @internal in src/: what no entry point exports is internal already", () => {
+    expect(internalTags()).toEqual(PENDING_INTERNAL_TAGS);
   });
 
   it("gives every optional option a @defaultValue where it is declared", () => {

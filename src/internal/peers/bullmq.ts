@@ -9,7 +9,6 @@
  * The cost: a bundler cannot see this load, so an app that bundles its code
  * keeps `bullmq` installed beside the bundle (marked external), as it must
  * for msw and @opentelemetry/api already.
- * @internal
  * @module
  */
 import type * as BullMQ from "bullmq";
@@ -17,28 +16,17 @@ import { requirePeerOf } from "../optional-peer.js";
 
 const bullmq = requirePeerOf<typeof BullMQ>("bullmq", "digime-write-pipeline/bullmq");
 
-/** @internal */
+// Each class twice: the value from the app's install, and its instance type.
 export const Queue: typeof BullMQ.Queue = bullmq.Queue;
-/** @internal */
 export type Queue = BullMQ.Queue;
-/** @internal */
 export const Worker: typeof BullMQ.Worker = bullmq.Worker;
-/** @internal */
 export type Worker = BullMQ.Worker;
-/** @internal */
 export const Job: typeof BullMQ.Job = bullmq.Job;
-/** @internal */
 export type Job = BullMQ.Job;
-/** @internal */
 export const QueueEvents: typeof BullMQ.QueueEvents = bullmq.QueueEvents;
-/** @internal */
 export type QueueEvents = BullMQ.QueueEvents;
-/** @internal */
 export const DelayedError: typeof BullMQ.DelayedError = bullmq.DelayedError;
-/** @internal */
 export type DelayedError = BullMQ.DelayedError;
-/** @internal */
 export const UnrecoverableError: typeof BullMQ.UnrecoverableError = bullmq.UnrecoverableError;
-/** @internal */
 export type UnrecoverableError = BullMQ.UnrecoverableError;
 export type { ConnectionOptions } from "bullmq";

@@ -8,7 +8,6 @@
  * The cost: a bundler cannot see this load, so an app that bundles its code
  * keeps `ioredis` installed beside the bundle (marked external), as it must
  * for msw and @opentelemetry/api already.
- * @internal
  * @module
  */
 import type * as IORedis from "ioredis";
@@ -16,5 +15,5 @@ import { requirePeerOf } from "../optional-peer.js";
 
 const ioredis = requirePeerOf<typeof IORedis>("ioredis", "digime-write-pipeline/redis");
 
-/** ioredis's `Redis` class, from the app's install. @internal */
+/** ioredis's `Redis` class, from the app's install. */
 export const RedisClient: typeof IORedis.Redis = ioredis.Redis;

@@ -20,7 +20,7 @@ interface LeaseFile {
   expiresAt: number;
 }
 
-/** @internal */
+/** The refresh leases of one token file: one lease file per user and contract, see above. */
 export class FileLeases {
   readonly #directory: string;
 

@@ -19,7 +19,6 @@ export type RemovalOutcome = "removed" | "live" | "gone" | "stuck";
  * Move `path` aside, then check it still held `judged`: the file is only
  * removed if it did, else it is put back. Moving first makes the check and
  * the removal one step for everyone else.
- * @internal
  */
 export async function removeIfUnchanged(path: string, judged: string): Promise<RemovalOutcome> {
   const aside = `${path}.${randomBytes(6).toString("hex")}.stale`;

@@ -10,7 +10,7 @@ interface Lease {
   readonly expiresAt: number;
 }
 
-/** @internal Leases by user and contract, expiring by `now`. */
+/** Leases by user and contract, expiring by `now`. */
 export class LeaseTable {
   // userId → contractId → lease; nested like the records, so no joined key can collide.
   readonly #leases = new Map<string, Map<string, Lease>>();

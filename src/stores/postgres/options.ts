@@ -58,7 +58,7 @@ const identifierSchema = z
   .max(MAX_IDENTIFIER_LENGTH, { error: identifierMessage })
   .regex(IDENTIFIER, { error: identifierMessage });
 
-/** @internal Options schema of the PostgreSQL stores. */
+/** Options schema of the PostgreSQL stores. */
 // strict: a misspelt option (say `tableName`) is an error, not a silent default.
 export const postgresOptionsSchema = z.strictObject({
   pool: z.custom<Pool>((value) => typeof value === "object" && value !== null && typeof (value as { query?: unknown }).query === "function", {
@@ -73,7 +73,7 @@ export const postgresOptionsSchema = z.strictObject({
 const handledPools = new WeakSet<object>();
 
 /**
- * @internal Make sure an error the pool (or client) emits cannot crash the
+ * Make sure an error the pool (or client) emits cannot crash the
  * process. pg-pool removes a client whose idle connection fails and then
  * emits `'error'` on the pool; with no listener, Node throws it. Calls in
  * flight are not affected by this listener: they reject on their own and
@@ -87,10 +87,10 @@ export function handlePoolErrors(pool: Pool): void {
   pool.on("error", () => undefined);
 }
 
-/** @internal `"schema"."name"`, or `"name"` without a schema. Only ever called with checked identifiers. */
+/** `"schema"."name"`, or `"name"` without a schema. Only ever called with checked identifiers. */
 export function qualifiedName(schema: string | undefined, name: string): string {
   return schema === undefined ? `"${name}"` : `"${schema}"."${name}"`;
 }
 
-/** @internal The server's clock in epoch milliseconds, as SQL. `clock_timestamp()`: the time now, not at the transaction's start. */
+/** The server's clock in epoch milliseconds, as SQL. `clock_timestamp()`: the time now, not at the transaction's start. */
 export const SERVER_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";

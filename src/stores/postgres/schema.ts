@@ -9,10 +9,10 @@ import { qualifiedName } from "./options.js";
 // Any constant works; it only has to be the same in every process.
 const MIGRATION_LOCK = 7_346_021_905;
 
-/** @internal The refresh token's expiry (epoch seconds) of a row, as the index and `listExpiring` compute it. */
+/** The refresh token's expiry (epoch seconds) of a row, as the index and `listExpiring` compute it. */
 export const REFRESH_EXPIRY_SQL = "((credentials->'userAccessToken'->'refreshToken'->>'expiry')::double precision)";
 
-/** @internal The SQL creating the token table and its lease table, if missing. */
+/** The SQL creating the token table and its lease table, if missing. */
 export function tokenTablesSql(schema: string | undefined, table: string): string {
   const tokens = qualifiedName(schema, table);
   const leases = qualifiedName(schema, `${table}_leases`);
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS ${leases} (
 );`;
 }
 
-/** @internal The SQL creating the pending authorizations table, if missing. */
+/** The SQL creating the pending authorizations table, if missing. */
 export function pendingTableSql(schema: string | undefined, table: string): string {
   const pending = qualifiedName(schema, table);
   return `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK});

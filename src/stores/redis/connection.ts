@@ -52,7 +52,7 @@ export interface RedisStoreConnectionOptions {
   readonly keyPrefix?: string | undefined;
 }
 
-/** @internal The commands the stores use; both `Redis` and `Cluster` have them. */
+/** The commands the stores use; both `Redis` and `Cluster` have them. */
 export interface RedisCommands {
   hget(key: string, field: string): Promise<string | null>;
   hgetall(key: string): Promise<Record<string, string>>;
@@ -70,17 +70,17 @@ export interface RedisCommands {
   readonly isCluster?: boolean;
 }
 
-/** @internal */
+/** What the Redis stores put before every key when the app sets no `keyPrefix`. */
 export const DEFAULT_KEY_PREFIX = "digime:";
 
 /**
- * @internal Settings of a client the store makes, under whatever the app
+ * Settings of a client the store makes, under whatever the app
  * passes: ioredis's defaults (a 10 s connect timeout, 20 retries per command)
  * kept a command to a Redis that was down at start waiting 73 s (issue 16).
  */
 export const OWNED_CLIENT_DEFAULTS = Object.freeze({ connectTimeout: 2_000, maxRetriesPerRequest: 1 } satisfies RedisOptions);
 
-/** @internal Schema of the connection options shared by the Redis stores. */
+/** Schema of the connection options shared by the Redis stores. */
 export const redisConnectionSchema = z
   // strict: a misspelt option (say `keyprefix`) is an error, not a silent default.
   .strictObject({
@@ -104,14 +104,14 @@ export const redisConnectionSchema = z
     path: ["client"],
   });
 
-/** @internal A store's resolved connection: the client, whether the store owns it, and the prefix. */
+/** A store's resolved connection: the client, whether the store owns it, and the prefix. */
 export interface RedisConnection {
   readonly redis: RedisCommands;
   readonly owned: boolean;
   readonly keyPrefix: string;
 }
 
-/** @internal */
+/** The app's client as given, or one the store makes from `connection` (and so owns, and quits on close). */
 export function openConnection(options: z.output<typeof redisConnectionSchema>): RedisConnection {
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (options.client !== undefined) return { redis: options.client as unknown as RedisCommands, owned: false, keyPrefix };

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { RedisCommands } from "./connection.js";
 
-/** @internal A Lua script that runs with EVALSHA and falls back to EVAL once the server has forgotten it. */
+/** A Lua script that runs with EVALSHA and falls back to EVAL once the server has forgotten it. */
 export class RedisScript {
   readonly #source: string;
   readonly #sha: string;
