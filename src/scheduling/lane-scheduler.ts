@@ -100,7 +100,6 @@ export const QUEUE_DEFAULTS: Readonly<ResolvedQueueOptions> = Object.freeze({
 /**
  * The default `perUserConcurrency` where the library refreshes tokens before
  * they expire: one user's backlog then moves at several writes at a time.
- * @internal
  */
 export const PROACTIVE_PER_USER_CONCURRENCY = 4;
 
@@ -223,7 +222,6 @@ function takeHead(lane: Lane): void {
 /**
  * Per-user lanes under a global limit: the {@link Scheduler} a `WriteClient`
  * uses in process.
- * @internal
  */
 export class LaneScheduler implements Scheduler {
   readonly #lanes = new Map<string, Lane>();
@@ -396,7 +394,7 @@ export class LaneScheduler implements Scheduler {
     }
   }
 
-  /** @internal The ticket's write settled, or it was cancelled: free what it held. Idempotent. */
+  /** The ticket's write settled, or it was cancelled: free what it held. Idempotent. */
   release(ticket: LaneTicket): void {
     if (ticket.state === DONE) return;
     const { lane } = ticket;

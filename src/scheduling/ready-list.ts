@@ -40,7 +40,7 @@ interface Bucket<T> {
   readonly busy: Fifo<T>;
 }
 
-/** @internal */
+/** The ready lanes in the order above, one {@link Fifo} pair per priority. */
 export class ReadyList<T> {
   readonly #buckets = new Map<number, Bucket<T>>();
   /** The priorities that have a bucket, highest first. Apps use few (most only 0), so a sorted array is cheap. */

@@ -59,7 +59,7 @@ const descriptorSchema = z.object({
   tags: stringList.optional(),
 });
 
-/** @internal The schema behind {@link toFileSource}; exported for the test that holds {@link isValidFileMeta} to it. */
+/** The schema behind {@link toFileSource}; exported for the test that holds {@link isValidFileMeta} to it. */
 export const fileMetaSchema = z.object({
   fileData: z.custom<WriteFileMeta["fileData"]>(
     (value) => value instanceof Uint8Array || value instanceof Readable || typeof value === "function",
@@ -105,7 +105,6 @@ function isStringList(value: unknown): boolean {
  * and zod's generic walk costs microseconds that this does not. Anything it
  * does not accept goes through the schema, which names what is wrong; a test
  * holds the two to the same verdicts.
- * @internal
  */
 export function isValidFileMeta(input: unknown): input is ParsedFileMeta {
   if (!isRecord(input)) return false;

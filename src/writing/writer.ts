@@ -152,7 +152,7 @@ function baseOf(write: Write): { id: string; userId: string; fileName: string } 
   return { id: write.id, userId: write.userId, fileName: write.source.fileName };
 }
 
-/** @internal */
+/** The writer described above; each `WriteClient` has one. */
 export class Writer {
   readonly #deps: WriterDeps;
 
