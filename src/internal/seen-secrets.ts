@@ -7,8 +7,9 @@
  * token the SDK announced a moment before it failed is not one the failing
  * step knew about.
  *
- * Bounded: the newest `max` token values are kept (a token older than that
- * has long been replaced), so memory follows activity, not history.
+ * Bounded: at most `max` token values are kept, those seen most recently
+ * (a token older than that has long been replaced), so memory follows
+ * activity, not history.
  */
 import type { UserAccessToken } from "../sdk/types.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
@@ -21,8 +22,13 @@ const MIN_LENGTH = 8;
 /** The secrets one client has seen, for scrubbing its errors (see above). */
 export class SeenSecrets {
   readonly #fixed: readonly string[];
-  /** Insertion-ordered: the oldest value is the first key. */
-  readonly #tokens = new Set<string>();
+  /**
+   * Insertion-ordered, oldest first; the flag says "seen again since it was
+   * (re)inserted". A sighting only sets the flag (every write sees its token
+   * twice, so it must be cheap); eviction gives a flagged value a second
+   * chance at the back instead (the CLOCK approximation of least recently seen).
+   */
+  readonly #tokens = new Map<string, boolean>();
   readonly #max: number;
   #list: readonly string[] | undefined;
 
@@ -36,7 +42,7 @@ export class SeenSecrets {
    * the next change, so `redact` indexes it once, not per error.
    */
   get list(): readonly string[] {
-    return (this.#list ??= Object.freeze([...this.#fixed, ...this.#tokens]));
+    return (this.#list ??= Object.freeze([...this.#fixed, ...this.#tokens.keys()]));
   }
 
   /** Remember both values of `token` (anything not shaped like a token is ignored). */
@@ -52,15 +58,19 @@ export class SeenSecrets {
 
   #add(value: unknown): void {
     if (typeof value !== "string" || value.length < MIN_LENGTH) return;
-    if (this.#tokens.has(value)) {
-      // Refresh its place: a token in use is the last to be forgotten.
-      this.#tokens.delete(value);
-      this.#tokens.add(value);
+    const seenAgain = this.#tokens.get(value);
+    if (seenAgain !== undefined) {
+      if (!seenAgain) this.#tokens.set(value, true);
       return;
     }
-    this.#tokens.add(value);
-    if (this.#tokens.size > this.#max) this.#tokens.delete(this.#tokens.values().next().value as string);
+    this.#tokens.set(value, false);
     this.#list = undefined;
+    while (this.#tokens.size > this.#max) {
+      const [oldest, again] = this.#tokens.entries().next().value as [string, boolean];
+      this.#tokens.delete(oldest);
+      // A token in use is the last to be forgotten: seen again, it goes to the back once more.
+      if (again) this.#tokens.set(oldest, false);
+    }
   }
 }
 

@@ -125,34 +125,45 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
       return config.refresher({ contractId: base.contractId, privateKey: base.privateKey }, token);
     },
 
-    async write({ credentials, data, onToken }) {
-      const userAccessToken = credentials.userAccessToken;
-      if (usesPushData) {
-        await (sdk as SdkGenerationC).pushData({
+    write(input) {
+      if (!usesPushData) return writeAorB(input);
+      // A plain reaction, not an async function: this runs on every write.
+      try {
+        const pushed = (sdk as SdkGenerationC).pushData({
           type: "library",
           contractDetails: contractFor(),
-          userAccessToken,
-          data,
-          onAccessTokenChange: (next) => onToken(checkUserAccessToken(next, "pushData onAccessTokenChange")),
+          userAccessToken: input.credentials.userAccessToken,
+          data: input.data,
+          onAccessTokenChange: (next) => input.onToken(checkUserAccessToken(next, "pushData onAccessTokenChange")),
         });
-        return { status: "delivered" };
+        return Promise.resolve(pushed).then(delivered);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      // A and B share `write`; a result object means A, `undefined` means B.
-      const settle = (result: unknown): PortWriteResult => {
-        if (result === undefined) {
-          learn("B");
-          return { status: "delivered" };
-        }
-        learn("A");
-        const checked = checkWriteResultA(result);
-        onToken(checkUserAccessToken(checked.userAccessToken, "write"));
-        return { status: checked.status };
-      };
-      const { postboxId, publicKey } = credentials;
-      if (postboxId !== undefined && publicKey !== undefined && generation !== "B") {
-        return settle(await (sdk as SdkGenerationA).write({ contractDetails: contractFor(), userAccessToken, postboxId, publicKey, data }));
-      }
-      return settle(await (sdk as SdkGenerationB).write({ contractDetails: contractFor(), userAccessToken, data }));
     },
   };
+
+  /** Generations A and B share `write`. */
+  async function writeAorB({ credentials, data, onToken }: Parameters<SdkPort["write"]>[0]): Promise<PortWriteResult> {
+    const userAccessToken = credentials.userAccessToken;
+    // A and B share `write`; a result object means A, `undefined` means B.
+    const settle = (result: unknown): PortWriteResult => {
+      if (result === undefined) {
+        learn("B");
+        return { status: "delivered" };
+      }
+      learn("A");
+      const checked = checkWriteResultA(result);
+      onToken(checkUserAccessToken(checked.userAccessToken, "write"));
+      return { status: checked.status };
+    };
+    const { postboxId, publicKey } = credentials;
+    if (postboxId !== undefined && publicKey !== undefined && generation !== "B") {
+      return settle(await (sdk as SdkGenerationA).write({ contractDetails: contractFor(), userAccessToken, postboxId, publicKey, data }));
+    }
+    return settle(await (sdk as SdkGenerationB).write({ contractDetails: contractFor(), userAccessToken, data }));
+  }
 }
+
+const DELIVERED: PortWriteResult = Object.freeze({ status: "delivered" });
+const delivered = (): PortWriteResult => DELIVERED;

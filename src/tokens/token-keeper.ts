@@ -207,29 +207,41 @@ export class TokenKeeper {
    * store's. Falls back to the last known credentials when the store fails,
    * and does not wait long for a store read when the last known token is
    * valid beyond the refresh window (see {@link CACHED_TOKEN_READ_WAIT_MS}).
+   * Plain reactions rather than async functions: this runs on every write.
    */
-  async current(userId: string): Promise<Credentials> {
+  current(userId: string): Promise<Credentials> {
     const state = this.#users.get(userId);
-    if (state?.unsaved !== undefined) return state.unsaved;
+    if (state?.unsaved !== undefined) return Promise.resolve(state.unsaved);
     const read = this.#readShared(userId);
     const cached = state?.lastKnown;
-    let record: StoredCredentials | undefined;
     if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
-      const outcome = await this.#cachedReadWait.settle(read);
-      if (outcome?.status !== "fulfilled") {
-        // The store is slow or down: the cached token is valid, so the write goes on; the read, if it lands, updates the cache.
-        if (outcome === undefined) void read.then((late) => this.#rememberLate(userId, late), () => undefined);
-        return this.#users.get(userId)?.unsaved ?? state.lastKnown ?? cached;
-      }
-      record = outcome.value;
-    } else {
-      try {
-        record = await read;
-      } catch (error) {
+      return this.#cachedReadWait.settle(read).then((outcome) => this.#afterCachedRead(userId, state, cached, read, outcome));
+    }
+    return read.then(
+      (record) => this.#afterRead(userId, record),
+      (error: unknown) => {
         if (state?.lastKnown !== undefined) return state.lastKnown;
         throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
-      }
-    }
+      },
+    );
+  }
+
+  /** What the store read gave, for a user whose cached token was usable (see {@link current}). */
+  #afterCachedRead(
+    userId: string,
+    state: UserState,
+    cached: Credentials,
+    read: Promise<StoredCredentials | undefined>,
+    outcome: PromiseSettledResult<StoredCredentials | undefined> | undefined,
+  ): Credentials {
+    if (outcome?.status === "fulfilled") return this.#afterRead(userId, outcome.value);
+    // The store is slow or down: the cached token is valid, so the write goes on; the read, if it lands, updates the cache.
+    if (outcome === undefined) void read.then((late) => this.#rememberLate(userId, late), () => undefined);
+    return this.#users.get(userId)?.unsaved ?? state.lastKnown ?? cached;
+  }
+
+  /** The record a store read returned, unless this process produced a newer token meanwhile. */
+  #afterRead(userId: string, record: StoredCredentials | undefined): Credentials {
     // A concurrent accept may have produced a newer token while we read.
     const latest = this.#users.get(userId);
     if (latest?.unsaved !== undefined) return latest.unsaved;
@@ -289,14 +301,19 @@ export class TokenKeeper {
    * valid, and, when the SDK can refresh, the access token is not about to
    * expire (refreshing first, once per user however many writes ask).
    */
-  async ensureUsable(userId: string): Promise<UsableCredentials> {
-    const credentials = await this.current(userId);
+  ensureUsable(userId: string): Promise<UsableCredentials> {
+    return this.current(userId).then((credentials) => this.#usable(userId, credentials));
+  }
+
+  /** {@link ensureUsable} once the credentials are read: synchronous unless a refresh is due or a refusal must be recorded. */
+  #usable(userId: string, credentials: Credentials): UsableCredentials | Promise<UsableCredentials> {
     const token = credentials.userAccessToken;
     const state = this.#state(userId);
     if (credentials.refreshTokenRefused === true) {
       // Another process presented this refresh token and digi.me refused it (recorded in the store).
-      await this.markRejected(userId, token);
-      throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
+      return this.markRejected(userId, token).then(() => {
+        throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
+      });
     }
     if (state.rejectedRefreshToken === token.refreshToken.value) {
       throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
@@ -308,8 +325,7 @@ export class TokenKeeper {
     if (this.#options.port.canRefresh && this.#refreshDue(state, credentials)) {
       // Only the caller that starts the refresh reports it; the others share its result.
       const refreshed = !this.#refresher.isRefreshing(token);
-      const next = await this.#refresher.refresh(userId, credentials);
-      return { credentials: next, refreshed: refreshed && !sameToken(next.userAccessToken, token) };
+      return this.#refresher.refresh(userId, credentials).then((next) => ({ credentials: next, refreshed: refreshed && !sameToken(next.userAccessToken, token) }));
     }
     return { credentials, refreshed: false };
   }

@@ -295,19 +295,19 @@ export class Writer {
     this.#deps.telemetry.record("digime.write.queue_wait", waited);
   }
 
-  /** Attempt number `attempt` of `write`; its outcome is kept on the write. */
-  async #attemptNumbered(write: Write, attempt: number): Promise<void> {
+  /** Attempt number `attempt` of `write`; its outcome is kept on the write (by {@link #attempt}). */
+  #attemptNumbered(write: Write, attempt: number): Promise<PortWriteResult> {
     write.attempts = attempt;
     if (this.#deps.listening?.("write:started") !== false) this.#deps.emit("write:started", { ...baseOf(write), attempt });
     const { trace, userId, source } = write;
-    write.outcome = trace === undefined ? await this.#attempt(userId, source, attempt, write) : await this.#tracedAttempt(trace, userId, source, attempt, write);
+    return trace === undefined ? this.#attempt(userId, source, attempt, write) : this.#tracedAttempt(trace, userId, source, attempt, write);
   }
 
   /** The first attempt failed with `firstError`: attempts under the retry policy until one succeeds or none is left. */
   async #retry(write: Write, firstError: unknown): Promise<void> {
     const { emit, retry, telemetry } = this.#deps;
     const { trace } = write;
-    await retryAfterFailure(
+    await retryAfterFailure<PortWriteResult>(
       firstError,
       (attempt) => this.#attemptNumbered(write, attempt),
       retry,
@@ -379,7 +379,10 @@ export class Writer {
     }
     // A token announced before a failure is persisted all the same: it may be the only valid one left.
     if (accepted.length > 0 && (await Promise.all(accepted)).some((r) => r.changed)) progress.tokenRefreshed = true;
-    if (outcome?.status === "delivered") return outcome;
+    if (outcome?.status === "delivered") {
+      progress.outcome = outcome;
+      return outcome;
+    }
     if (outcome?.status === "pending") throw this.#stillPending(source, attempt, progress);
     throw await this.#failureOfCall(thrown, userId, credentials, source, attempt, progress);
   }

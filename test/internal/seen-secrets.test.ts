@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { SeenSecrets } from "../../src/internal/seen-secrets.js";
+
+const token = (n: number) => ({ accessToken: { value: `access-token-${n}`, expiry: 1 }, refreshToken: { value: `refresh-token-${n}`, expiry: 2 } });
+
+describe("the secrets a client has seen (what its errors are scrubbed of)", () => {
+  it("keeps at most max token values, forgetting one not seen again before one still in use", () => {
+    const seen = new SeenSecrets(["contract-private-key"], 4);
+    seen.addToken(token(1));
+    seen.addToken(token(2));
+    seen.addRecord({ userAccessToken: token(1) }); // token 1 is still in use
+    seen.addToken(token(3));
+    expect(new Set(seen.list)).toEqual(new Set(["contract-private-key", "access-token-1", "refresh-token-1", "access-token-3", "refresh-token-3"]));
+  });
+
+  it("ignores values too short to be secrets and things not shaped like tokens", () => {
+    const seen = new SeenSecrets([]);
+    seen.addToken({ accessToken: { value: "short" } });
+    seen.addToken("not a token");
+    seen.addRecord(undefined);
+    expect(seen.list).toEqual([]);
+  });
+});
