@@ -173,7 +173,7 @@ export class Writer {
     try {
       user = isWellFormedId(userId, 256) ? userId : parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
       source = toFileSource(fileMeta);
-      parsedOptions = parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
+      parsedOptions = options === undefined ? undefined : parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
     } catch (error) {
       return Promise.reject(this.#deps.scrub?.(error) ?? error);
     }
