@@ -35,3 +35,13 @@ export async function collect(): Promise<void> {
     await turns(1);
   }
 }
+
+/**
+ * The lowest client/baseline ratio over rounds run in pairs (round i of each
+ * arm ran back to back): what "no round below" goals are judged on.
+ */
+export function lowestPairRatio(client: readonly number[], baseline: readonly number[]): number {
+  let lowest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < Math.min(client.length, baseline.length); i += 1) lowest = Math.min(lowest, client[i]! / baseline[i]!);
+  return lowest;
+}

@@ -73,13 +73,13 @@ export interface WriteWorkerOptions {
    */
   prefix?: string;
   /**
-   * Jobs this worker takes from Redis and holds at once. At most
-   * `client.concurrency` of them are handed to `client.write` at a time;
-   * the others wait in the worker for a free slot, so a slot that frees up
-   * never waits for a Redis round trip to get its next job, and a held job
-   * still obeys a fleet-wide pause (429) that began after it was taken. A
-   * worker that dies runs all the jobs it held again, flagged
-   * `possibleDuplicate`. Bounds: 1 to 1000.
+   * Jobs this worker takes from Redis and holds at once. They are written
+   * through the client's own scheduler, like any `client.write`: at most
+   * `client.concurrency` are delivered at a time, the others wait in the
+   * client's per-user lanes, so a slot that frees up never waits for a Redis
+   * round trip to get its next job, and a held job whose turn comes during a
+   * fleet-wide pause (429) waits it out first. A worker that dies runs all
+   * the jobs it held again, flagged `possibleDuplicate`. Bounds: 1 to 1000.
    * @defaultValue twice `client.concurrency` (16 with the client's default of 8)
    */
   concurrency?: number;
