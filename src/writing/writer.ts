@@ -354,9 +354,10 @@ export class Writer {
     } catch (error) {
       throw this.#failureBeforeCall(error, attempt);
     }
-    const accepted: Array<Promise<AcceptResult>> = [];
+    // Made only when the SDK announces a token (rarely): not every attempt pays for an array.
+    let accepted: Array<Promise<AcceptResult>> | undefined;
     const onToken = (token: UserAccessToken): void => {
-      accepted.push(keeper.accept(userId, credentials, token, "write"));
+      (accepted ??= []).push(keeper.accept(userId, credentials, token, "write"));
     };
     let data: SdkFileMeta;
     try {
@@ -378,7 +379,7 @@ export class Writer {
       thrown = error;
     }
     // A token announced before a failure is persisted all the same: it may be the only valid one left.
-    if (accepted.length > 0 && (await Promise.all(accepted)).some((r) => r.changed)) progress.tokenRefreshed = true;
+    if (accepted !== undefined && (await Promise.all(accepted)).some((r) => r.changed)) progress.tokenRefreshed = true;
     if (outcome?.status === "delivered") {
       progress.outcome = outcome;
       return outcome;
