@@ -74,6 +74,11 @@ describe.skipIf(!hasRedis)("durable queue bounds", () => {
     expect(released.payload).toEqual({ kind: "released" });
     await redis.eval(RELEASE_SCRIPT, jobKeys.length + 1, ...jobKeys, fairKey, ...jobKeys.flatMap((_, i) => ["{}", users[i % 3]!]));
     expect(await redis.hgetall(fairKey)).toEqual({ total: "0" });
+    // A job removed meanwhile (its retention ended): nothing is made in its place, nothing given back.
+    const gone = `bull:${queueName}:w-dana/gone`;
+    await redis.eval(RELEASE_SCRIPT, 2, gone, fairKey, "{}", "dana");
+    expect(await redis.exists(gone)).toBe(0);
+    expect(await redis.hgetall(fairKey)).toEqual({ total: "0" });
     await worker.close();
     await harness.client.close();
     await queue.close();
