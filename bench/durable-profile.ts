@@ -7,6 +7,10 @@
  * The drain warms up on the warm queue first (as the bench's worker processes
  * are warm), then profiles only the measured drain (node:inspector), and
  * prints CPU per job of this process and of Redis (INFO cpu), and writes/s.
+ * COMMAND_STATS=1 adds Redis's calls and µs per job by command (INFO
+ * commandstats; a script's time counts to it and to each command it runs).
+ * The bare arm as D0's; BARE_LIMITER=1 gives it WriteWorker's default
+ * limiter, BARE_RETURN=1 has it return a receipt-sized value.
  */
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
