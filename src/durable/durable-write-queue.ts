@@ -320,11 +320,51 @@ function producerConnection(connection: ConnectionOptions): ConnectionOptions {
 /** The producer's ioredis client, as far as this queue watches it. */
 interface WatchedClient {
   status?: string;
-  once(event: "close" | "ready", listener: () => void): unknown;
-  off(event: "close" | "ready", listener: () => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+  once(event: "ready", listener: () => void): unknown;
   eval(script: string, keys: number, ...args: string[]): Promise<unknown>;
   del(key: string): Promise<number>;
   disconnect(): void;
+}
+
+/**
+ * The calls waiting on one connection, each told when it closes: one
+ * `close` listener for all of them. (A listener per call went past Node's
+ * bound of listeners per event, a MaxListenersExceededWarning, with more than
+ * a dozen enqueues at once.)
+ */
+class ConnectionWatch {
+  readonly client: WatchedClient;
+  readonly #waiting = new Set<() => void>();
+  /** Resolves at the connection's next `ready`: one listener for every call waiting for it. */
+  #ready: Promise<void> | undefined;
+
+  constructor(client: WatchedClient) {
+    this.client = client;
+    client.on("close", () => {
+      const waiting = [...this.#waiting];
+      this.#waiting.clear();
+      for (const lost of waiting) lost();
+    });
+  }
+
+  add(lost: () => void): void {
+    this.#waiting.add(lost);
+  }
+
+  delete(lost: () => void): void {
+    this.#waiting.delete(lost);
+  }
+
+  nextReady(): Promise<void> {
+    this.#ready ??= new Promise<void>((resolve) =>
+      this.client.once("ready", () => {
+        this.#ready = undefined;
+        resolve();
+      }),
+    );
+    return this.#ready;
+  }
 }
 
 /**
@@ -334,35 +374,25 @@ interface WatchedClient {
  * should have heard). A reply no retry cures (`CROSSSLOT`, `WRONGTYPE`,
  * auth…) rejects with `QUEUE_MISCONFIGURED` instead.
  */
-async function within<T>(promise: Promise<T>, ms: number, operation: string, watch?: RedisErrorWatch, client?: WatchedClient): Promise<T> {
+async function within<T>(promise: Promise<T>, ms: number, operation: string, watch?: RedisErrorWatch, connection?: ConnectionWatch): Promise<T> {
   const fail = (reason: string) => asQueueError(new Error(reason), operation, watch);
-  const connection = new AbortController();
-  const onClose = () => connection.abort(fail("the connection to Redis was lost"));
-  if (client !== undefined) {
-    if (client.status !== undefined && client.status !== "ready") connection.abort(fail(`Redis is not connected (${client.status})`));
-    else client.once("close", onClose);
+  const lost = new AbortController();
+  const onClose = () => lost.abort(fail("the connection to Redis was lost"));
+  if (connection !== undefined) {
+    const { status } = connection.client;
+    if (status !== undefined && status !== "ready") lost.abort(fail(`Redis is not connected (${status})`));
+    else connection.add(onClose);
   }
   let outcome: PromiseSettledResult<T> | undefined;
   try {
-    outcome = await settledWithin(promise, ms, connection.signal);
+    outcome = await settledWithin(promise, ms, lost.signal);
   } finally {
-    client?.off("close", onClose);
+    connection?.delete(onClose);
   }
   if (outcome === undefined) throw fail(`no answer from Redis within ${ms} ms`);
   if (outcome.status === "fulfilled") return outcome.value;
   if (outcome.reason instanceof DigimeWriteError) throw outcome.reason;
   throw asQueueError(outcome.reason, operation, watch);
-}
-
-/** Resolves with the next error `emitter` reports (a refused connection shows here first). */
-function nextError(emitter: { once(event: "error", listener: (error: Error) => void): unknown; off(event: "error", listener: (error: Error) => void): unknown }): { promise: Promise<never>; stop(): void } {
-  let listener: ((error: Error) => void) | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    listener = reject;
-    emitter.once("error", listener);
-  });
-  promise.catch(() => undefined);
-  return { promise, stop: () => emitter.off("error", listener!) };
 }
 
 /**
@@ -393,8 +423,10 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
   #events: Promise<QueueEvents> | undefined;
   /** Jobs announced parked whose `delayed` event is still to come (it is not a retry). */
   readonly #parking = new Set<string>();
-  /** The producer's connection, once made (BullMQ's client, for the scripts this queue runs beside BullMQ's). */
-  #client: WatchedClient | undefined;
+  /** The producer's connection, once made (BullMQ's client, for the scripts this queue runs beside BullMQ's), and the calls waiting on it. */
+  #connection: ConnectionWatch | undefined;
+  /** Rejects with the queue's next error (a refused connection shows there first): one listener for every call that waits to connect. */
+  #nextError: Promise<never> | undefined;
   #closed = false;
 
   /** @throws ValidationError (`INVALID_OPTIONS`) naming each bad field. */
@@ -500,7 +532,22 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
 
   /** A Redis call of this queue, within the timeout and with its failure typed. */
   #call<T>(promise: Promise<T>, operation: string): Promise<T> {
-    return within(promise, this.#enqueueTimeoutMs, operation, this.#redisErrors, this.#client);
+    return within(promise, this.#enqueueTimeoutMs, operation, this.#redisErrors, this.#connection);
+  }
+
+  /** The queue's next error, shared by every call that waits meanwhile (one listener, not one per call). */
+  #refused(): Promise<never> {
+    if (this.#nextError === undefined) {
+      const next = new Promise<never>((_, reject) =>
+        this.#queue.once("error", (error: Error) => {
+          this.#nextError = undefined;
+          reject(error);
+        }),
+      );
+      next.catch(() => undefined);
+      this.#nextError = next;
+    }
+    return this.#nextError;
   }
 
   /**
@@ -509,27 +556,17 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
    * a call made while it reconnects waits for it, within the timeout.
    */
   async #connected(): Promise<WatchedClient> {
+    // Connected already, as for every enqueue after the first: nothing to wait for.
+    const known = this.#connection?.client;
+    if (known !== undefined && (known.status === undefined || known.status === "ready")) return known;
     const limit = Math.min(CONNECT_WAIT_MS, this.#enqueueTimeoutMs);
     // BullMQ's client resolves once connected; a refused connection fails at its first error, else within the wait.
-    const refused = nextError(this.#queue as unknown as Parameters<typeof nextError>[0]);
-    let client: WatchedClient;
-    try {
-      client = (await within(Promise.race([this.#queue.getBackend().client, refused.promise]), limit, "connecting to Redis", this.#redisErrors)) as unknown as WatchedClient;
-    } finally {
-      refused.stop();
-    }
-    this.#client = client;
+    const client = (await within(Promise.race([this.#queue.getBackend().client, this.#refused()]), limit, "connecting to Redis", this.#redisErrors)) as unknown as WatchedClient;
+    if (this.#connection?.client !== client) this.#connection = new ConnectionWatch(client);
     if (client.status === undefined || client.status === "ready") return client;
     // A connection being made, or made again, gets a moment; one that was closed for good fails at once.
     const wait = client.status === "end" || client.status === "close" ? 0 : limit;
-    let onReady!: () => void;
-    const ready = new Promise<void>((resolve) => (onReady = resolve));
-    client.once("ready", onReady);
-    try {
-      if ((await settledWithin(ready, wait)) === undefined) throw asQueueError(new Error(`Redis is not connected (${client.status ?? "unknown"})`), "connecting to Redis", this.#redisErrors);
-    } finally {
-      client.off("ready", onReady);
-    }
+    if (wait === 0 || (await settledWithin(this.#connection.nextReady(), wait)) === undefined) throw asQueueError(new Error(`Redis is not connected (${client.status ?? "unknown"})`), "connecting to Redis", this.#redisErrors);
     return client;
   }
 
@@ -720,8 +757,9 @@ export class DurableWriteQueue extends EventEmitter<DurableWriteEvents> {
     const events = this.#events;
     this.#events = undefined;
     // Closing over a lost connection cannot say goodbye to Redis (BullMQ's close would wait for it): drop it instead.
-    const lost = this.#client !== undefined && this.#client.status !== "ready";
-    if (lost) this.#client!.disconnect();
+    const client = this.#connection?.client;
+    const lost = client !== undefined && client.status !== "ready";
+    if (lost) client.disconnect();
     const closing = Promise.all([this.#queue.close().catch(() => undefined), events?.then((e) => e.close(), () => undefined).catch(() => undefined)]);
     if (!lost) {
       await closing;

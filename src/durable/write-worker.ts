@@ -12,7 +12,7 @@ import type { WriteReceipt, WriteRetryingEvent } from "../events.js";
 import { parseStoreOptions } from "../stores/parse-options.js";
 import { writeGated, type WriteClient } from "../write-client.js";
 import type { WriteFileMeta } from "../writing/file-meta.js";
-import { encodeError, failedPossiblyDelivered, parseJobData, UPKEEP_JOB, WRITE_JOB, type WriteJobData } from "./job-data.js";
+import { encodeError, failedPossiblyDelivered, parseJobData, UPKEEP_JOB, WRITE_JOB, type JobPayload, type WriteJobData } from "./job-data.js";
 import { FAIR_KEY, RELEASE_SCRIPT } from "./fair-share.js";
 import { PARK_SCRIPT, PARKED_KEY, parkedUsersOf, parseParkedRecord, RESUME_SCRIPT, RESUMED_KEY, UNPARK_SCRIPT, type ParkedRecord } from "./parking.js";
 import type { PayloadStore } from "./payload-store.js";
@@ -214,6 +214,8 @@ const optionsSchema = z
 
 const RELEASE_BATCH_MS = 20;
 const RELEASE_BATCH_SIZE = 200;
+/** A released job's payload: the bytes are gone. */
+const RELEASED: JobPayload = Object.freeze({ kind: "released" });
 
 /** After the last processor returned, how long close() lets BullMQ record outcomes when its pause does not return. */
 const CLOSE_GRACE_MS = 1_000;
@@ -277,10 +279,9 @@ export class WriteWorker {
   readonly #options: z.output<typeof optionsSchema>;
   readonly #worker: Worker;
   readonly #scheduler: Queue | undefined;
-  /** Settled jobs waiting for their release: job key, data without the bytes, user id. */
-  readonly #releases: Array<[string, string, string]> = [];
-  /** Each running job's checked data, so releasing it needs no second check (BullMQ settles the same Job object). */
-  readonly #checked = new WeakMap<Job, WriteJobData>();
+  /** Settled jobs waiting for their release: their job keys, and per job its data without the bytes and its user id (the script's KEYS and ARGV as they will be sent). */
+  #releaseKeys: string[] = [];
+  #releaseArgs: string[] = [];
   #flushing: Promise<void> | undefined;
   readonly #scheduled: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -305,7 +306,7 @@ export class WriteWorker {
     const clusterProblem = clusterPrefixProblem(o.connection, o.prefix, "A WriteWorker");
     if (clusterProblem !== undefined) throw clusterProblem;
     this.#parkForMs = o.parkForMs ?? WRITE_WORKER_DEFAULTS.parkForMs;
-    this.#worker = new Worker(o.queueName, (job, token) => this.#counted(this.#process(job, token)), {
+    this.#worker = new Worker(o.queueName, (job, token) => this.#process(job, token), {
       connection: o.connection,
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
       concurrency: o.concurrency ?? defaultConcurrency(o.client),
@@ -371,39 +372,42 @@ export class WriteWorker {
     await Promise.all([this.#worker.waitUntilReady(), this.#scheduled]);
   }
 
-  async #counted<T>(processing: Promise<T>): Promise<T> {
+  /** BullMQ's processor: counts the job as running (close() waits for none to be) while it is processed. */
+  async #process(job: Job, token: string | undefined): Promise<WriteReceipt | unknown> {
+    // Counted here rather than in a wrapper of its own: one async function and promise less per job.
     this.#processing += 1;
     try {
-      return await processing;
+      if (job.name !== WRITE_JOB) return await this.#otherJob(job);
+      let data: WriteJobData;
+      let fileData: WriteFileMeta["fileData"];
+      try {
+        data = parseJobData(job.data);
+        // An inline payload is decoded at once; only a payload store is waited for.
+        fileData = data.payload.kind === "inline" ? Buffer.from(data.payload.base64, "base64") : await this.#storedPayload(data.payload);
+      } catch (error) {
+        throw new UnrecoverableError(encodeError(error));
+      }
+      // A run before this one that was cut off (its worker died) or that may have stored the file: say so.
+      let possibleDuplicate = job.stalledCounter > 0 || failedPossiblyDelivered(job.failedReason);
+      // Only a job that ran before can have been parked: a first run costs no extra Redis call.
+      if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
+        const parked = await this.#unpark(job.id!);
+        if (parked !== undefined) {
+          if (!parked.resumed && Date.now() >= parked.record.until) throw new UnrecoverableError(parked.record.reason);
+          possibleDuplicate ||= parked.record.possiblyDelivered;
+        }
+      }
+      return await this.#deliver(job, data, fileData, possibleDuplicate, token);
     } finally {
       this.#processing -= 1;
-      if (this.#processing === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+      if (this.#processing === 0 && this.#idleWaiters.length > 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
   }
 
-  async #process(job: Job, token: string | undefined): Promise<WriteReceipt | unknown> {
+  /** A job that is not a write: a token-upkeep run, or an unknown name (which fails). */
+  #otherJob(job: Job): Promise<TokenUpkeepResult> {
     if (job.name === UPKEEP_JOB) return this.#upkeep(job);
-    if (job.name !== WRITE_JOB) throw new UnrecoverableError(`Unknown job name ${JSON.stringify(job.name)}`);
-    let data: WriteJobData;
-    let fileData: WriteFileMeta["fileData"];
-    try {
-      data = parseJobData(job.data);
-      this.#checked.set(job, data);
-      fileData = await this.#payload(data);
-    } catch (error) {
-      throw new UnrecoverableError(encodeError(error));
-    }
-    // A run before this one that was cut off (its worker died) or that may have stored the file: say so.
-    let possibleDuplicate = job.stalledCounter > 0 || failedPossiblyDelivered(job.failedReason);
-    // Only a job that ran before can have been parked: a first run costs no extra Redis call.
-    if (job.attemptsStarted > 1 || job.stalledCounter > 0) {
-      const parked = await this.#unpark(job.id!);
-      if (parked !== undefined) {
-        if (!parked.resumed && Date.now() >= parked.record.until) throw new UnrecoverableError(parked.record.reason);
-        possibleDuplicate ||= parked.record.possiblyDelivered;
-      }
-    }
-    return this.#deliver(job, data, fileData, possibleDuplicate, token);
+    throw new UnrecoverableError(`Unknown job name ${JSON.stringify(job.name)}`);
   }
 
   /** Resolves once no job is being processed by this worker. */
@@ -569,9 +573,8 @@ export class WriteWorker {
     }
   }
 
-  async #payload(data: WriteJobData): Promise<WriteFileMeta["fileData"]> {
-    const { payload } = data;
-    if (payload.kind === "inline") return Buffer.from(payload.base64, "base64");
+  /** A payload that is not inside the job: opened from the payload store. */
+  async #storedPayload(payload: Exclude<JobPayload, { kind: "inline" }>): Promise<WriteFileMeta["fileData"]> {
     if (payload.kind === "released") throw new DigimeWriteError("INVALID_ARGUMENT", "The job's payload was already released", false);
     const store = this.#options.payloadStore;
     if (store === undefined) throw new DigimeWriteError("INVALID_ARGUMENT", "The job's payload is in a payload store: pass the producer's payloadStore to the WriteWorker", false);
@@ -592,24 +595,36 @@ export class WriteWorker {
     if (job.name !== WRITE_JOB) return;
     let data: WriteJobData;
     try {
-      data = this.#checked.get(job) ?? parseJobData(job.data);
+      // Checked again rather than remembered from the run (a WeakMap entry per job): data as the producer
+      // wrote it passes the hand check, which costs less than the WeakMap did.
+      data = parseJobData(job.data);
     } catch {
       return;
     }
     if (data.payload.kind === "stored") void this.#options.payloadStore?.delete(data.payload.key).catch(() => undefined);
     // Released even when the bytes are gone already: the release also gives the user's quota place back (once).
-    this.#releases.push([this.#worker.toKey(job.id!), JSON.stringify({ ...data, payload: { kind: "released" } }), data.userId]);
+    // The data without the bytes, built field by field (no spread copy of the job's data per job).
+    const released = { v: data.v, id: data.id, userId: data.userId, fileName: data.fileName, fileDescriptor: data.fileDescriptor, payload: RELEASED };
+    this.#releaseKeys.push(this.#worker.toKey(job.id!));
+    this.#releaseArgs.push(JSON.stringify(released), data.userId);
     this.#flushing ??= sleep(RELEASE_BATCH_MS).then(() => this.#flushReleases());
   }
 
   async #flushReleases(): Promise<void> {
     try {
-      while (this.#releases.length > 0) {
-        const batch = this.#releases.splice(0, RELEASE_BATCH_SIZE);
+      while (this.#releaseKeys.length > 0) {
+        // Taken whole while the batch is small enough (no copy), else the first RELEASE_BATCH_SIZE.
+        const whole = this.#releaseKeys.length <= RELEASE_BATCH_SIZE;
+        const keys = whole ? this.#releaseKeys : this.#releaseKeys.splice(0, RELEASE_BATCH_SIZE);
+        const args = whole ? this.#releaseArgs : this.#releaseArgs.splice(0, 2 * RELEASE_BATCH_SIZE);
+        if (whole) {
+          this.#releaseKeys = [];
+          this.#releaseArgs = [];
+        }
+        keys.push(this.#worker.toKey(FAIR_KEY));
         const client = (await this.#worker.getBackend().client) as unknown as { eval(script: string, keys: number, ...args: string[]): Promise<unknown> };
         // Best effort: a payload left behind costs space until the job's retention ends, never a second delivery.
-        const args = batch.flatMap(([, json, userId]) => [json, userId]);
-        await client.eval(RELEASE_SCRIPT, batch.length + 1, ...batch.map(([key]) => key), this.#worker.toKey(FAIR_KEY), ...args).catch(() => undefined);
+        await client.eval(RELEASE_SCRIPT, keys.length, ...keys, ...args).catch(() => undefined);
       }
     } finally {
       this.#flushing = undefined;

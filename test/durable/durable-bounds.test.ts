@@ -12,6 +12,7 @@ import { DurableWriteQueue, QueueMisconfiguredError, QueueUnavailableError, Writ
 import { startOwnRedis, redisServerInstalled } from "../support/own-redis.js";
 import { bullmqConnection, dropKeysAndQuit, REDIS_URL, redisAvailable, uniqueSuffix } from "../support/servers.js";
 import { setup } from "../support/setup.js";
+import { RELEASE_SCRIPT } from "../../src/durable/fair-share.js";
 
 const hasRedis = await redisAvailable("durable writes: bounds and Redis errors");
 const connection = bullmqConnection();
@@ -53,6 +54,49 @@ describe.skipIf(!hasRedis)("durable queue bounds", () => {
     await worker.close();
     await harness.client.close();
     await queue.close();
+  });
+
+  it("each settled write gives its place back once, however the releases are batched: 30 writes of 3 users delivered leave every count at zero, and a second release changes nothing", async () => {
+    const queueName = `bounds-${suffix}-release`;
+    const queue = new DurableWriteQueue({ connection, queueName });
+    const users = ["dana", "erin", "finn"];
+    for (let i = 0; i < 30; i += 1) await queue.enqueue(users[i % 3]!, file(`r${i}`), { id: `r${i}` });
+    const fairKey = `bull:${queueName}:dwp:fair`;
+    expect(await redis.hget(fairKey, "total")).toBe("30");
+    const harness = setup("v16");
+    for (const user of users) await harness.authorize(user);
+    const worker = new WriteWorker({ client: harness.client, connection, queueName });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => queue.result(users[i % 3]!, `r${i}`)));
+    await expect.poll(() => redis.hgetall(fairKey), { timeout: 5_000 }).toEqual({ total: "0" });
+    // Released again (a worker whose completion BullMQ recorded twice, say): the settled mark makes it a no-op.
+    const jobKeys = [0, 1, 2, 3].map((i) => `bull:${queueName}:w-${users[i % 3]}/r${i}`);
+    const released = JSON.parse((await redis.hget(jobKeys[0]!, "data"))!) as { payload: unknown };
+    expect(released.payload).toEqual({ kind: "released" });
+    await redis.eval(RELEASE_SCRIPT, jobKeys.length + 1, ...jobKeys, fairKey, ...jobKeys.flatMap((_, i) => ["{}", users[i % 3]!]));
+    expect(await redis.hgetall(fairKey)).toEqual({ total: "0" });
+    // A job removed meanwhile (its retention ended): nothing is made in its place, nothing given back.
+    const gone = `bull:${queueName}:w-dana/gone`;
+    await redis.eval(RELEASE_SCRIPT, 2, gone, fairKey, "{}", "dana");
+    expect(await redis.exists(gone)).toBe(0);
+    expect(await redis.hgetall(fairKey)).toEqual({ total: "0" });
+    await worker.close();
+    await harness.client.close();
+    await queue.close();
+  });
+
+  it("64 enqueues at once, from a queue not yet connected and then from a connected one, add no listener per call (no MaxListenersExceededWarning)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    try {
+      const queue = new DurableWriteQueue({ connection, queueName: `bounds-${suffix}-listeners` });
+      for (const round of [0, 1]) await Promise.all(Array.from({ length: 64 }, (_, i) => queue.enqueue(`user-${i % 7}`, file(`l${round}-${i}`), { id: `l${round}-${i}` })));
+      await queue.close();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
   });
 
   it("concurrent enqueues cannot overshoot the quota: of 20 at once with maxQueuedPerUser 5, exactly 5 are accepted", async () => {
