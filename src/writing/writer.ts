@@ -71,6 +71,26 @@ const writeOptionsSchema = z
   })
   .optional();
 
+/**
+ * The check {@link writeOptionsSchema} makes, by hand, for options that pass
+ * it unchanged: every write with options (each durable job has some) would
+ * otherwise pay for a zod parse. Anything else goes through the schema, which
+ * words the error.
+ */
+function isValidWriteOptions(options: unknown): options is z.output<typeof writeOptionsSchema> {
+  if (typeof options !== "object" || options === null || Array.isArray(options) || Object.getPrototypeOf(options) !== Object.prototype) return false;
+  for (const key in options) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    if (key === "signal" ? !(value instanceof AbortSignal)
+      : key === "priority" ? typeof value !== "number" || !Number.isFinite(value)
+      : key === "id" ? typeof value !== "string" || value.length < 1 || value.length > 256
+      : key === "possibleDuplicate" ? typeof value !== "boolean"
+      : true) return false;
+  }
+  return true;
+}
+
 /** Everything the writer needs. */
 export interface WriterDeps {
   /** Where writes wait for a delivery slot. */
@@ -173,7 +193,7 @@ export class Writer {
     try {
       user = isWellFormedId(userId, 256) ? userId : parseOrThrow(userIdSchema, userId, "INVALID_ARGUMENT", "userId");
       source = toFileSource(fileMeta);
-      parsedOptions = options === undefined ? undefined : parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
+      parsedOptions = options === undefined || isValidWriteOptions(options) ? options : parseOrThrow(writeOptionsSchema, options, "INVALID_ARGUMENT", "options");
     } catch (error) {
       return Promise.reject(this.#deps.scrub?.(error) ?? error);
     }

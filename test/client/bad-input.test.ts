@@ -108,6 +108,9 @@ describe("method arguments are validated, and the client keeps working afterward
       ["alice", file, { priority: "high" }, "options.priority"],
       ["alice", file, { signal: {} }, "options.signal"],
       ["alice", file, { id: "" }, "options.id"],
+      ["alice", file, { id: "x".repeat(257) }, "options.id"],
+      ["alice", file, { priority: Number.POSITIVE_INFINITY }, "options.priority"],
+      ["alice", file, { possibleDuplicate: "yes" }, "options.possibleDuplicate"],
     ];
     for (const [userId, meta, options, path] of cases) {
       const error = await h.client.write(userId as never, meta as never, options as never).catch((e: unknown) => e);
