@@ -43,17 +43,20 @@ export class CallDeadlines {
    * given up on keeps running; its late answer is ignored.
    */
   run<T>(label: string, call: () => Promise<T>): Promise<T> {
+    let answer: Promise<T>;
+    try {
+      answer = call();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.race(label, answer);
+  }
+
+  /** {@link run} for a call already made: what `answer` settles with, or the timeout error once `ms` have passed. */
+  race<T>(label: string, answer: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry = this.#add(() => reject(this.#timeoutError(label)));
-      let answer: Promise<T>;
-      try {
-        answer = Promise.resolve(call());
-      } catch (error) {
-        this.#remove(entry);
-        reject(error);
-        return;
-      }
-      answer.then(
+      Promise.resolve(answer).then(
         (value) => {
           if (this.#remove(entry)) resolve(value);
         },

@@ -7,7 +7,7 @@ import { DigimeWriteError, TokenStoreError } from "../errors.js";
 import { CallDeadlines } from "../internal/call-deadlines.js";
 import { sanitizeError, scrubError } from "../internal/redact.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
-import type { RefreshLeases, TokenStore } from "../stores/token-store.js";
+import type { CredentialsKey, RefreshLeases, StoredCredentials, TokenStore } from "../stores/token-store.js";
 
 /** The app's {@link TokenStore} as the keeper calls it: each call under one shared deadline, each failure sanitized. */
 export class GuardedStore {
@@ -34,9 +34,22 @@ export class GuardedStore {
    * may still land later; compare-and-set makes that harmless, since its
    * version is stale by then or it carries the token we wanted stored anyway.
    */
+  /** The store's record for `key`, as {@link call} would read it: the read every write makes, without its closures. */
+  get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
+    if (this.#telemetry.enabled) return this.call("get", (store) => store.get(key));
+    this.#deadlines ??= this.#newDeadlines();
+    let answer: Promise<StoredCredentials | undefined>;
+    try {
+      answer = this.store.get(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#deadlines.race("get", answer);
+  }
+
   call<T>(operation: string, call: (store: TokenStore) => Promise<T>): Promise<T> {
     // One shared timer for every pending call, not one armed and cleared per call: this runs on every write.
-    this.#deadlines ??= new CallDeadlines(this.#timeoutMs, (label) => new TokenStoreError(`Token store ${label} did not answer within ${this.#timeoutMs} ms`));
+    this.#deadlines ??= this.#newDeadlines();
     const store = this.store;
     if (!this.#telemetry.enabled) return this.#deadlines.run(operation, () => call(store));
     // A span per store call, a child of whatever step is running (an attempt, a refresh, an authorization).
@@ -52,6 +65,10 @@ export class GuardedStore {
         throw error;
       },
     );
+  }
+
+  #newDeadlines(): CallDeadlines {
+    return new CallDeadlines(this.#timeoutMs, (label) => new TokenStoreError(`Token store ${label} did not answer within ${this.#timeoutMs} ms`));
   }
 
   /** Wrap a store failure so that no foreign object, and no token in `secrets`, rides along. */

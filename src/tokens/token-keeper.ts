@@ -181,7 +181,7 @@ export class TokenKeeper {
   async #latest(userId: string): Promise<Credentials | undefined> {
     const own = this.#users.get(userId)?.unsaved;
     if (own !== undefined) return own;
-    const record = await this.#store.call("get", (store) => store.get(this.#key(userId)));
+    const record = await this.#store.get(this.#key(userId));
     const unsaved = this.#users.get(userId)?.unsaved;
     if (unsaved !== undefined) return unsaved;
     return record === undefined ? undefined : this.#remember(userId, record);
@@ -253,7 +253,7 @@ export class TokenKeeper {
   #readShared(userId: string): Promise<StoredCredentials | undefined> {
     const state = this.#users.get(userId);
     if (state?.reading !== undefined) return state.reading;
-    const read = this.#store.call("get", (store) => store.get(this.#key(userId)));
+    const read = this.#store.get(this.#key(userId));
     if (state === undefined) return read;
     state.reading = read;
     // Handled here too: a read every caller gave up on must not become an unhandled rejection.
@@ -307,7 +307,10 @@ export class TokenKeeper {
     if (state !== undefined && state.unsaved === undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
       // What current() does for a usable cached token, with the checks in the same reaction: the common case.
       const read = this.#readShared(userId);
-      return this.#cachedReadWait.settle(read).then((outcome) => this.#usable(userId, this.#afterCachedRead(userId, state, cached, read, outcome)));
+      return this.#cachedReadWait.settle(read).then((outcome) => {
+        const credentials = this.#afterCachedRead(userId, state, cached, read, outcome);
+        return this.#usable(userId, credentials);
+      });
     }
     return this.current(userId).then((credentials) => this.#usable(userId, credentials));
   }
