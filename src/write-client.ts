@@ -256,14 +256,15 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       checkStateMac: options.stateSecret !== undefined,
       telemetry: resolved.telemetry,
     });
-    // Where the library refreshes before expiry (the SDK has `refreshToken`), refresh safety does not rest on
-    // the lanes: one user may run several writes and take idle slots. Elsewhere the SDK refreshes inside every
-    // write that meets an expired token, so a user's writes stay one at a time unless the app chose otherwise.
+    // Where the library refreshes before expiry (the SDK has `refreshToken`), one user may run several writes.
+    // Elsewhere the SDK refreshes inside every write that meets an expired token, so a user's writes stay one at a
+    // time unless the app chose otherwise. Lending idle slots is opt-in: in the fault soak (generation C) it let
+    // writes reach an expiry mid-call often enough that the SDK refreshed inside a write and dropped the pair.
     const proactive = this.#port.canRefresh;
     const queue = {
       ...resolved.queue,
       perUserConcurrency: resolved.queueChosen.perUserConcurrency ?? (proactive ? PROACTIVE_PER_USER_CONCURRENCY : resolved.queue.perUserConcurrency),
-      lendIdleSlots: resolved.queueChosen.lendIdleSlots ?? proactive,
+      lendIdleSlots: resolved.queueChosen.lendIdleSlots ?? false,
     };
     const scheduler = new LaneScheduler(queue, (settled) => emit("queue:idle", { settled }));
     this.#scheduler = scheduler;

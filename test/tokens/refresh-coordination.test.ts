@@ -161,8 +161,21 @@ describe("the proactive refresh window", () => {
 });
 
 describe("one user's writes in parallel (perUserConcurrency above 1)", () => {
-  it("by default with an SDK that refreshes proactively: a lone user takes every slot, and 4 while another user waits", async () => {
+  it("run 4 at a time by default with an SDK that refreshes proactively, even alone", async () => {
     const f = fleet(1, new MemoryTokenStore());
+    const libraryId = await authorize(f, "alice");
+    let running = 0;
+    let most = 0;
+    f.sandbox.faults.add({ operation: "write", latencyMs: 5 });
+    f.clients[0]!.on("write:started", () => void (most = Math.max(most, ++running)));
+    f.clients[0]!.on("write:succeeded", () => void (running -= 1));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => f.clients[0]!.write("alice", jsonFile(i))));
+    expect(most).toBe(4);
+    expect(f.sandbox.library(libraryId)?.files).toHaveLength(40);
+  });
+
+  it("with lendIdleSlots: a lone user takes every slot, and 4 while another user waits", async () => {
+    const f = fleet(1, new MemoryTokenStore(), { queue: { lendIdleSlots: true } });
     const [aliceLibrary, bobLibrary] = [await authorize(f, "alice"), await authorize(f, "bob")];
     const running = new Map<string, number>();
     const unstarted = new Map<string, number>();
