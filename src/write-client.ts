@@ -260,12 +260,8 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
     // Elsewhere the SDK refreshes inside every write that meets an expired token, so a user's writes stay one at a
     // time unless the app chose otherwise. Lending idle slots is opt-in: in the fault soak (generation C) it let
     // writes reach an expiry mid-call often enough that the SDK refreshed inside a write and dropped the pair.
-    const proactive = this.#port.canRefresh;
-    const queue = {
-      ...resolved.queue,
-      perUserConcurrency: resolved.queueChosen.perUserConcurrency ?? (proactive ? PROACTIVE_PER_USER_CONCURRENCY : resolved.queue.perUserConcurrency),
-      lendIdleSlots: resolved.queueChosen.lendIdleSlots ?? false,
-    };
+    const queue =
+      resolved.queueChosen.perUserConcurrency !== undefined || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
     const scheduler = new LaneScheduler(queue, (settled) => emit("queue:idle", { settled }));
     this.#scheduler = scheduler;
     this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: scheduler.size - scheduler.running, inFlight: scheduler.running }));
@@ -281,10 +277,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       listening: (name) => this.listenerCount(name) > 0,
       scrub: (error) => scrubError(error, this.#seen.list),
     });
-    gatedWrites.set(this, (userId, fileMeta, options, gate) => {
-      if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
-      return this.#writer.write(userId, fileMeta, options, gate);
-    });
+    gatedWrites.set(this, (userId, fileMeta, options, gate) => this.#write(userId, fileMeta, options, gate));
   }
 
   /** A listener that throws must not break the pipeline; its error surfaces on its own tick. */
@@ -418,9 +411,14 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
    *   NotAuthorizedError, ReauthorizationRequiredError, DeliveryError.
    */
   write(userId: string, fileMeta: WriteFileMeta, options?: WriteOptions): Promise<WriteReceipt> {
+    return this.#write(userId, fileMeta, options, undefined);
+  }
+
+  /** `write`, and the durable worker's gated write: refused once closing, else the writer's. */
+  #write(userId: string, fileMeta: WriteFileMeta, options: WriteOptions | undefined, gate: WriteGate | undefined): Promise<WriteReceipt> {
     if (this.#closing !== undefined) return Promise.reject(new ClientClosedError());
     // The writer scrubs every error it rejects with (see WriterDeps.scrub).
-    return this.#writer.write(userId, fileMeta, options);
+    return this.#writer.write(userId, fileMeta, options, gate);
   }
 
   /**

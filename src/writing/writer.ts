@@ -81,14 +81,24 @@ function isValidWriteOptions(options: unknown): options is z.output<typeof write
   if (typeof options !== "object" || options === null || Array.isArray(options) || Object.getPrototypeOf(options) !== Object.prototype) return false;
   for (const key in options) {
     const value = (options as Record<string, unknown>)[key];
-    if (value === undefined) continue;
-    if (key === "signal" ? !(value instanceof AbortSignal)
-      : key === "priority" ? typeof value !== "number" || !Number.isFinite(value)
-      : key === "id" ? typeof value !== "string" || value.length < 1 || value.length > 256
-      : key === "possibleDuplicate" ? typeof value !== "boolean"
-      : true) return false;
+    if (value !== undefined && !isValidWriteOption(key, value)) return false;
   }
   return true;
+}
+
+function isValidWriteOption(key: string, value: unknown): boolean {
+  switch (key) {
+    case "signal":
+      return value instanceof AbortSignal;
+    case "priority":
+      return typeof value === "number" && Number.isFinite(value);
+    case "id":
+      return typeof value === "string" && value.length >= 1 && value.length <= 256;
+    case "possibleDuplicate":
+      return typeof value === "boolean";
+    default:
+      return false;
+  }
 }
 
 /** Everything the writer needs. */
