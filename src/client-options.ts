@@ -198,8 +198,8 @@ export interface ResolvedOptions {
   requireSealedBundle: boolean;
   authorizationTtlMs: number;
   queue: ResolvedQueueOptions;
-  /** What the caller chose of `queue.perUserConcurrency`; unset, it follows the SDK's refresh ability. */
-  queueChosen: Pick<QueueOptions, "perUserConcurrency">;
+  /** What the caller chose of the queue settings whose defaults follow the SDK's refresh ability. */
+  queueChosen: Pick<QueueOptions, "perUserConcurrency" | "lendIdleSlots">;
   retry: ResolvedRetryOptions;
   refreshWindowMs: number;
   refreshCoordination: RefreshCoordinationOptions;
@@ -331,7 +331,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     requireSealedBundle: o.requireSealedBundle ?? false,
     authorizationTtlMs: o.authorizationTtlMs ?? 15 * 60 * 1000,
     queue: { ...QUEUE_DEFAULTS, ...stripUndefined(o.queue) },
-    queueChosen: { perUserConcurrency: o.queue?.perUserConcurrency },
+    queueChosen: { perUserConcurrency: o.queue?.perUserConcurrency, lendIdleSlots: o.queue?.lendIdleSlots },
     retry: { ...RETRY_DEFAULTS, ...stripUndefined(o.retry) },
     refreshWindowMs: o.refreshWindowMs ?? 60_000,
     refreshCoordination: { leaseMs: 3_000, holderWaitMs: 15_000, newerTokenWaitMs: 3_000, ...stripUndefined(o.refreshCoordination) },

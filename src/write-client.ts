@@ -24,7 +24,7 @@ import type { RefreshExpiringReport } from "./tokens/token-upkeep.js";
 import type { WriteFileMeta } from "./writing/file-meta.js";
 import { Writer, type WriteGate, type WriteOptions } from "./writing/writer.js";
 import { userIdSchema } from "./internal/ids.js";
-import { LaneScheduler, PROACTIVE_PER_USER_CONCURRENCY } from "./scheduling/lane-scheduler.js";
+import { LaneScheduler, queueForRefresh } from "./scheduling/lane-scheduler.js";
 import { z } from "zod";
 
 /**
@@ -256,12 +256,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       checkStateMac: options.stateSecret !== undefined,
       telemetry: resolved.telemetry,
     });
-    // Where the library refreshes before expiry (the SDK has `refreshToken`), one user may run several writes.
-    // Elsewhere the SDK refreshes inside every write that meets an expired token, so a user's writes stay one at a
-    // time unless the app chose otherwise. Lending idle slots is opt-in: in the fault soak (generation C) it let
-    // writes reach an expiry mid-call often enough that the SDK refreshed inside a write and dropped the pair.
-    const queue =
-      resolved.queueChosen.perUserConcurrency !== undefined || !this.#port.canRefresh ? resolved.queue : { ...resolved.queue, perUserConcurrency: PROACTIVE_PER_USER_CONCURRENCY };
+    const queue = queueForRefresh(resolved.queue, resolved.queueChosen, this.#port.canRefresh);
     const scheduler = new LaneScheduler(queue, (settled) => emit("queue:idle", { settled }));
     this.#scheduler = scheduler;
     this.#stopObserving = resolved.telemetry.observeQueue(() => ({ depth: scheduler.size - scheduler.running, inFlight: scheduler.running }));

@@ -53,8 +53,7 @@ function inMemory(writes: number): Promise<number> {
   return rateRound("durable (in-memory)", { users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS }, "client", writes);
 }
 
-/** `lone`: a WriteWorker whose client lets one user use every slot (`perUserConcurrency` = concurrency). */
-type WorkerArm = "worker" | "bare" | "lone";
+type WorkerArm = "worker" | "bare";
 /** Parent → worker process: start on a queue, stop (and report), or exit. */
 type ToWorker = { go: string } | "stop" | "exit";
 /** Worker process → parent. */
@@ -71,9 +70,8 @@ type FromWorker = "ready" | { stopped: { deliveries: number; cpuMicros: number }
  */
 async function workerMode(arm: WorkerArm): Promise<BenchOutcome> {
   const bare = arm === "bare";
-  const client = arm === "lone" ? { queue: { concurrency: CONCURRENCY, perUserConcurrency: CONCURRENCY } } : undefined;
   // Both arms get the same sandbox: the same users and tokens, the same SDK 16.x fake, the same latency fault.
-  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, ...(client === undefined ? {} : { client }) });
+  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS });
   // The bare arm only needs the client to authorize its users: closed at once, it keeps no timers in this process.
   if (bare) await world.client.close();
   const sdk = bare ? world.baseline() : undefined;
@@ -283,7 +281,7 @@ class Fleet {
 export const durableWrites: Benchmark = {
   name: "durable",
   async run({ quick, arm }) {
-    if (arm === "worker" || arm === "bare" || arm === "lone") return workerMode(arm);
+    if (arm === "worker" || arm === "bare") return workerMode(arm);
     const figure = `durable writes (BullMQ), ${LATENCY_MS} ms SDK latency, concurrency ${CONCURRENCY}`;
     const probe = await reachRedis();
     probe?.disconnect();
@@ -294,7 +292,8 @@ export const durableWrites: Benchmark = {
     const rounds = quick ? 1 : 3;
     await inMemory(1_000); // warm up
     const fleets = { bare: new Fleet(1, "bare"), 1: new Fleet(1, "worker"), 2: new Fleet(2, "worker"), 4: new Fleet(4, "worker") } as const;
-    const lone = new Fleet(1, "lone");
+    // The same worker at its defaults: a user alone borrows every idle slot (lendIdleSlots).
+    const lone = new Fleet(1, "worker");
     const loneRounds: number[] = [];
     const shares: Record<"inMemory" | "1 worker" | "2 workers", number[]> = { inMemory: [], "1 worker": [], "2 workers": [] };
     const resumeMs: number[] = [];
@@ -356,7 +355,7 @@ export const durableWrites: Benchmark = {
     });
     rows.push({
       id: "D6",
-      figure: `one user alone, ${writes.toLocaleString("en-US")} writes, 1 worker process whose client lets one user use all ${CONCURRENCY} slots (perUserConcurrency ${CONCURRENCY}) vs D1 (${USERS} users)`,
+      figure: `one user alone, ${writes.toLocaleString("en-US")} writes, 1 worker process at its defaults (a lone user borrows all ${CONCURRENCY} slots) vs D1 (${USERS} users)`,
       unit: "writes/s",
       client: median(loneRounds),
       baseline: d1,

@@ -46,14 +46,16 @@ export interface QueueOptions {
    * Whether a user past `perUserConcurrency` may take slots no other user is
    * waiting for, so a lone user's backlog (a history import) uses every free
    * slot; `perUserConcurrency` is then the user's share while others wait, not
-   * a cap. Off by default: more writes of one user in flight means more of
-   * them can reach an access token's expiry mid-call, where the SDK refreshes
-   * inside the write, and if that write's push then fails, generation C's SDK
-   * drops the new pair (the library's fault soak saw 1 to 4 such drops per
-   * 10,000 writes with it on, none with it off). Never turn it on where the
-   * SDK refreshes inside every write that meets an expired token (generations
-   * A and B, and C before 13.x, without `digimeApi`).
-   * @defaultValue false
+   * a cap. Safe wherever the library refreshes before expiry: a refresh is
+   * single flight however many writes a user has in flight, and every write
+   * is handed a token valid beyond the refresh window (`refreshWindowMs`), so
+   * only a call lasting longer than that window can meet an expiry mid-call,
+   * with one write in flight or many. Where the SDK refreshes inside every
+   * write that meets an expired token (generations A and B, and C before
+   * 13.x, without `digimeApi`), lanes stay strict: a user's writes never
+   * overlap beyond `perUserConcurrency`, because two refreshes racing inside
+   * the SDK spend the same refresh token.
+   * @defaultValue true when the library refreshes tokens before they expire (SDKs with `refreshToken`, or `digimeApi`), else false
    */
   lendIdleSlots?: boolean;
   /**
@@ -82,8 +84,9 @@ export interface QueueOptions {
 export type ResolvedQueueOptions = Required<QueueOptions>;
 
 /**
- * The defaults of {@link QueueOptions}. Frozen. `perUserConcurrency` is the
- * default where the SDK cannot refresh proactively; where it can, it is 4.
+ * The defaults of {@link QueueOptions}. Frozen. `perUserConcurrency` and
+ * `lendIdleSlots` are the defaults where the SDK cannot refresh proactively;
+ * where it can, they are 4 and true.
  *
  * @example
  * ```ts
@@ -104,6 +107,26 @@ export const QUEUE_DEFAULTS: Readonly<ResolvedQueueOptions> = Object.freeze({
  * they expire: one user's backlog then moves at several writes at a time.
  */
 export const PROACTIVE_PER_USER_CONCURRENCY = 4;
+
+/**
+ * The queue settings for an SDK that can (`canRefresh`) or cannot refresh
+ * tokens before they expire: settings the app left unset in `chosen` follow
+ * that ability. Proactive refresh makes overlapping writes of one user safe,
+ * so a user gets {@link PROACTIVE_PER_USER_CONCURRENCY} slots as a share and
+ * may borrow idle ones; without it a user's writes stay one at a time.
+ */
+export function queueForRefresh(
+  queue: ResolvedQueueOptions,
+  chosen: Pick<QueueOptions, "perUserConcurrency" | "lendIdleSlots">,
+  canRefresh: boolean,
+): ResolvedQueueOptions {
+  if (!canRefresh) return queue;
+  return {
+    ...queue,
+    perUserConcurrency: chosen.perUserConcurrency ?? PROACTIVE_PER_USER_CONCURRENCY,
+    lendIdleSlots: chosen.lendIdleSlots ?? true,
+  };
+}
 
 /** One user's writes that wait: highest priority first, FIFO within a priority. */
 interface Lane {

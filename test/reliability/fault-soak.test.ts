@@ -25,10 +25,14 @@ function configFor(version: SandboxSdkVersion): SoakConfig {
     concurrency: 32,
     accessTokenLifetimeSeconds: 600,
     // 100 s steps: a token handed out with more than half its life left cannot
-    // expire during one attempt, so proactive refresh always comes first.
+    // expire during one attempt, so proactive refresh always comes first,
+    // however many of a user's writes are in flight (the queue's defaults let
+    // them overlap and borrow idle slots).
     clockStepMs: 100_000,
     // 36 steps = 3,600 s = six lifetimes: every user's token expires six times.
     clockSteps: LONG ? 180 : 36,
+    // One user imports a history: a tenth of all writes, still queued when the others are done.
+    backfillShare: 0.1,
     latencySpikeMs: LONG ? 50 : 10,
     latencySpikeProbability: 0.01,
     retryAfterCapMs: 3,
@@ -46,6 +50,7 @@ interface Figures {
   droppedBySdk: number;
   usersWithDrops: number;
   persistFailures: number;
+  maxCallsInFlight: number;
   durationMs: number;
 }
 
@@ -76,6 +81,7 @@ function figuresOf(run: SoakRun, files: ReturnType<typeof deliveredFiles>): Figu
     droppedBySdk: run.recorder.drops.length,
     usersWithDrops: new Set(run.recorder.drops.map((d) => d.libraryId)).size,
     persistFailures: run.persistFailures,
+    maxCallsInFlight: run.recorder.maxCallsInFlight,
     durationMs: Math.round(run.durationMs),
   };
 }
@@ -147,7 +153,7 @@ function report(version: string, figures: Figures): void {
     `soak ${version}${LONG ? " (long)" : ""} seed=${SEED}: writes=${figures.writes} delivered=${figures.delivered} failed: ${failed}; ` +
       `duplicates=${figures.duplicates} possibleDuplicate receipts=${figures.possibleDuplicateReceipts}; ` +
       `refreshes=${figures.refreshes} failedRefreshes=${figures.failedRefreshes} droppedBySdk=${figures.droppedBySdk} (users ${figures.usersWithDrops}); ` +
-      `persistFailures=${figures.persistFailures}; ${figures.durationMs} ms`,
+      `persistFailures=${figures.persistFailures}; most calls of one user at once=${figures.maxCallsInFlight}; ${figures.durationMs} ms`,
   );
 }
 
@@ -174,6 +180,8 @@ describe("fault soak: nothing lost under faults", () => {
       // Proactive refresh comes before every expiry: the SDK never refreshes
       // inside a write, so it never drops a pair, and no user needs to consent again.
       expect(run.recorder.drops).toEqual([]);
+      // And that held with a user's writes overlapping past their share of 4 (borrowed idle slots).
+      expect(run.recorder.maxCallsInFlight).toBeGreaterThan(4);
       expect(Object.keys(figures.failed).filter((code) => code !== "DELIVERY_RETRIES_EXHAUSTED")).toEqual([]);
       // Every failed refresh was an injected fault: no spent refresh token was ever presented.
       expect(figures.failedRefreshes).toBe(run.refreshFaultHits);
@@ -236,6 +244,8 @@ describe("fault soak, generations A and B with digimeApi: as lossless as generat
       const figures = await assertNothingLost(run);
       report(`${version} with digimeApi`, figures);
       expect(run.recorder.drops).toEqual([]);
+      // With the client refreshing first, a user's writes overlap and borrow idle slots as on generation C.
+      expect(run.recorder.maxCallsInFlight).toBeGreaterThan(4);
       expect(Object.keys(figures.failed).filter((code) => code !== "DELIVERY_RETRIES_EXHAUSTED")).toEqual([]);
       // Every failed refresh was an injected fault: no spent refresh token was ever presented.
       expect(figures.failedRefreshes).toBe(run.refreshFaultHits);

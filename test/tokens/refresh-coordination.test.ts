@@ -11,7 +11,7 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { FileTokenStore, MemoryPendingAuthorizationStore, MemoryTokenStore, WriteClient, type TokenStore, type WriteClientOptions } from "../../src/index.js";
 import { createSandbox, type Sandbox } from "../../src/testing/index.js";
-import { jsonFile, REDIRECT_URI, STATE_SECRET } from "../support/setup.js";
+import { jsonFile, REDIRECT_URI, setup, STATE_SECRET } from "../support/setup.js";
 import { withoutLeases } from "../support/without-leases.js";
 
 const T0 = Date.UTC(2030, 0, 1);
@@ -161,8 +161,8 @@ describe("the proactive refresh window", () => {
 });
 
 describe("one user's writes in parallel (perUserConcurrency above 1)", () => {
-  it("run 4 at a time by default with an SDK that refreshes proactively, even alone", async () => {
-    const f = fleet(1, new MemoryTokenStore());
+  it("with lendIdleSlots off: 4 at a time with an SDK that refreshes proactively, even alone", async () => {
+    const f = fleet(1, new MemoryTokenStore(), { queue: { lendIdleSlots: false } });
     const libraryId = await authorize(f, "alice");
     let running = 0;
     let most = 0;
@@ -174,8 +174,8 @@ describe("one user's writes in parallel (perUserConcurrency above 1)", () => {
     expect(f.sandbox.library(libraryId)?.files).toHaveLength(40);
   });
 
-  it("with lendIdleSlots: a lone user takes every slot, and 4 while another user waits", async () => {
-    const f = fleet(1, new MemoryTokenStore(), { queue: { lendIdleSlots: true } });
+  it("by default with an SDK that refreshes proactively: a lone user takes every slot, and 4 while another user waits", async () => {
+    const f = fleet(1, new MemoryTokenStore());
     const [aliceLibrary, bobLibrary] = [await authorize(f, "alice"), await authorize(f, "bob")];
     const running = new Map<string, number>();
     const unstarted = new Map<string, number>();
@@ -201,6 +201,19 @@ describe("one user's writes in parallel (perUserConcurrency above 1)", () => {
     expect(mostBesideWaiting).toBe(4);
     expect(f.sandbox.library(aliceLibrary)?.files).toHaveLength(80);
     expect(f.sandbox.library(bobLibrary)?.files).toHaveLength(40);
+  });
+
+  it.each(["v8", "v10"] as const)("SDK %s without digimeApi: a lone user's writes stay one at a time by default, the SDK refreshing inside them", async (version) => {
+    const h = setup(version);
+    const libraryId = await h.authorize("alice");
+    let running = 0;
+    let most = 0;
+    h.sandbox.faults.add({ operation: "write", latencyMs: 5 });
+    h.client.on("write:started", () => void (most = Math.max(most, ++running)));
+    h.client.on("write:succeeded", () => void (running -= 1));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => h.client.write("alice", jsonFile(i))));
+    expect(most).toBe(1);
+    expect(h.sandbox.library(libraryId)?.files).toHaveLength(20);
   });
 
   it("survive access tokens revoked early: in-SDK refreshes race, the losers retry with the winner's token, nothing fails", async () => {

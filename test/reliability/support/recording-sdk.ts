@@ -2,8 +2,12 @@
  * A transparent wrapper around a sandbox SDK fake that records what crosses
  * the SDK boundary: every code verifier and authorization code, every token
  * the SDK hands to the library, and every token the SDK *dropped* (the
- * sandbox issued a new pair during a call, and the call never handed it over:
+ * sandbox issued a new pair during a call, and no call ever handed it over:
  * generation B always, A and C when their own retry after a refresh fails).
+ * A pair issued during a call but handed over by another call of the same
+ * user running beside it (the library's own refresh while a write is in
+ * flight) is not a drop, nor is one the library got without the SDK and
+ * stored (its own refresh over `digimeApi`, noted with `libraryReceived`).
  *
  * It keeps the shape of the wrapped generation (the same methods), so the
  * library detects the same generation as with the bare fake.
@@ -38,6 +42,10 @@ export interface SdkRecorder {
   /** The newest token the SDK handed to the library, per library. */
   readonly newestSeen: Map<string, UserAccessToken>;
   readonly drops: DroppedToken[];
+  /** Note a pair the library got without the SDK (its own refresh over `digimeApi`): not a drop. */
+  libraryReceived(token: UserAccessToken): void;
+  /** The most SDK calls of one library in flight at once. */
+  readonly maxCallsInFlight: number;
 }
 
 /** Wrap the sandbox's fake of `version`, or `real` (a real SDK of that shape talking HTTP to the sandbox). */
@@ -48,8 +56,12 @@ export function recordingSdk(sandbox: Sandbox, version: SandboxSdkVersion, real?
     authorizationCodes: [] as string[],
     tokenValues: new Set<string>(),
     newestSeen: new Map<string, UserAccessToken>(),
-    drops: [] as DroppedToken[],
   };
+  // Pairs issued during a call that the call itself did not hand over; a drop unless another call did.
+  const unhanded: DroppedToken[] = [];
+  const receivedElsewhere = new Set<string>();
+  const inFlight = new Map<string, number>();
+  let maxCallsInFlight = 0;
 
   const saw = (token: UserAccessToken | undefined): void => {
     if (token === undefined) return;
@@ -68,12 +80,17 @@ export function recordingSdk(sandbox: Sandbox, version: SandboxSdkVersion, real?
       handed.push(t.accessToken.value);
       saw(t);
     };
+    const key = libraryId ?? token.accessToken.value;
+    const running = (inFlight.get(key) ?? 0) + 1;
+    inFlight.set(key, running);
+    maxCallsInFlight = Math.max(maxCallsInFlight, running);
     try {
       return await call(seen);
     } finally {
+      inFlight.set(key, inFlight.get(key)! - 1);
       if (libraryId !== undefined) {
         const after = sandbox.latestToken(libraryId)?.accessToken.value;
-        if (after !== undefined && after !== before && !handed.includes(after)) recorder.drops.push({ libraryId, method, accessToken: after });
+        if (after !== undefined && after !== before && !handed.includes(after)) unhanded.push({ libraryId, method, accessToken: after });
       }
     }
   };
@@ -116,5 +133,17 @@ export function recordingSdk(sandbox: Sandbox, version: SandboxSdkVersion, real?
         return result;
       });
   }
-  return { sdk: sdk as unknown as DigimeSdk, ...recorder };
+  return {
+    sdk: sdk as unknown as DigimeSdk,
+    ...recorder,
+    libraryReceived(token: UserAccessToken) {
+      receivedElsewhere.add(token.accessToken.value);
+    },
+    get maxCallsInFlight() {
+      return maxCallsInFlight;
+    },
+    get drops() {
+      return unhanded.filter((c) => !recorder.tokenValues.has(c.accessToken) && !receivedElsewhere.has(c.accessToken));
+    },
+  };
 }

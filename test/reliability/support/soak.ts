@@ -30,6 +30,8 @@ export interface SoakConfig {
   /** The clock moves by this much every `writes / clockSteps` settled writes. */
   clockStepMs: number;
   clockSteps: number;
+  /** The share of writes that go to user 0 on top of its random share (a history import). */
+  backfillShare?: number;
   /** digi.me revokes every access token this many times during the run, spread evenly (0: never). */
   revocations?: number;
   /** Latency of a spike, ms (real timers). */
@@ -77,6 +79,12 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
   if (config.digimeApi === true) await sandbox.listen();
   const recorder = recordingSdk(sandbox, config.version);
   const store = new MemoryTokenStore({ now: clock });
+  // Every pair the library stores reached it, whether through the SDK or its own refresh over digimeApi.
+  const storeSet = store.set.bind(store);
+  store.set = (key, credentials, options) => {
+    recorder.libraryReceived(credentials.userAccessToken);
+    return storeSet(key, credentials, options);
+  };
   const client = testClient({
     sdk: recorder.sdk,
     contractDetails: sandbox.contractDetails,
@@ -85,10 +93,9 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
     // Proactive refresh (SDKs with refreshToken) once half the lifetime is left.
     refreshWindowMs: (config.accessTokenLifetimeSeconds * 1000) / 2,
     retry: { minDelayMs: 0, maxDelayMs: 2, maxRetryAfterMs: config.retryAfterCapMs, jitter: false },
-    // One write per user at a time: the soak moves its clock in jumps of many seconds as writes settle, so
-    // with several of a user's writes in flight a jump can expire a token mid-call, which real time never does
-    // within the refresh window. Several at a time is covered by test/tokens/refresh-coordination.test.ts.
-    queue: { concurrency: config.concurrency, maxQueued: config.writes, perUserConcurrency: 1 },
+    // The queue's defaults for the SDK: where the library refreshes before expiry, a user's writes overlap and
+    // borrow idle slots; elsewhere they go one at a time.
+    queue: { concurrency: config.concurrency, maxQueued: config.writes, maxQueuedPerUser: config.writes },
     ...(config.digimeApi === true ? { digimeApi: { applicationId: sandbox.applicationId, baseUrl: sandbox.baseUrl } } : {}),
   });
   const retrying: WriteRetryingEvent[] = [];
@@ -129,7 +136,8 @@ export async function runSoak(config: SoakConfig): Promise<SoakRun> {
   const random = prng(config.seed ^ 0x5eed);
   const writes: SoakRun["writes"] = [];
   for (let i = 0; i < config.writes; i += 1) {
-    const user = Math.floor(random() * config.users);
+    // A share of the writes is one user's backfill: that user still has a backlog once the others are done.
+    const user = random() < (config.backfillShare ?? 0) ? 0 : Math.floor(random() * config.users);
     const fileName = `${config.version}-w${i}.json`;
     writes.push({ user, fileName, bytes: Buffer.from(JSON.stringify({ i, user, r: random() })), outcome: undefined });
   }
