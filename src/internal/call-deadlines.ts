@@ -68,20 +68,29 @@ export class CallDeadlines {
   }
 
   /**
-   * `promise`'s outcome if it settles within `ms`, else `undefined` once they
-   * have passed: {@link settledWithin} for many concurrent waits of the same
-   * length, without a timer each. The promise keeps running; a late outcome
-   * is ignored.
+   * `next(outcome)`, where the outcome is `promise`'s if it settles within
+   * `ms`, else `undefined` once they have passed: {@link settledWithin} and
+   * its reaction in one, for many concurrent waits of the same length,
+   * without a timer or a second promise each. The promise keeps running; a
+   * late outcome is ignored. What `next` returns (or throws) settles the
+   * result.
    */
-  settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T> | undefined> {
-    return new Promise((resolve) => {
-      const entry = this.#add(() => resolve(undefined));
+  settle<T, R>(promise: Promise<T>, next: (outcome: PromiseSettledResult<T> | undefined) => R | PromiseLike<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const finish = (outcome: PromiseSettledResult<T> | undefined): void => {
+        try {
+          resolve(next(outcome));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      const entry = this.#add(() => finish(undefined));
       promise.then(
         (value) => {
-          if (this.#remove(entry)) resolve({ status: "fulfilled", value });
+          if (this.#remove(entry)) finish({ status: "fulfilled", value });
         },
         (reason: unknown) => {
-          if (this.#remove(entry)) resolve({ status: "rejected", reason });
+          if (this.#remove(entry)) finish({ status: "rejected", reason });
         },
       );
     });

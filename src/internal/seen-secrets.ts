@@ -95,7 +95,8 @@ export function seeingPort(port: SdkPort, seen: SeenSecrets): SdkPort {
     write(input) {
       seen.addRecord(input.credentials);
       return port.write({
-        ...input,
+        credentials: input.credentials,
+        data: input.data,
         onToken: (token) => {
           seen.addToken(token);
           input.onToken(token);

@@ -92,9 +92,12 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
     }
   };
 
-  // Generation C's ContractDetails has no redirectUri; A and B carry it there.
-  const contractFor = (): ContractDetails =>
-    usesPushData ? { contractId: base.contractId, privateKey: base.privateKey } : { ...base, redirectUri: config.redirectUri };
+  // Generation C's ContractDetails has no redirectUri; A and B carry it there. Frozen and made once:
+  // every call gets the same, and no SDK can change it for the next.
+  const contract: ContractDetails = Object.freeze(
+    usesPushData ? { contractId: base.contractId, privateKey: base.privateKey } : { ...base, redirectUri: config.redirectUri },
+  );
+  const contractFor = (): ContractDetails => contract;
 
   return {
     get generation() {

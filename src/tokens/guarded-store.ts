@@ -36,15 +36,28 @@ export class GuardedStore {
    */
   /** The store's record for `key`, as {@link call} would read it: the read every write makes, without its closures. */
   get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
+    return this.bound("get", this.getUnbounded(key));
+  }
+
+  /**
+   * The store's record for `key` with no deadline of its own, for a caller
+   * that bounds its wait itself and gives the read {@link bound} if it must
+   * wait longer (the keeper's read shared by a user's writes). With
+   * telemetry on, as {@link call} reads it, span and deadline included.
+   */
+  getUnbounded(key: CredentialsKey): Promise<StoredCredentials | undefined> {
     if (this.#telemetry.enabled) return this.call("get", (store) => store.get(key));
-    this.#deadlines ??= this.#newDeadlines();
-    let answer: Promise<StoredCredentials | undefined>;
     try {
-      answer = this.store.get(key);
+      return this.store.get(key);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#deadlines.race("get", answer);
+  }
+
+  /** What `answer`, a call of `operation` already made, settles with, or a timeout error once `storeTimeoutMs` have passed since now. */
+  bound<T>(operation: string, answer: Promise<T>): Promise<T> {
+    this.#deadlines ??= this.#newDeadlines();
+    return this.#deadlines.race(operation, answer);
   }
 
   call<T>(operation: string, call: (store: TokenStore) => Promise<T>): Promise<T> {

@@ -215,11 +215,15 @@ export class TokenKeeper {
     const read = this.#readShared(userId);
     const cached = state?.lastKnown;
     if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
-      return this.#cachedReadWait.settle(read).then((outcome) => this.#afterCachedRead(userId, state, cached, read, outcome));
+      return this.#cachedReadWait.settle(read, (outcome) => this.#afterCachedRead(userId, state, cached, read, outcome));
     }
-    return read.then(
-      (record) => this.#afterRead(userId, record),
+    return this.#store.bound("get", read).then(
+      (record) => {
+        this.#readDone(state, read);
+        return this.#afterRead(userId, record);
+      },
       (error: unknown) => {
+        this.#readDone(state, read);
         if (state?.lastKnown !== undefined) return state.lastKnown;
         throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
       },
@@ -234,9 +238,20 @@ export class TokenKeeper {
     read: Promise<StoredCredentials | undefined>,
     outcome: PromiseSettledResult<StoredCredentials | undefined> | undefined,
   ): Credentials {
-    if (outcome?.status === "fulfilled") return this.#afterRead(userId, outcome.value);
-    // The store is slow or down: the cached token is valid, so the write goes on; the read, if it lands, updates the cache.
-    if (outcome === undefined) void read.then((late) => this.#rememberLate(userId, late), () => undefined);
+    if (outcome === undefined) {
+      // The store is slow or down: the cached token is valid, so the write goes on. The read, if it lands
+      // within the store's deadline, updates the cache; either way it stops being shared then.
+      void this.#store.bound("get", read).then(
+        (late) => {
+          this.#readDone(state, read);
+          this.#rememberLate(userId, late);
+        },
+        () => this.#readDone(state, read),
+      );
+    } else {
+      this.#readDone(state, read);
+      if (outcome.status === "fulfilled") return this.#afterRead(userId, outcome.value);
+    }
     return this.#users.get(userId)?.unsaved ?? state.lastKnown ?? cached;
   }
 
@@ -249,19 +264,24 @@ export class TokenKeeper {
     return this.#remember(userId, record);
   }
 
-  /** One store read per user at a time: while the store is slow, writes share the read in flight. */
+  /**
+   * One store read per user at a time: while the store is slow, writes share
+   * the read in flight. The read has no deadline of its own: each caller
+   * bounds its wait (the cached path by {@link CACHED_TOKEN_READ_WAIT_MS}, the
+   * rest by the store's), and whoever sees it settle, or gives up on it at
+   * the store's deadline, stops sharing it ({@link #readDone}). Every caller
+   * attaches its handlers at once, so a rejection is never unhandled.
+   */
   #readShared(userId: string): Promise<StoredCredentials | undefined> {
     const state = this.#users.get(userId);
     if (state?.reading !== undefined) return state.reading;
-    const read = this.#store.get(this.#key(userId));
-    if (state === undefined) return read;
-    state.reading = read;
-    // Handled here too: a read every caller gave up on must not become an unhandled rejection.
-    const done = (): void => {
-      if (state.reading === read) state.reading = undefined;
-    };
-    read.then(done, done);
+    const read = this.#store.getUnbounded(this.#key(userId));
+    if (state !== undefined) state.reading = read;
     return read;
+  }
+
+  #readDone(state: UserState | undefined, read: Promise<StoredCredentials | undefined>): void {
+    if (state !== undefined && state.reading === read) state.reading = undefined;
   }
 
   #rememberLate(userId: string, record: StoredCredentials | undefined): void {
@@ -307,10 +327,7 @@ export class TokenKeeper {
     if (state !== undefined && state.unsaved === undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
       // What current() does for a usable cached token, with the checks in the same reaction: the common case.
       const read = this.#readShared(userId);
-      return this.#cachedReadWait.settle(read).then((outcome) => {
-        const credentials = this.#afterCachedRead(userId, state, cached, read, outcome);
-        return this.#usable(userId, credentials);
-      });
+      return this.#cachedReadWait.settle(read, (outcome) => this.#usable(userId, this.#afterCachedRead(userId, state, cached, read, outcome)));
     }
     return this.current(userId).then((credentials) => this.#usable(userId, credentials));
   }
