@@ -271,6 +271,7 @@ export class WriteClient extends EventEmitter<WriteClientEvents> {
       contractId: this.#contractId,
       listening: (name) => this.listenerCount(name) > 0,
       scrub: (error) => scrubError(error, this.#seen.list),
+      noteToken: (token) => this.#seen.addToken(token),
     });
     gatedWrites.set(this, (userId, fileMeta, options, gate) => this.#write(userId, fileMeta, options, gate));
   }

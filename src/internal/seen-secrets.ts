@@ -3,7 +3,7 @@
  * scrubbed of them: the contract key and state secrets from the start, then
  * each token value as it passes (read from the store, written to it, returned
  * by an exchange or refresh, or handed over mid-write through the SDK's
- * `onAccessTokenChange`). An SDK or store error may quote any of them, and a
+ * `onAccessTokenChange`, which the writer notes). An SDK or store error may quote any of them, and a
  * token the SDK announced a moment before it failed is not one the failing
  * step knew about.
  *
@@ -74,7 +74,12 @@ export class SeenSecrets {
   }
 }
 
-/** The port, remembering every token that goes in or comes out (the `onToken` of a write included, before the writer hears it). */
+/**
+ * The port, remembering every token that goes in or comes out. A token the
+ * SDK announces mid-write reaches the writer's `onToken`, which notes it
+ * first (its `noteToken`): wrapping `onToken` here would cost every write a
+ * closure and an object for a callback that rarely fires.
+ */
 export function seeingPort(port: SdkPort, seen: SeenSecrets): SdkPort {
   return {
     get generation() {
@@ -94,14 +99,7 @@ export function seeingPort(port: SdkPort, seen: SeenSecrets): SdkPort {
     },
     write(input) {
       seen.addRecord(input.credentials);
-      return port.write({
-        credentials: input.credentials,
-        data: input.data,
-        onToken: (token) => {
-          seen.addToken(token);
-          input.onToken(token);
-        },
-      });
+      return port.write(input);
     },
     async refresh(token) {
       seen.addToken(token);

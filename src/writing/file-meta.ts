@@ -150,12 +150,13 @@ function sameDescriptor(copy: Readonly<FileDescriptor>, descriptor: ParsedDescri
 /** A frozen copy of `descriptor` holding only the fields the SDK knows. */
 function copyDescriptor(descriptor: ParsedDescriptor): FileDescriptor {
   if (lastDescriptor === descriptor && lastCopy !== undefined && sameDescriptor(lastCopy, descriptor)) return lastCopy as FileDescriptor;
+  // Field by field: a spread of `{}` for an absent field would allocate an object each write.
   const copy: FileDescriptor = {
     mimeType: descriptor.mimeType,
     accounts: descriptor.accounts.map((a) => Object.freeze({ accountId: a.accountId })),
-    ...(descriptor.reference ? { reference: Object.freeze([...descriptor.reference]) as string[] } : {}),
-    ...(descriptor.tags ? { tags: Object.freeze([...descriptor.tags]) as string[] } : {}),
   };
+  if (descriptor.reference) copy.reference = Object.freeze([...descriptor.reference]) as string[];
+  if (descriptor.tags) copy.tags = Object.freeze([...descriptor.tags]) as string[];
   Object.freeze(copy.accounts);
   Object.freeze(copy);
   lastDescriptor = descriptor;

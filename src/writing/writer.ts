@@ -118,6 +118,8 @@ export interface WriterDeps {
   listening?: (name: WriteClientEventName) => boolean;
   /** Scrubs an error in place before a write rejects with it (see `scrubError`). Default: none. */
   scrub?: (error: unknown) => unknown;
+  /** Told first of every token the SDK announces mid-write, so errors can be scrubbed of it. Default: none. */
+  noteToken?: (token: UserAccessToken) => void;
 }
 
 interface DeliveryProgress {
@@ -387,6 +389,7 @@ export class Writer {
     // Made only when the SDK announces a token (rarely): not every attempt pays for an array.
     let accepted: Array<Promise<AcceptResult>> | undefined;
     const onToken = (token: UserAccessToken): void => {
+      this.#deps.noteToken?.(token);
       (accepted ??= []).push(keeper.accept(userId, credentials, token, "write"));
     };
     let data: SdkFileMeta;
