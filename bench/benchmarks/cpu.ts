@@ -9,7 +9,7 @@
  */
 import type { Benchmark } from "../lib/report.js";
 import { collect, median } from "../lib/stats.js";
-import { alternateRounds, createWorld, drive, submitter, type Arm } from "../lib/world.js";
+import { alternateRounds, createWorld, drive, submitter, warmUp, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
@@ -38,8 +38,7 @@ export const cpu: Benchmark = {
       [2, 20_000, ["2c", "2d"]],
     ] as const) {
       const writes = quick ? full / 10 : full;
-      await round("client", writes / 10, latencyMs);
-      await round("baseline", writes / 10, latencyMs);
+      await warmUp((arm) => round(arm, writes, latencyMs));
       const perArm = await alternateRounds(rounds, (arm) => round(arm, writes, latencyMs));
       const client = median(perArm.client);
       const baseline = median(perArm.baseline);

@@ -5,7 +5,7 @@
  */
 import type { Benchmark } from "../lib/report.js";
 import { collect, lowestPairRatio, median } from "../lib/stats.js";
-import { alternateRounds, createWorld, drive, rateRound, submitter, type Arm } from "../lib/world.js";
+import { alternateRounds, createWorld, drive, rateRound, submitter, warmUp, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const AUTHORIZED = 100;
@@ -33,8 +33,7 @@ export const manyUsers: Benchmark = {
     const writes = users * 10;
     // Seven pairs in a full run: a few percent of machine noise in one round must not decide 9a's goal.
     const rounds = quick ? 3 : 7;
-    await throughputRound("client", 1_000, 5_000);
-    await throughputRound("baseline", 1_000, 5_000);
+    await warmUp((arm) => throughputRound(arm, users, writes));
     const rates = await alternateRounds(rounds, (arm) => throughputRound(arm, users, writes));
     const cpu = await alternateRounds(rounds, (arm) => cpuRound(arm, users, writes));
     const client = median(rates.client);

@@ -5,7 +5,7 @@
  */
 import type { Benchmark } from "../lib/report.js";
 import { lowestPairRatio, median } from "../lib/stats.js";
-import { alternateRounds, rateRound, type Arm } from "../lib/world.js";
+import { alternateRounds, rateRound, warmUp, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
@@ -20,8 +20,7 @@ export const throughput: Benchmark = {
   async run({ quick }) {
     const writes = quick ? 5_000 : 20_000;
     const rounds = quick ? 3 : 9;
-    await round("client", 2_000);
-    await round("baseline", 2_000);
+    await warmUp((arm) => round(arm, writes));
     const perArm = await alternateRounds(rounds, (arm) => round(arm, writes));
     const client = median(perArm.client);
     const baseline = median(perArm.baseline);
