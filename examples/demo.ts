@@ -38,11 +38,12 @@ const TOKENS_PATH = path.join(DATA_DIR, "tokens.json");
 const SANDBOX_PATH = path.join(DATA_DIR, "sandbox-state.json");
 const SUMMARY_PATH = path.join(DATA_DIR, "last-run.json");
 /**
- * Access tokens live 4 s, so each user's token expires several times during the run. The client
- * refreshes a token 2 s before it expires (`refreshWindowMs`), single-flight per user, and stores
- * the new one before the write that needed it goes out.
+ * Access tokens live 2 s, so each user's token is due for a refresh several times during the run
+ * (the writes take a few seconds). The client refreshes a token 1 s before it expires
+ * (`refreshWindowMs`), single-flight per user, and stores the new one before the write that needed
+ * it goes out.
  */
-const ACCESS_TOKEN_LIFETIME_SECONDS = 4;
+const ACCESS_TOKEN_LIFETIME_SECONDS = 2;
 
 interface PlannedFile {
   userId: (typeof USERS)[number];
@@ -85,7 +86,7 @@ async function main(): Promise<number> {
     redirectUri: "http://127.0.0.1:3000/digime/callback",
     tokenStore,
     stateSecret: randomBytes(32).toString("base64url"),
-    refreshWindowMs: 2000,
+    refreshWindowMs: 1000,
     queue: { concurrency: 6 },
     retry: { retries: 8, minDelayMs: 100, maxDelayMs: 2000 },
   });
