@@ -1,7 +1,8 @@
 /**
  * 2. CPU time per write: process.cpuUsage (user + system, every thread of
- * the process; 2e gives the main thread's alone) over writes of 100 users, concurrency 16, fed with at most
- * 1,000 outstanding (a service with backpressure), a new payload per write;
+ * the process; 2e: the main thread's alone) over writes of 100 users,
+ * concurrency 16, fed with at most 1,000 outstanding (a service with
+ * backpressure), a new payload per write;
  * at 0 ms SDK latency (100,000 writes) and at 2 ms (20,000 writes), where
  * every write waits and pays for its promises and timers. Baseline: a bare
  * p-queue of 16 around the same SDK fake. Rounds alternate client and
@@ -47,12 +48,7 @@ export const cpu: Benchmark = {
     ] as const) {
       const writes = quick ? full / 10 : full;
       await warmUp((arm) => round(arm, writes, latencyMs));
-      const rounds: Record<Arm, CpuRound[]> = { client: [], baseline: [] };
-      await alternateRounds(roundCount, async (arm) => {
-        const measured = await round(arm, writes, latencyMs);
-        rounds[arm].push(measured);
-        return measured.process;
-      });
+      const rounds = await alternateRounds(roundCount, (arm) => round(arm, writes, latencyMs));
       const perArm = { client: rounds.client.map((r) => r.process), baseline: rounds.baseline.map((r) => r.process) };
       const client = median(perArm.client);
       const baseline = median(perArm.baseline);

@@ -216,8 +216,8 @@ export async function warmUp(round: (arm: Arm) => Promise<unknown>): Promise<voi
  * Run `rounds` pairs of rounds, alternating which side goes first so drift
  * in the machine's load falls on both, and collect each side's figures.
  */
-export async function alternateRounds(rounds: number, round: (arm: Arm) => Promise<number>): Promise<Record<Arm, number[]>> {
-  const perArm: Record<Arm, number[]> = { client: [], baseline: [] };
+export async function alternateRounds<T = number>(rounds: number, round: (arm: Arm) => Promise<T>): Promise<Record<Arm, T[]>> {
+  const perArm: Record<Arm, T[]> = { client: [], baseline: [] };
   for (let r = 0; r < rounds; r += 1) {
     const order: Arm[] = r % 2 === 0 ? ["baseline", "client"] : ["client", "baseline"];
     for (const arm of order) perArm[arm].push(await round(arm));

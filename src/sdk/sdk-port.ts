@@ -97,7 +97,6 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
   const contract: ContractDetails = Object.freeze(
     usesPushData ? { contractId: base.contractId, privateKey: base.privateKey } : { ...base, redirectUri: config.redirectUri },
   );
-  const contractFor = (): ContractDetails => contract;
 
   return {
     get generation() {
@@ -107,7 +106,7 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
 
     async getAuthorizeUrl({ state, serviceId, userAccessToken }) {
       const result = await sdk.getAuthorizeUrl({
-        contractDetails: contractFor(),
+        contractDetails: contract,
         callback: usesPushData ? config.redirectUri : config.errorRedirectUri ?? config.redirectUri,
         state,
         ...(serviceId === undefined ? {} : { serviceId }),
@@ -118,12 +117,12 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
     },
 
     async exchangeCode({ code, codeVerifier }) {
-      const token = await sdk.exchangeCodeForToken({ contractDetails: contractFor(), authorizationCode: code, codeVerifier });
+      const token = await sdk.exchangeCodeForToken({ contractDetails: contract, authorizationCode: code, codeVerifier });
       return checkUserAccessToken(token, "exchangeCodeForToken");
     },
 
     async refresh(token) {
-      if (sdkRefresh !== undefined) return checkUserAccessToken(await sdkRefresh.call(sdk, { contractDetails: contractFor(), userAccessToken: token }), "refreshToken");
+      if (sdkRefresh !== undefined) return checkUserAccessToken(await sdkRefresh.call(sdk, { contractDetails: contract, userAccessToken: token }), "refreshToken");
       if (config.refresher === undefined) throw new Error("The SDK has no refreshToken method and no digimeApi option was given");
       return config.refresher({ contractId: base.contractId, privateKey: base.privateKey }, token);
     },
@@ -134,7 +133,7 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
       try {
         const pushed = (sdk as SdkGenerationC).pushData({
           type: "library",
-          contractDetails: contractFor(),
+          contractDetails: contract,
           userAccessToken: input.credentials.userAccessToken,
           data: input.data,
           onAccessTokenChange: (next) => input.onToken(checkUserAccessToken(next, "pushData onAccessTokenChange")),
@@ -162,9 +161,9 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
     };
     const { postboxId, publicKey } = credentials;
     if (postboxId !== undefined && publicKey !== undefined && generation !== "B") {
-      return settle(await (sdk as SdkGenerationA).write({ contractDetails: contractFor(), userAccessToken, postboxId, publicKey, data }));
+      return settle(await (sdk as SdkGenerationA).write({ contractDetails: contract, userAccessToken, postboxId, publicKey, data }));
     }
-    return settle(await (sdk as SdkGenerationB).write({ contractDetails: contractFor(), userAccessToken, data }));
+    return settle(await (sdk as SdkGenerationB).write({ contractDetails: contract, userAccessToken, data }));
   }
 }
 

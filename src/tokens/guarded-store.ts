@@ -28,15 +28,11 @@ export class GuardedStore {
         : undefined;
   }
 
-  /**
-   * Call the store, giving up after `storeTimeoutMs`: a store that never
-   * answers must not hold writes (or `close`) up forever. A call given up on
-   * may still land later; compare-and-set makes that harmless, since its
-   * version is stale by then or it carries the token we wanted stored anyway.
-   */
   /** The store's record for `key`, as {@link call} would read it: the read every write makes, without its closures. */
   get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
-    return this.bound("get", this.getUnbounded(key));
+    const read = this.getUnbounded(key);
+    // With telemetry on, the read went through call(), deadline included.
+    return this.#telemetry.enabled ? read : this.bound("get", read);
   }
 
   /**
@@ -60,6 +56,12 @@ export class GuardedStore {
     return this.#deadlines.race(operation, answer);
   }
 
+  /**
+   * Call the store, giving up after `storeTimeoutMs`: a store that never
+   * answers must not hold writes (or `close`) up forever. A call given up on
+   * may still land later; compare-and-set makes that harmless, since its
+   * version is stale by then or it carries the token we wanted stored anyway.
+   */
   call<T>(operation: string, call: (store: TokenStore) => Promise<T>): Promise<T> {
     // One shared timer for every pending call, not one armed and cleared per call: this runs on every write.
     this.#deadlines ??= this.#newDeadlines();

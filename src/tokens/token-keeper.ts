@@ -212,22 +212,26 @@ export class TokenKeeper {
   current(userId: string): Promise<Credentials> {
     const state = this.#users.get(userId);
     if (state?.unsaved !== undefined) return Promise.resolve(state.unsaved);
-    const read = this.#readShared(userId);
     const cached = state?.lastKnown;
-    if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
-      return this.#cachedReadWait.settle(read, (outcome) => this.#afterCachedRead(userId, state, cached, read, outcome));
-    }
-    return this.#store.bound("get", read).then(
-      (record) => {
-        this.#readDone(state, read);
-        return this.#afterRead(userId, record);
-      },
+    if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) return this.#cachedRead(userId, state, cached, (credentials) => credentials);
+    const read = this.#readShared(userId);
+    return this.#boundRead(state, read).then(
+      (record) => this.#afterRead(userId, record),
       (error: unknown) => {
-        this.#readDone(state, read);
         if (state?.lastKnown !== undefined) return state.lastKnown;
         throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
       },
     );
+  }
+
+  /**
+   * `next` of the credentials to use for a user whose cached token is usable:
+   * the store's, read within {@link CACHED_TOKEN_READ_WAIT_MS}, else the cached
+   * ones. One reaction for the wait and `next` together: this runs on every write.
+   */
+  #cachedRead<R>(userId: string, state: UserState, cached: Credentials, next: (credentials: Credentials) => R | Promise<R>): Promise<R> {
+    const read = this.#readShared(userId);
+    return this.#cachedReadWait.settle(read, (outcome) => next(this.#afterCachedRead(userId, state, cached, read, outcome)));
   }
 
   /** What the store read gave, for a user whose cached token was usable (see {@link current}). */
@@ -241,12 +245,9 @@ export class TokenKeeper {
     if (outcome === undefined) {
       // The store is slow or down: the cached token is valid, so the write goes on. The read, if it lands
       // within the store's deadline, updates the cache; either way it stops being shared then.
-      void this.#store.bound("get", read).then(
-        (late) => {
-          this.#readDone(state, read);
-          this.#rememberLate(userId, late);
-        },
-        () => this.#readDone(state, read),
+      void this.#boundRead(state, read).then(
+        (late) => this.#rememberLate(userId, late),
+        () => undefined,
       );
     } else {
       this.#readDone(state, read);
@@ -282,6 +283,14 @@ export class TokenKeeper {
 
   #readDone(state: UserState | undefined, read: Promise<StoredCredentials | undefined>): void {
     if (state !== undefined && state.reading === read) state.reading = undefined;
+  }
+
+  /** `read` under the store's deadline from now; once that settles, the read is no longer shared. */
+  #boundRead(state: UserState | undefined, read: Promise<StoredCredentials | undefined>): Promise<StoredCredentials | undefined> {
+    const bounded = this.#store.bound("get", read);
+    const done = (): void => this.#readDone(state, read);
+    bounded.then(done, done);
+    return bounded;
   }
 
   #rememberLate(userId: string, record: StoredCredentials | undefined): void {
@@ -326,8 +335,7 @@ export class TokenKeeper {
     const cached = state?.lastKnown;
     if (state !== undefined && state.unsaved === undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
       // What current() does for a usable cached token, with the checks in the same reaction: the common case.
-      const read = this.#readShared(userId);
-      return this.#cachedReadWait.settle(read, (outcome) => this.#usable(userId, this.#afterCachedRead(userId, state, cached, read, outcome)));
+      return this.#cachedRead(userId, state, cached, (credentials) => this.#usable(userId, credentials));
     }
     return this.current(userId).then((credentials) => this.#usable(userId, credentials));
   }
