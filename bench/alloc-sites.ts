@@ -19,14 +19,19 @@ walk(profile.head, undefined);
 const bySite = new Map<string, number>();
 let total = 0;
 for (const s of profile.samples) {
-  let n = nodes.get(s.nodeId);
+  const n = nodes.get(s.nodeId);
+  total += s.size;
+  // A sample can name a node the tree no longer holds (its function was collected): counted, not placed.
+  if (n === undefined) {
+    bySite.set("(node not in the profile)", (bySite.get("(node not in the profile)") ?? 0) + s.size);
+    continue;
+  }
   // Attribute to the first frame in the project's src/ (else the allocating frame).
   let label = `${n.callFrame.functionName || "(anon)"} ${n.callFrame.url.replace(/.*\/work\/main\//, "")}:${n.callFrame.lineNumber + 1}`;
   for (let m = n; m !== undefined; m = m.parent) {
     if (m.callFrame.url.includes("/src/") || m.callFrame.url.includes("/bench/")) { label = `${m.callFrame.functionName || "(anon)"} ${m.callFrame.url.replace(/.*\/work\/main\//, "")}:${m.callFrame.lineNumber + 1}`; break; }
   }
   bySite.set(label, (bySite.get(label) ?? 0) + s.size);
-  total += s.size;
 }
 console.log(`${arm}: ${(total / writes).toFixed(0)} B/write sampled`);
 for (const [k, v] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(process.argv[5] ?? 40))) console.log(String(Math.round(v / writes)).padStart(7), k);

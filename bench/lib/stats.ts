@@ -45,3 +45,15 @@ export function lowestPairRatio(client: readonly number[], baseline: readonly nu
   for (let i = 0; i < Math.min(client.length, baseline.length); i += 1) lowest = Math.min(lowest, client[i]! / baseline[i]!);
   return lowest;
 }
+
+/**
+ * The median of the differences client − baseline over rounds run in pairs
+ * (round i of each arm ran back to back, alternating which went first): a
+ * drift of the machine's speed between pairs falls on both sides of each
+ * difference, where the difference of two medians would take it in whole.
+ */
+export function medianPairDifference(client: readonly number[], baseline: readonly number[]): number {
+  const differences: number[] = [];
+  for (let i = 0; i < Math.min(client.length, baseline.length); i += 1) differences.push(client[i]! - baseline[i]!);
+  return median(differences);
+}

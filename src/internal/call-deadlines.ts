@@ -5,12 +5,71 @@
  * @module
  */
 
-interface Entry {
+/**
+ * A call waiting on the deadline list. Each kind of wait is a small class
+ * with its own `expire()`, so a wait costs one object rather than an object
+ * and the closures it would hold.
+ */
+abstract class Entry {
   readonly deadline: number;
-  /** What a call that reached its deadline does (reject, or resolve with nothing). */
-  readonly expire: () => void;
-  prev: Entry | undefined;
-  next: Entry | undefined;
+  prev: Entry | undefined = undefined;
+  next: Entry | undefined = undefined;
+
+  constructor(deadline: number) {
+    this.deadline = deadline;
+  }
+
+  /** The call reached its deadline (it has been unlinked). */
+  abstract expire(): void;
+}
+
+/** A {@link CallDeadlines.race}: rejects with the timeout error at the deadline. */
+class RaceEntry extends Entry {
+  readonly #reject: (error: unknown) => void;
+  readonly #timeoutError: (label: string) => Error;
+  readonly #label: string;
+
+  constructor(deadline: number, reject: (error: unknown) => void, timeoutError: (label: string) => Error, label: string) {
+    super(deadline);
+    this.#reject = reject;
+    this.#timeoutError = timeoutError;
+    this.#label = label;
+  }
+
+  expire(): void {
+    this.#reject(this.#timeoutError(this.#label));
+  }
+
+}
+
+/** A {@link CallDeadlines.settle}: `next(outcome)` settles the result, with `undefined` at the deadline. */
+class SettleEntry<T, R> extends Entry {
+  readonly #next: (outcome: PromiseSettledResult<T> | undefined) => R | PromiseLike<R>;
+  #resolve: ((value: R | PromiseLike<R>) => void) | undefined = undefined;
+  #reject: ((error: unknown) => void) | undefined = undefined;
+
+  constructor(deadline: number, next: (outcome: PromiseSettledResult<T> | undefined) => R | PromiseLike<R>) {
+    super(deadline);
+    this.#next = next;
+  }
+
+  /** The result's resolving functions (from its executor, which runs at once). */
+  bind(resolve: (value: R | PromiseLike<R>) => void, reject: (error: unknown) => void): void {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  expire(): void {
+    this.finish(undefined);
+  }
+
+  finish(outcome: PromiseSettledResult<T> | undefined): void {
+    try {
+      this.#resolve!(this.#next(outcome));
+    } catch (error) {
+      this.#reject!(error);
+    }
+  }
 }
 
 /** Node fires a timer up to a millisecond early by the clock used here. */
@@ -55,7 +114,8 @@ export class CallDeadlines {
   /** {@link run} for a call already made: what `answer` settles with, or the timeout error once `ms` have passed. */
   race<T>(label: string, answer: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry = this.#add(() => reject(this.#timeoutError(label)));
+      const entry = new RaceEntry(performance.now() + this.#ms, reject, this.#timeoutError, label);
+      this.#add(entry);
       Promise.resolve(answer).then(
         (value) => {
           if (this.#remove(entry)) resolve(value);
@@ -76,34 +136,29 @@ export class CallDeadlines {
    * result.
    */
   settle<T, R>(promise: Promise<T>, next: (outcome: PromiseSettledResult<T> | undefined) => R | PromiseLike<R>): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const finish = (outcome: PromiseSettledResult<T> | undefined): void => {
-        try {
-          resolve(next(outcome));
-        } catch (error) {
-          reject(error);
-        }
-      };
-      const entry = this.#add(() => finish(undefined));
-      promise.then(
-        (value) => {
-          if (this.#remove(entry)) finish({ status: "fulfilled", value });
-        },
-        (reason: unknown) => {
-          if (this.#remove(entry)) finish({ status: "rejected", reason });
-        },
-      );
-    });
+    const entry = new SettleEntry<T, R>(performance.now() + this.#ms, next);
+    const result = new Promise<R>((resolve, reject) => entry.bind(resolve, reject));
+    this.#add(entry);
+    promise.then(
+      (value) => {
+        if (this.#remove(entry)) entry.finish({ status: "fulfilled", value });
+      },
+      (reason: unknown) => {
+        if (this.#remove(entry)) entry.finish({ status: "rejected", reason });
+      },
+    );
+    return result;
   }
 
-  /** Append an entry due `ms` from now, arming the timer if none is. */
-  #add(expire: () => void): Entry {
-    const entry: Entry = { deadline: performance.now() + this.#ms, expire, prev: this.#tail, next: undefined };
+  /** Append `entry` (due `ms` from now), arming the timer if none is. */
+  #add(entry: Entry): void {
     if (this.#tail === undefined) this.#head = entry;
-    else this.#tail.next = entry;
+    else {
+      entry.prev = this.#tail;
+      this.#tail.next = entry;
+    }
     this.#tail = entry;
     this.#arm();
-    return entry;
   }
 
   /** Unlink `entry`; false when it was gone already (timed out). */

@@ -18,10 +18,14 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** C0, DEL and C1 controls: they never belong in an id and break logs and databases. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
+/** Printable ASCII only: well-formed, and no control character. Most ids are this, and one test settles them. */
+const PRINTABLE_ASCII = /^[\u0020-\u007e]*$/;
+
 /** Why `value` is not a well-formed id, or `undefined` when it is one. Never quotes the value. */
 export function idProblem(value: string, max: number = MAX_ID_LENGTH): string | undefined {
   if (value.length === 0) return "must not be empty";
   if (value.length > max) return `must be at most ${max} characters`;
+  if (PRINTABLE_ASCII.test(value)) return undefined;
   if (LONE_SURROGATE.test(value)) return "must be well-formed Unicode (no lone surrogate)";
   if (CONTROL.test(value)) return "must not contain control characters";
   return undefined;

@@ -24,8 +24,8 @@ export class SeenSecrets {
   readonly #fixed: readonly string[];
   /**
    * Insertion-ordered, oldest first; the flag says "seen again since it was
-   * (re)inserted". A sighting only sets the flag (every write sees its token
-   * twice, so it must be cheap); eviction gives a flagged value a second
+   * (re)inserted". A sighting only sets the flag (every write's store read sees
+   * its token, so it must be cheap); eviction gives a flagged value a second
    * chance at the back instead (the CLOCK approximation of least recently seen).
    */
   readonly #tokens = new Map<string, boolean>();
@@ -75,10 +75,11 @@ export class SeenSecrets {
 }
 
 /**
- * The port, remembering every token that goes in or comes out. A token the
- * SDK announces mid-write reaches the writer's `onToken`, which notes it
- * first (its `noteToken`): wrapping `onToken` here would cost every write a
- * closure and an object for a callback that rarely fires.
+ * The port, remembering every token that goes into or comes out of an
+ * exchange or a refresh. A token the SDK announces mid-write reaches the
+ * writer's `onToken`, which notes it first (its `noteToken`): wrapping
+ * `onToken` here would cost every write a closure and an object for a
+ * callback that rarely fires.
  */
 export function seeingPort(port: SdkPort, seen: SeenSecrets): SdkPort {
   return {
@@ -97,10 +98,10 @@ export function seeingPort(port: SdkPort, seen: SeenSecrets): SdkPort {
       seen.addToken(token);
       return token;
     },
-    write(input) {
-      seen.addRecord(input.credentials);
-      return port.write(input);
-    },
+    // Not noted again here: a write's credentials came from the store, a
+    // refresh, an exchange or the SDK's announcement, each noted as it passed.
+    // Every write's store read already marks its token as seen again.
+    write: (input) => port.write(input),
     async refresh(token) {
       seen.addToken(token);
       const next = await port.refresh(token);

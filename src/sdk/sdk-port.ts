@@ -41,8 +41,8 @@ export interface PortWriteResult {
 export interface PortWriteInput {
   credentials: Credentials;
   data: SdkFileMeta;
-  /** Called with every token the SDK returns or announces (may be the unchanged one). */
-  onToken: (token: UserAccessToken) => void;
+  /** Called, as a method of the input, with every token the SDK returns or announces (may be the unchanged one). */
+  onToken(token: UserAccessToken): void;
 }
 
 /** The uniform face of any SDK generation. */
@@ -146,7 +146,8 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
   };
 
   /** Generations A and B share `write`. */
-  async function writeAorB({ credentials, data, onToken }: Parameters<SdkPort["write"]>[0]): Promise<PortWriteResult> {
+  async function writeAorB(input: PortWriteInput): Promise<PortWriteResult> {
+    const { credentials, data } = input;
     const userAccessToken = credentials.userAccessToken;
     // A and B share `write`; a result object means A, `undefined` means B.
     const settle = (result: unknown): PortWriteResult => {
@@ -156,7 +157,7 @@ export function createSdkPort(sdk: DigimeSdk, config: SdkPortConfig, onLimitatio
       }
       learn("A");
       const checked = checkWriteResultA(result);
-      onToken(checkUserAccessToken(checked.userAccessToken, "write"));
+      input.onToken(checkUserAccessToken(checked.userAccessToken, "write"));
       return { status: checked.status };
     };
     const { postboxId, publicKey } = credentials;

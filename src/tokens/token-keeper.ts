@@ -63,8 +63,8 @@ interface UserState extends PersistState {
   /** The access token last seen, and when it was first seen: the estimate of its lifetime. */
   seenAccessToken: string | undefined;
   seenAt: number;
-  /** Monotonic ms of the last use, for releasing idle users. */
-  lastUsedAt: number;
+  /** How many idle sweeps had run at the last use (see {@link TokenKeeper.#sweep}). */
+  lastUsedSweep: number;
   /** The store read in flight for this user: writes share it instead of queueing reads behind a slow store. */
   reading: Promise<StoredCredentials | undefined> | undefined;
 }
@@ -89,6 +89,8 @@ export class TokenKeeper {
   /** How long a write with a valid cached token waits for the store's read: one timer for all of them. */
   readonly #cachedReadWait = new CallDeadlines(CACHED_TOKEN_READ_WAIT_MS, () => new Error("unused: settle() never rejects"));
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  /** Idle sweeps run so far: a use notes this count instead of reading a clock. */
+  #sweeps = 0;
 
   constructor(options: TokenKeeperOptions) {
     this.#options = options;
@@ -102,7 +104,7 @@ export class TokenKeeper {
       now: options.now,
       coordination: options.coordination,
       latest: (userId) => this.#latest(userId),
-      fresh: (userId, credentials) => !this.#refreshDue(this.#state(userId), credentials),
+      fresh: (userId, credentials) => !this.#refreshDue(this.#state(userId), credentials, this.#options.now()),
       accept: (userId, basis, token) => this.accept(userId, basis, token, "proactive"),
       rejected: (userId, token) => this.markRejected(userId, token),
       telemetry,
@@ -142,13 +144,13 @@ export class TokenKeeper {
         rejectedRefreshToken: undefined,
         seenAccessToken: undefined,
         seenAt: 0,
-        lastUsedAt: 0,
+        lastUsedSweep: 0,
         reading: undefined,
       };
       this.#users.set(userId, state);
       this.#sweepTimer ??= this.#startSweeping();
     }
-    state.lastUsedAt = performance.now();
+    state.lastUsedSweep = this.#sweeps;
     return state;
   }
 
@@ -164,10 +166,17 @@ export class TokenKeeper {
     return timer;
   }
 
+  /**
+   * Sweeps run every `idleUserMs / 2`. A user last used after sweep n has been
+   * idle for more than `idleUserMs` (two whole intervals) by sweep n + 3, and
+   * for at most 1.5 × `idleUserMs`: what comparing timestamps would give,
+   * without a clock read on every write.
+   */
   #sweep(): void {
-    const idleSince = performance.now() - this.#options.idleUserMs;
+    this.#sweeps += 1;
+    const usedBefore = this.#sweeps - 3;
     for (const [userId, state] of this.#users) {
-      if (state.lastUsedAt <= idleSince && state.unsaved === undefined && state.persisting === 0 && !state.backgroundActive) this.#users.delete(userId);
+      if (state.lastUsedSweep <= usedBefore && state.unsaved === undefined && state.persisting === 0 && !state.backgroundActive) this.#users.delete(userId);
     }
     if (this.#users.size === 0) this.#stopSweeping();
   }
@@ -213,7 +222,7 @@ export class TokenKeeper {
     const state = this.#users.get(userId);
     if (state?.unsaved !== undefined) return Promise.resolve(state.unsaved);
     const cached = state?.lastKnown;
-    if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) return this.#cachedRead(userId, state, cached, (credentials) => credentials);
+    if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) return this.#cachedRead(userId, state, cached, false) as Promise<Credentials>;
     const read = this.#readShared(userId);
     return this.#boundRead(state, read).then(
       (record) => this.#afterRead(userId, record),
@@ -225,13 +234,17 @@ export class TokenKeeper {
   }
 
   /**
-   * `next` of the credentials to use for a user whose cached token is usable:
-   * the store's, read within {@link CACHED_TOKEN_READ_WAIT_MS}, else the cached
-   * ones. One reaction for the wait and `next` together: this runs on every write.
+   * The credentials to use for a user whose cached token is usable (checked
+   * by {@link ensureUsable} when `usable`): the store's, read within
+   * {@link CACHED_TOKEN_READ_WAIT_MS}, else the cached ones. One reaction for
+   * the wait and the checks together: this runs on every write.
    */
-  #cachedRead<R>(userId: string, state: UserState, cached: Credentials, next: (credentials: Credentials) => R | Promise<R>): Promise<R> {
+  #cachedRead(userId: string, state: UserState, cached: Credentials, usable: boolean): Promise<Credentials | UsableCredentials> {
     const read = this.#readShared(userId);
-    return this.#cachedReadWait.settle(read, (outcome) => next(this.#afterCachedRead(userId, state, cached, read, outcome)));
+    return this.#cachedReadWait.settle(read, (outcome) => {
+      const credentials = this.#afterCachedRead(userId, state, cached, read, outcome);
+      return usable ? this.#usable(userId, credentials) : credentials;
+    });
   }
 
   /** What the store read gave, for a user whose cached token was usable (see {@link current}). */
@@ -301,8 +314,10 @@ export class TokenKeeper {
   #cacheUsable(state: UserState, cached: Credentials): boolean {
     const token = cached.userAccessToken;
     if (state.rejectedRefreshToken === token.refreshToken.value) return false;
-    if (expiryMs(token.refreshToken.expiry) <= this.#options.now()) return false;
-    return !this.#refreshDue(state, cached);
+    // One reading of the clock for both checks: this runs on every write.
+    const now = this.#options.now();
+    if (expiryMs(token.refreshToken.expiry) <= now) return false;
+    return !this.#refreshDue(state, cached, now);
   }
 
   /**
@@ -311,8 +326,7 @@ export class TokenKeeper {
    * this process has seen it) so a window longer than the lifetime cannot make
    * every write refresh.
    */
-  #refreshDue(state: UserState, credentials: Credentials): boolean {
-    const now = this.#options.now();
+  #refreshDue(state: UserState, credentials: Credentials, now: number): boolean {
     const token = credentials.userAccessToken;
     if (state.seenAccessToken !== token.accessToken.value) {
       state.seenAccessToken = token.accessToken.value;
@@ -335,7 +349,7 @@ export class TokenKeeper {
     const cached = state?.lastKnown;
     if (state !== undefined && state.unsaved === undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
       // What current() does for a usable cached token, with the checks in the same reaction: the common case.
-      return this.#cachedRead(userId, state, cached, (credentials) => this.#usable(userId, credentials));
+      return this.#cachedRead(userId, state, cached, true) as Promise<UsableCredentials>;
     }
     return this.current(userId).then((credentials) => this.#usable(userId, credentials));
   }
@@ -353,11 +367,12 @@ export class TokenKeeper {
     if (state.rejectedRefreshToken === token.refreshToken.value) {
       throw new ReauthorizationRequiredError(userId, "digi.me already rejected this user's refresh token");
     }
-    if (expiryMs(token.refreshToken.expiry) <= this.#options.now()) {
+    const now = this.#options.now();
+    if (expiryMs(token.refreshToken.expiry) <= now) {
       this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-token-expired" });
       throw new ReauthorizationRequiredError(userId, "the refresh token has expired");
     }
-    if (this.#options.port.canRefresh && this.#refreshDue(state, credentials)) {
+    if (this.#options.port.canRefresh && this.#refreshDue(state, credentials, now)) {
       // Only the caller that starts the refresh reports it; the others share its result.
       const refreshed = !this.#refresher.isRefreshing(token);
       return this.#refresher.refresh(userId, credentials).then((next) => ({ credentials: next, refreshed: refreshed && !sameToken(next.userAccessToken, token) }));

@@ -100,6 +100,9 @@ function isStringList(value: unknown): boolean {
   return true;
 }
 
+/** The MIME type last accepted: apps write one or a few, so the pattern runs once per change, not per write. */
+let lastValidMimeType: string | undefined;
+
 /**
  * The same checks as `fileMetaSchema`, written out: every write passes here,
  * and zod's generic walk costs microseconds that this does not. Anything it
@@ -113,7 +116,10 @@ export function isValidFileMeta(input: unknown): input is ParsedFileMeta {
   if (!isBoundedString(fileName, 1024) || CONTROL_CHARACTER.test(fileName)) return false;
   if (!isRecord(fileDescriptor)) return false;
   const { mimeType, accounts, reference, tags } = fileDescriptor;
-  if (!isBoundedString(mimeType, 255) || !MIME_TYPE.test(mimeType)) return false;
+  if (mimeType !== lastValidMimeType) {
+    if (!isBoundedString(mimeType, 255) || !MIME_TYPE.test(mimeType)) return false;
+    lastValidMimeType = mimeType;
+  }
   if (!Array.isArray(accounts) || accounts.length > 1000) return false;
   for (const account of accounts) if (!isRecord(account) || !isBoundedString(account.accountId, 1024)) return false;
   if (reference !== undefined && !isStringList(reference)) return false;
@@ -126,13 +132,17 @@ type ParsedDescriptor = ParsedFileMeta["fileDescriptor"];
 /**
  * The caller's last descriptor object and the copy made of it. Apps tend to
  * pass one descriptor for many files; while its contents are unchanged, its
- * writes share one frozen copy instead of making their own. One slot rather
- * than a WeakMap: an app that builds a new descriptor per write (the common
- * case too) then pays no WeakMap insert, whose cost the garbage collector
- * keeps charging for every entry.
+ * writes share one copy instead of making their own, frozen (deeply) once it
+ * is shared, so no write can change what another sends. A copy only one write
+ * holds stays a plain object: freezing costs each write a few hundred ns, and
+ * the SDK serializes a frozen array (`JSON.stringify`) at about half the speed.
+ * One slot rather than a WeakMap: an app that builds a new descriptor per
+ * write (the common case too) then pays no WeakMap insert, whose cost the
+ * garbage collector keeps charging for every entry.
  */
 let lastDescriptor: object | undefined;
-let lastCopy: Readonly<FileDescriptor> | undefined;
+let lastCopy: FileDescriptor | undefined;
+let lastCopyShared = false;
 
 function sameList(copy: readonly string[] | undefined, list: readonly string[] | undefined): boolean {
   if (copy === undefined || list === undefined) return copy === list;
@@ -147,21 +157,35 @@ function sameDescriptor(copy: Readonly<FileDescriptor>, descriptor: ParsedDescri
   return sameList(copy.reference, descriptor.reference || undefined) && sameList(copy.tags, descriptor.tags || undefined);
 }
 
-/** A frozen copy of `descriptor` holding only the fields the SDK knows. */
+/** A copy of `descriptor` holding only the fields the SDK knows; shared (and then frozen) while the caller passes the same, unchanged object. */
 function copyDescriptor(descriptor: ParsedDescriptor): FileDescriptor {
-  if (lastDescriptor === descriptor && lastCopy !== undefined && sameDescriptor(lastCopy, descriptor)) return lastCopy as FileDescriptor;
+  if (lastDescriptor === descriptor && lastCopy !== undefined && sameDescriptor(lastCopy, descriptor)) {
+    if (!lastCopyShared) {
+      freezeDescriptor(lastCopy);
+      lastCopyShared = true;
+    }
+    return lastCopy;
+  }
   // Field by field: a spread of `{}` for an absent field would allocate an object each write.
-  const copy: FileDescriptor = {
-    mimeType: descriptor.mimeType,
-    accounts: descriptor.accounts.map((a) => Object.freeze({ accountId: a.accountId })),
-  };
-  if (descriptor.reference) copy.reference = Object.freeze([...descriptor.reference]) as string[];
-  if (descriptor.tags) copy.tags = Object.freeze([...descriptor.tags]) as string[];
-  Object.freeze(copy.accounts);
-  Object.freeze(copy);
+  const copy: FileDescriptor = { mimeType: descriptor.mimeType, accounts: descriptor.accounts.map(copyAccount) };
+  if (descriptor.reference) copy.reference = [...descriptor.reference];
+  if (descriptor.tags) copy.tags = [...descriptor.tags];
   lastDescriptor = descriptor;
   lastCopy = copy;
+  lastCopyShared = false;
   return copy;
+}
+
+function copyAccount(account: { accountId: string }): { accountId: string } {
+  return { accountId: account.accountId };
+}
+
+function freezeDescriptor(copy: FileDescriptor): void {
+  for (const account of copy.accounts) Object.freeze(account);
+  Object.freeze(copy.accounts);
+  if (copy.reference) Object.freeze(copy.reference);
+  if (copy.tags) Object.freeze(copy.tags);
+  Object.freeze(copy);
 }
 
 /** Validate `input` as a {@link WriteFileMeta}; throws `ValidationError` naming the field. */

@@ -19,7 +19,7 @@ import { retryReason, type Telemetry, type TelemetryStep } from "../telemetry/te
 import { parseOrThrow } from "../internal/zod-issues.js";
 import { isWellFormedId, userIdSchema } from "../internal/ids.js";
 import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "../sdk/sdk-failure.js";
-import type { PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
+import type { PortWriteInput, PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
 import type { SdkFileMeta, UserAccessToken } from "../sdk/types.js";
 import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
 import type { Credentials } from "../stores/token-store.js";
@@ -155,11 +155,17 @@ function withPossibleDelivery(error: DigimeWriteError): DigimeWriteError {
  * every queued write would keep).
  */
 const WRITE_ID_PREFIX = randomUUID().slice(0, 24);
+/** The two hex digits of every byte value. */
+const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 let writeIdCounter = 0;
+/** The prefix and the counter's digits above its last two: the same for 256 writes in a row, so a write's id costs one concatenation. */
+let writeIdHead = "";
 
 function newWriteId(): string {
   writeIdCounter += 1;
-  return WRITE_ID_PREFIX + writeIdCounter.toString(16).padStart(12, "0");
+  const low = writeIdCounter % 256;
+  if (low === 0 || writeIdHead === "") writeIdHead = WRITE_ID_PREFIX + Math.floor(writeIdCounter / 256).toString(16).padStart(10, "0");
+  return writeIdHead + HEX_BYTES[low]!;
 }
 
 /** Asked when a write's turn has come, before its first attempt: `undefined` to go on, or a promise to wait for first. */
@@ -177,6 +183,35 @@ interface Write extends DeliveryProgress {
   trace: TelemetryStep | undefined;
   /** Monotonic ms at write(), for the duration metrics (telemetry on only). */
   acceptedAt: number;
+}
+
+/**
+ * What one attempt hands the SDK port: its credentials and file, and where
+ * a token the SDK announces goes (noted for scrubbing, then to the keeper,
+ * which persists it before the attempt settles). A class with `onToken` as a
+ * method, so an attempt allocates one object, not an object and a closure.
+ */
+class AttemptInput implements PortWriteInput {
+  readonly credentials: Credentials;
+  readonly data: SdkFileMeta;
+  readonly #userId: string;
+  readonly #keeper: TokenKeeper;
+  readonly #noteToken: ((token: UserAccessToken) => void) | undefined;
+  /** The keeper's persists of announced tokens; made only when the SDK announces one (rarely). */
+  accepted: Array<Promise<AcceptResult>> | undefined = undefined;
+
+  constructor(credentials: Credentials, data: SdkFileMeta, userId: string, keeper: TokenKeeper, noteToken: ((token: UserAccessToken) => void) | undefined) {
+    this.credentials = credentials;
+    this.data = data;
+    this.#userId = userId;
+    this.#keeper = keeper;
+    this.#noteToken = noteToken;
+  }
+
+  onToken(token: UserAccessToken): void {
+    this.#noteToken?.(token);
+    (this.accepted ??= []).push(this.#keeper.accept(this.#userId, this.credentials, token, "write"));
+  }
 }
 
 /** The fields every `write:*` event carries. */
@@ -237,24 +272,25 @@ export class Writer {
     const ticket = scheduler.admit({ userId: user, priority, signal, bytes: source.size ?? 0 });
     if (ticket instanceof Error) return Promise.reject(this.#failed(write, ticket));
     if (this.#deps.listening?.("write:queued") !== false) this.#deps.emit("write:queued", { ...baseOf(write), priority, queued: scheduler.size });
-    const turn = ticket.turn();
-    if (turn === undefined) return this.#run(write, ticket, gate);
-    // A write that must wait holds one reaction on its turn, not a suspended async function.
-    return turn.then(
-      () => this.#run(write, ticket, gate),
-      (refused: unknown) => {
-        ticket.release();
-        throw this.#failed(write, refused);
-      },
-    );
+    return this.#run(write, ticket, ticket.turn(), gate);
   }
 
   /**
-   * Deliver, release the slot, settle: the life of one admitted write once
-   * its turn came. The first attempt runs here directly; only a failure
-   * enters the retry policy.
+   * Wait for the turn, deliver, release the slot, settle: the life of one
+   * admitted write. Its promise is the one `write` returns (a reaction on the
+   * turn that returned this promise would cost each write one more promise
+   * to adopt). The first attempt runs here directly; only a failure enters
+   * the retry policy.
    */
-  async #run(write: Write, ticket: Ticket, gate: WriteGate | undefined): Promise<WriteReceipt> {
+  async #run(write: Write, ticket: Ticket, turn: Promise<void> | undefined, gate: WriteGate | undefined): Promise<WriteReceipt> {
+    if (turn !== undefined) {
+      try {
+        await turn;
+      } catch (refused) {
+        ticket.release();
+        throw this.#failed(write, refused);
+      }
+    }
     let failure: unknown;
     let failed = false;
     try {
@@ -386,12 +422,6 @@ export class Writer {
     } catch (error) {
       throw this.#failureBeforeCall(error, attempt);
     }
-    // Made only when the SDK announces a token (rarely): not every attempt pays for an array.
-    let accepted: Array<Promise<AcceptResult>> | undefined;
-    const onToken = (token: UserAccessToken): void => {
-      this.#deps.noteToken?.(token);
-      (accepted ??= []).push(keeper.accept(userId, credentials, token, "write"));
-    };
     let data: SdkFileMeta;
     try {
       data = source.open();
@@ -404,14 +434,16 @@ export class Writer {
         error: new ValidationError("INVALID_ARGUMENT", "fileMeta", [{ path: "fileMeta.fileData", message: `could not be opened: ${cause.message}` }]),
       });
     }
+    const input = new AttemptInput(credentials, data, userId, keeper, this.#deps.noteToken);
     let outcome: PortWriteResult | undefined;
     let thrown: unknown;
     try {
-      outcome = await port.write({ credentials, data, onToken });
+      outcome = await port.write(input);
     } catch (error) {
       thrown = error;
     }
     // A token announced before a failure is persisted all the same: it may be the only valid one left.
+    const { accepted } = input;
     if (accepted !== undefined && (await Promise.all(accepted)).some((r) => r.changed)) progress.tokenRefreshed = true;
     if (outcome?.status === "delivered") {
       progress.outcome = outcome;

@@ -87,6 +87,18 @@ describe("queue bounds, abort and shutdown through the client", () => {
     expect(lifecycle).toEqual(["write:queued", "write:started", "write:retrying", "write:started", "write:succeeded"]);
   });
 
+  it("gives every write without an id its own UUID-shaped id, the same in its events and receipt", async () => {
+    const h = setup("v16", { queue: { concurrency: 16 } });
+    await h.authorize("alice");
+    // Past 256 writes: the id's last two hex digits wrap there.
+    const receipts = await Promise.all(Array.from({ length: 600 }, (_, i) => h.client.write("alice", jsonFile(i))));
+    const ids = receipts.map((r) => r.id);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(600);
+    const succeeded = h.events.filter((e) => e.name === "write:succeeded").map((e) => (e.payload as { id: string }).id);
+    expect(new Set(succeeded)).toEqual(new Set(ids));
+  });
+
   it("a throwing listener does not break a write", async () => {
     const h = setup("v16");
     await h.authorize("alice");

@@ -22,8 +22,9 @@ const BAD_IDS: Array<[string, string]> = [
   ["a line feed", "alice\nINFO forged"],
   ["an escape sequence", "\u001b[31malice"],
   ["a C1 control", "alice\u0085"],
+  ["a DEL", "alice\u007f"],
 ];
-const GOOD_IDS = ["Jos\uFFFD", "José", "👩‍💻 user", "__proto__", "a:b|c"];
+const GOOD_IDS = ["Jos\uFFFD", "José", "👩‍💻 user", "__proto__", "a:b|c", "~alice {1}"];
 
 const directory = mkdtempSync(nodePath.join(tmpdir(), "digime-ids-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

@@ -257,6 +257,24 @@ describe("memory follows active users", () => {
     await expect(idle.write("user-3", jsonFile(99))).resolves.toMatchObject({ status: "delivered" });
     await idle.close();
   });
+
+  it("keeps a user who writes more often than idleUserMs, and releases them no sooner than idleUserMs after their last write", async () => {
+    const f = fleet(1, new MemoryTokenStore(), { idleUserMs: 200 });
+    await authorize(f, "alice");
+    const [client] = f.clients as [WriteClient];
+    for (let i = 0; i < 8; i += 1) {
+      await client.write("alice", jsonFile(i));
+      expect(client.usersInMemory).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    await client.write("alice", jsonFile(99));
+    const lastWrite = performance.now();
+    // Waiting for the release is the behaviour itself: poll, bounded.
+    while (client.usersInMemory > 0 && performance.now() - lastWrite < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(client.usersInMemory).toBe(0);
+    expect(performance.now() - lastWrite).toBeGreaterThanOrEqual(195);
+    await client.close();
+  });
 });
 
 describe("authorizations across instances", () => {
