@@ -4,12 +4,15 @@
  * concurrency 16, fed with at most 1,000 outstanding (a service with
  * backpressure), a new payload per write;
  * at 0 ms SDK latency (100,000 writes) and at 2 ms (20,000 writes), where
- * every write waits and pays for its promises and timers. Baseline: a bare
+ * every write waits and pays for its promises and timers. 2f repeats 2b with
+ * a token store that answers with a promise, as a store of the app's own
+ * does (the client reads a `MemoryTokenStore` at once). Baseline: a bare
  * p-queue of 16 around the same SDK fake. Rounds run in pairs, alternating
  * which arm goes first; the figures above the baseline (2b, 2d, 2e) are the
  * median of the pairs' differences (the difference of the medians is kept in
  * the details beside it).
  */
+import { MemoryTokenStore, type TokenStore } from "../../src/index.js";
 import type { Benchmark } from "../lib/report.js";
 import { collect, median, medianPairDifference } from "../lib/stats.js";
 import { alternateRounds, createWorld, drive, submitter, warmUp, type Arm } from "../lib/world.js";
@@ -24,8 +27,24 @@ interface CpuRound {
   mainThread: number;
 }
 
-async function round(arm: Arm, writes: number, latencyMs: number): Promise<CpuRound> {
-  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs });
+/**
+ * A `MemoryTokenStore` behind a store of the app's own that answers every
+ * call with a promise: what the client pays for its per-write store read when
+ * the store is not in this process's memory (a `MemoryTokenStore` is read at
+ * once), without a network round trip on top.
+ */
+function asyncStore(): TokenStore {
+  const inner = new MemoryTokenStore();
+  return {
+    get: (key) => inner.get(key),
+    set: (key, credentials, options) => inner.set(key, credentials, options),
+    delete: (key) => inner.delete(key),
+    listByUser: (userId) => inner.listByUser(userId),
+  };
+}
+
+async function round(arm: Arm, writes: number, latencyMs: number, store?: TokenStore): Promise<CpuRound> {
+  const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs, ...(store === undefined ? {} : { store }) });
   const submit = submitter(world, arm);
   await collect();
   const before = process.cpuUsage();
@@ -66,6 +85,15 @@ export const cpu: Benchmark = {
       // Beside 2d, not instead of it: the main thread's share, without V8's GC and compiler threads.
       if (latencyMs > 0) rows.push({ id: "2e", figure: `the same, main thread only (process.threadCpuUsage), ${latencyMs} ms latency`, unit: "µs", client: mainAbove, baseline: null });
       details[`${latencyMs}ms`] = { writes, microsecondsPerWrite: perArm, mainThreadMicrosecondsPerWrite: mainThread, differenceOfMedians: client - baseline };
+    }
+    // 2f: the same as 2b with a store that answers with a promise (see asyncStore); no goal, the cost of that read made visible.
+    {
+      const writes = quick ? 10_000 : 100_000;
+      await warmUp((arm) => round(arm, writes, 0, asyncStore()));
+      const rounds = await alternateRounds(roundCounts[0], (arm) => round(arm, writes, 0, asyncStore()));
+      const above = medianPairDifference(rounds.client.map((r) => r.process), rounds.baseline.map((r) => r.process));
+      rows.push({ id: "2f", figure: "as 2b, the token store answering with a promise (a MemoryTokenStore behind a store of your own)", unit: "µs", client: above, baseline: null });
+      details["0msAsyncStore"] = { writes, microsecondsPerWrite: { client: rounds.client.map((r) => r.process), baseline: rounds.baseline.map((r) => r.process) } };
     }
     return { rows, details };
   },

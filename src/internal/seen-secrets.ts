@@ -14,6 +14,7 @@
 import type { UserAccessToken } from "../sdk/types.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
 import type { Credentials, StoredCredentials, TokenStore } from "../stores/token-store.js";
+import { offerReadNow, readNowOf } from "../stores/read-now.js";
 
 const DEFAULT_MAX_TOKENS = 4096;
 /** Shorter values are not worth remembering: `redact` ignores them anyway. */
@@ -142,6 +143,14 @@ export function seeingStore(store: TokenStore, seen: SeenSecrets): TokenStore {
     wrapper.releaseRefreshLease = store.releaseRefreshLease.bind(store);
     // Without renewal passed on, a lease would fall back to one that outlasts the slowest refresh (10 s, not 3).
     if (typeof store.renewRefreshLease === "function") wrapper.renewRefreshLease = store.renewRefreshLease.bind(store);
+  }
+  const readNow = readNowOf(store);
+  if (readNow !== undefined) {
+    offerReadNow(wrapper, (key) => {
+      const record = readNow(key);
+      seen.addRecord(record);
+      return record;
+    });
   }
   if (typeof store.listExpiring === "function") {
     const list = store.listExpiring.bind(store);

@@ -8,12 +8,19 @@ import { CallDeadlines } from "../internal/call-deadlines.js";
 import { sanitizeError, scrubError } from "../internal/redact.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import type { CredentialsKey, RefreshLeases, StoredCredentials, TokenStore } from "../stores/token-store.js";
+import { readNowOf, type ReadNow } from "../stores/read-now.js";
 
 /** The app's {@link TokenStore} as the keeper calls it: each call under one shared deadline, each failure sanitized. */
 export class GuardedStore {
   readonly store: TokenStore;
   /** The store's refresh leases, when it offers both methods. */
   readonly leases: RefreshLeases | undefined;
+  /**
+   * The store's synchronous read, when its records are in this process's
+   * memory (see `read-now.ts`): nothing to bound in time. Not offered with
+   * telemetry on, where every store call is a span.
+   */
+  readonly readNow: ReadNow | undefined;
   readonly #timeoutMs: number;
   readonly #telemetry: Telemetry;
   #deadlines: CallDeadlines | undefined;
@@ -26,6 +33,7 @@ export class GuardedStore {
       typeof store.acquireRefreshLease === "function" && typeof store.releaseRefreshLease === "function"
         ? (store as TokenStore & RefreshLeases)
         : undefined;
+    this.readNow = telemetry.enabled ? undefined : readNowOf(store);
   }
 
   /** The store's record for `key`, as {@link call} would read it: the read every write makes, without its closures. */

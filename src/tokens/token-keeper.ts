@@ -15,6 +15,7 @@ import type { SdkPort } from "../sdk/sdk-port.js";
 import type { UserAccessToken } from "../sdk/types.js";
 import { tokenSecrets, withToken } from "./credentials.js";
 import { GuardedStore } from "./guarded-store.js";
+import type { ReadNow } from "../stores/read-now.js";
 import { expiryMs, isAtLeastAsNew, sameToken } from "./token-comparison.js";
 import { TokenPersister, type PersistRetryOptions, type PersistState } from "./token-persister.js";
 import { TokenRefresher, type RefreshCoordinationOptions } from "./token-refresher.js";
@@ -221,6 +222,14 @@ export class TokenKeeper {
   current(userId: string): Promise<Credentials> {
     const state = this.#users.get(userId);
     if (state?.unsaved !== undefined) return Promise.resolve(state.unsaved);
+    const readNow = this.#store.readNow;
+    if (readNow !== undefined) {
+      try {
+        return Promise.resolve(this.#readAtOnce(userId, state, readNow));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const cached = state?.lastKnown;
     if (state !== undefined && cached !== undefined && this.#cacheUsable(state, cached)) return this.#cachedRead(userId, state, cached, false) as Promise<Credentials>;
     const read = this.#readShared(userId);
@@ -231,6 +240,24 @@ export class TokenKeeper {
         throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
       },
     );
+  }
+
+  /**
+   * {@link current} for a store whose records are in this process's memory:
+   * read now, with nothing to wait for or bound. The same rules as a read
+   * that waits: this process's unsaved token wins, a newer token seen here
+   * is not replaced by an older stored one, and a failing read falls back to
+   * the last known credentials.
+   */
+  #readAtOnce(userId: string, state: UserState | undefined, readNow: ReadNow): Credentials {
+    let record: StoredCredentials | undefined;
+    try {
+      record = readNow(this.#key(userId));
+    } catch (error) {
+      if (state?.lastKnown !== undefined) return state.lastKnown;
+      throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
+    }
+    return this.#afterRead(userId, record);
   }
 
   /**
@@ -346,6 +373,15 @@ export class TokenKeeper {
    */
   ensureUsable(userId: string): Promise<UsableCredentials> {
     const state = this.#users.get(userId);
+    const readNow = this.#store.readNow;
+    if (readNow !== undefined) {
+      // A store in this process's memory: read and check now, one promise for the caller to await.
+      try {
+        return Promise.resolve(this.#usable(userId, state?.unsaved ?? this.#readAtOnce(userId, state, readNow)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const cached = state?.lastKnown;
     if (state !== undefined && state.unsaved === undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
       // What current() does for a usable cached token, with the checks in the same reaction: the common case.

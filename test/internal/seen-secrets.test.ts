@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { SeenSecrets } from "../../src/internal/seen-secrets.js";
+import { SeenSecrets, seeingStore } from "../../src/internal/seen-secrets.js";
+import { MemoryTokenStore } from "../../src/index.js";
+import { readNowOf } from "../../src/stores/read-now.js";
 
 const token = (n: number) => ({ accessToken: { value: `access-token-${n}`, expiry: 1 }, refreshToken: { value: `refresh-token-${n}`, expiry: 2 } });
 
@@ -19,5 +21,20 @@ describe("the secrets a client has seen (what its errors are scrubbed of)", () =
     seen.addToken("not a token");
     seen.addRecord(undefined);
     expect(seen.list).toEqual([]);
+  });
+
+  it("notes what a store in memory answers at once, as it notes what its get resolves to", async () => {
+    const store = new MemoryTokenStore();
+    const key = { userId: "alice", contractId: "contract-1" };
+    await store.set(key, { userAccessToken: token(7) }, { expectedVersion: null });
+    const seen = new SeenSecrets([]);
+    const seeing = seeingStore(store, seen);
+    const readNow = readNowOf(seeing);
+    expect(readNow).toBeTypeOf("function");
+    expect(seen.list).toEqual([]);
+    expect(readNow!(key)?.userAccessToken.accessToken.value).toBe("access-token-7");
+    expect(new Set(seen.list)).toEqual(new Set(["access-token-7", "refresh-token-7"]));
+    // A store of your own is read through get: nothing is offered for it.
+    expect(readNowOf(seeingStore({ ...store, get: (k) => store.get(k), set: (...a) => store.set(...a), delete: (k) => store.delete(k), listByUser: (u) => store.listByUser(u) }, seen))).toBeUndefined();
   });
 });

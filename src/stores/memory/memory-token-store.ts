@@ -16,6 +16,7 @@ import {
 import { parseOrThrow } from "../../internal/zod-issues.js";
 import { LeaseTable } from "./lease-table.js";
 import { copyOut, countRecords, deepFreeze } from "../record-copies.js";
+import { offerReadNow } from "../read-now.js";
 import { parseListExpiring, selectExpiring } from "../expiring.js";
 import type {
   Credentials,
@@ -78,6 +79,15 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
     const parsed = parseOrThrow(memoryOptionsSchema, options, "INVALID_OPTIONS", "options", "MemoryTokenStore options");
     this.#now = parsed.now ?? Date.now;
     this.#leases = new LeaseTable(this.#now);
+    // The records are in memory: a client reads them at once (see read-now.ts).
+    offerReadNow(this, (key) => this.#read(key));
+  }
+
+  #read(key: CredentialsKey): StoredCredentials | undefined {
+    const { userId, contractId } = parseCredentialsKey(key);
+    // The stored record itself: it is deeply frozen, so nobody can change it through this
+    // reference, and a write (which reads once each time) does not pay for a copy.
+    return this.#records.get(userId)?.get(contractId);
   }
 
   /**
@@ -90,10 +100,7 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
    * ```
    */
   async get(key: CredentialsKey): Promise<StoredCredentials | undefined> {
-    const { userId, contractId } = parseCredentialsKey(key);
-    // The stored record itself: it is deeply frozen, so nobody can change it through this
-    // reference, and a write (which reads once each time) does not pay for a copy.
-    return this.#records.get(userId)?.get(contractId);
+    return this.#read(key);
   }
 
   /**
