@@ -116,7 +116,7 @@ export function isValidFileMeta(input: unknown): input is ParsedFileMeta {
   if (!isBoundedString(fileName, 1024) || CONTROL_CHARACTER.test(fileName)) return false;
   if (!isRecord(fileDescriptor)) return false;
   const { mimeType, accounts, reference, tags } = fileDescriptor;
-  if (mimeType !== lastValidMimeType) {
+  if (typeof mimeType !== "string" || mimeType !== lastValidMimeType) {
     if (!isBoundedString(mimeType, 255) || !MIME_TYPE.test(mimeType)) return false;
     lastValidMimeType = mimeType;
   }

@@ -272,25 +272,25 @@ export class Writer {
     const ticket = scheduler.admit({ userId: user, priority, signal, bytes: source.size ?? 0 });
     if (ticket instanceof Error) return Promise.reject(this.#failed(write, ticket));
     if (this.#deps.listening?.("write:queued") !== false) this.#deps.emit("write:queued", { ...baseOf(write), priority, queued: scheduler.size });
-    return this.#run(write, ticket, ticket.turn(), gate);
+    const turn = ticket.turn();
+    if (turn === undefined) return this.#run(write, ticket, gate);
+    // A write that must wait holds one reaction on its turn, not a suspended async function: about
+    // 180 bytes less per queued write (benchmark 4), for one more promise to adopt once it runs.
+    return turn.then(
+      () => this.#run(write, ticket, gate),
+      (refused: unknown) => {
+        ticket.release();
+        throw this.#failed(write, refused);
+      },
+    );
   }
 
   /**
-   * Wait for the turn, deliver, release the slot, settle: the life of one
-   * admitted write. Its promise is the one `write` returns (a reaction on the
-   * turn that returned this promise would cost each write one more promise
-   * to adopt). The first attempt runs here directly; only a failure enters
-   * the retry policy.
+   * Deliver, release the slot, settle: the life of one admitted write once
+   * its turn came. The first attempt runs here directly; only a failure
+   * enters the retry policy.
    */
-  async #run(write: Write, ticket: Ticket, turn: Promise<void> | undefined, gate: WriteGate | undefined): Promise<WriteReceipt> {
-    if (turn !== undefined) {
-      try {
-        await turn;
-      } catch (refused) {
-        ticket.release();
-        throw this.#failed(write, refused);
-      }
-    }
+  async #run(write: Write, ticket: Ticket, gate: WriteGate | undefined): Promise<WriteReceipt> {
     let failure: unknown;
     let failed = false;
     try {

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { fileMetaSchema, isValidFileMeta, toFileSource } from "../../src/writing/file-meta.js";
 
 const strings = fc.oneof(
@@ -43,6 +43,19 @@ describe("file meta validation", () => {
     expect(isValidFileMeta({ ...good, fileDescriptor: { ...good.fileDescriptor, mimeType: "json" } })).toBe(false);
     expect(isValidFileMeta({ ...good, fileDescriptor: { ...good.fileDescriptor, accounts: [{ accountId: "" }] } })).toBe(false);
     expect(isValidFileMeta({ ...good, fileDescriptor: { ...good.fileDescriptor, reference: [""] } })).toBe(false);
+  });
+
+  it("remembers the last MIME type it accepted, yet refuses a missing or changed one, first call or not", async () => {
+    // A fresh copy of the module: nothing accepted yet.
+    vi.resetModules();
+    const fresh = await import("../../src/writing/file-meta.js");
+    const good = { fileData: Buffer.from("{}"), fileName: "a.json", fileDescriptor: { mimeType: "application/json", accounts: [] } };
+    const withoutMimeType = { ...good, fileDescriptor: { accounts: [] } };
+    expect(fresh.isValidFileMeta(withoutMimeType)).toBe(false);
+    expect(fresh.isValidFileMeta(good)).toBe(true);
+    expect(fresh.isValidFileMeta(withoutMimeType)).toBe(false);
+    expect(fresh.isValidFileMeta({ ...good, fileDescriptor: { ...good.fileDescriptor, mimeType: "application/json " } })).toBe(false);
+    expect(fresh.isValidFileMeta(good)).toBe(true);
   });
 
   it("writes of one unchanged descriptor share one frozen copy; a changed descriptor gets a new copy and old writes keep theirs", () => {
