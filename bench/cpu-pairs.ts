@@ -10,25 +10,13 @@
  * with a promise, as a store of the app's own does (the client reads a
  * `MemoryTokenStore` at once).
  */
-import { MemoryTokenStore, type TokenStore } from "../src/index.js";
-import { createWorld, drive, submitter, type Arm } from "./lib/world.js";
+import { createWorld, drive, storeOfYourOwn, submitter, type Arm } from "./lib/world.js";
 import { median, medianPairDifference } from "./lib/stats.js";
 
 const latencyMs = Number(process.argv[2] ?? 0);
 const chunk = Number(process.argv[3] ?? 5_000);
 const pairs = Number(process.argv[4] ?? 20);
 const asyncStore = process.argv[5] === "async-store";
-
-/** A `MemoryTokenStore` behind a store of the app's own (every call answered with a promise). */
-function storeOfYourOwn(): TokenStore {
-  const inner = new MemoryTokenStore();
-  return {
-    get: (key) => inner.get(key),
-    set: (key, credentials, options) => inner.set(key, credentials, options),
-    delete: (key) => inner.delete(key),
-    listByUser: (userId) => inner.listByUser(userId),
-  };
-}
 
 const worlds = { client: await createWorld({ users: 100, concurrency: 16, latencyMs, ...(asyncStore ? { store: storeOfYourOwn() } : {}) }), baseline: await createWorld({ users: 100, concurrency: 16, latencyMs }) };
 const submit = { client: submitter(worlds.client, "client"), baseline: submitter(worlds.baseline, "baseline") };

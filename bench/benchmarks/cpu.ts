@@ -12,10 +12,10 @@
  * median of the pairs' differences (the difference of the medians is kept in
  * the details beside it).
  */
-import { MemoryTokenStore, type TokenStore } from "../../src/index.js";
+import type { TokenStore } from "../../src/index.js";
 import type { Benchmark } from "../lib/report.js";
 import { collect, median, medianPairDifference } from "../lib/stats.js";
-import { alternateRounds, createWorld, drive, submitter, warmUp, type Arm } from "../lib/world.js";
+import { alternateRounds, createWorld, drive, storeOfYourOwn, submitter, warmUp, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
@@ -25,22 +25,6 @@ const WINDOW = 1_000;
 interface CpuRound {
   process: number;
   mainThread: number;
-}
-
-/**
- * A `MemoryTokenStore` behind a store of the app's own that answers every
- * call with a promise: what the client pays for its per-write store read when
- * the store is not in this process's memory (a `MemoryTokenStore` is read at
- * once), without a network round trip on top.
- */
-function asyncStore(): TokenStore {
-  const inner = new MemoryTokenStore();
-  return {
-    get: (key) => inner.get(key),
-    set: (key, credentials, options) => inner.set(key, credentials, options),
-    delete: (key) => inner.delete(key),
-    listByUser: (userId) => inner.listByUser(userId),
-  };
 }
 
 async function round(arm: Arm, writes: number, latencyMs: number, store?: TokenStore): Promise<CpuRound> {
@@ -86,11 +70,11 @@ export const cpu: Benchmark = {
       if (latencyMs > 0) rows.push({ id: "2e", figure: `the same, main thread only (process.threadCpuUsage), ${latencyMs} ms latency`, unit: "µs", client: mainAbove, baseline: null });
       details[`${latencyMs}ms`] = { writes, microsecondsPerWrite: perArm, mainThreadMicrosecondsPerWrite: mainThread, differenceOfMedians: client - baseline };
     }
-    // 2f: the same as 2b with a store that answers with a promise (see asyncStore); no goal, the cost of that read made visible.
+    // 2f: the same as 2b with a store that answers with a promise (see storeOfYourOwn); no goal, the cost of that read made visible.
     {
       const writes = quick ? 10_000 : 100_000;
-      await warmUp((arm) => round(arm, writes, 0, asyncStore()));
-      const rounds = await alternateRounds(roundCounts[0], (arm) => round(arm, writes, 0, asyncStore()));
+      await warmUp((arm) => round(arm, writes, 0, storeOfYourOwn()));
+      const rounds = await alternateRounds(roundCounts[0], (arm) => round(arm, writes, 0, storeOfYourOwn()));
       const above = medianPairDifference(rounds.client.map((r) => r.process), rounds.baseline.map((r) => r.process));
       rows.push({ id: "2f", figure: "as 2b, the token store answering with a promise (a MemoryTokenStore behind a store of your own)", unit: "µs", client: above, baseline: null });
       details["0msAsyncStore"] = { writes, microsecondsPerWrite: { client: rounds.client.map((r) => r.process), baseline: rounds.baseline.map((r) => r.process) } };
