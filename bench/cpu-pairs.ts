@@ -10,7 +10,7 @@
  * with a promise, as a store of the app's own does (the client reads a
  * `MemoryTokenStore` at once).
  */
-import { createWorld, drive, storeOfYourOwn, submitter, type Arm } from "./lib/world.js";
+import { alternateRounds, column, cpuPerWrite, createWorld, drive, storeOfYourOwn, submitter } from "./lib/world.js";
 import { median, medianPairDifference } from "./lib/stats.js";
 
 const latencyMs = Number(process.argv[2] ?? 0);
@@ -23,21 +23,9 @@ const submit = { client: submitter(worlds.client, "client"), baseline: submitter
 // Two chunks of each first, uncounted: both arms measured warm.
 for (const arm of ["client", "baseline", "client", "baseline"] as const) await drive(chunk, 1_000, submit[arm]);
 
-const process_: Record<Arm, number[]> = { client: [], baseline: [] };
-const mainThread: Record<Arm, number[]> = { client: [], baseline: [] };
-for (let pair = 0; pair < pairs; pair += 1) {
-  const order: Arm[] = pair % 2 === 0 ? ["baseline", "client"] : ["client", "baseline"];
-  for (const arm of order) {
-    const before = process.cpuUsage();
-    const beforeThread = process.threadCpuUsage();
-    const failed = await drive(chunk, 1_000, submit[arm]);
-    const used = process.cpuUsage(before);
-    const thread = process.threadCpuUsage(beforeThread);
-    if (failed !== 0) throw new Error(`${arm}: ${failed} of ${chunk} writes failed`);
-    process_[arm].push((used.user + used.system) / chunk);
-    mainThread[arm].push((thread.user + thread.system) / chunk);
-  }
-}
+const rounds = await alternateRounds(pairs, (arm) => cpuPerWrite(arm, chunk, 1_000, submit[arm]));
+const process_ = column(rounds, "process");
+const mainThread = column(rounds, "mainThread");
 const client = median(process_.client);
 const baseline = median(process_.baseline);
 console.log(

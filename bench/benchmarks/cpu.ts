@@ -15,30 +15,21 @@
 import type { TokenStore } from "../../src/index.js";
 import type { Benchmark } from "../lib/report.js";
 import { collect, median, medianPairDifference } from "../lib/stats.js";
-import { alternateRounds, createWorld, drive, storeOfYourOwn, submitter, warmUp, type Arm } from "../lib/world.js";
+import { alternateRounds, column, cpuPerWrite, createWorld, storeOfYourOwn, submitter, warmUp, type Arm, type CpuPerWrite } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const USERS = 100;
 const WINDOW = 1_000;
 
-/** CPU per write in µs: the whole process (every thread), and the main thread alone. */
-interface CpuRound {
-  process: number;
-  mainThread: number;
-}
-
-async function round(arm: Arm, writes: number, latencyMs: number, store?: TokenStore): Promise<CpuRound> {
+async function round(arm: Arm, writes: number, latencyMs: number, store?: TokenStore): Promise<CpuPerWrite> {
   const world = await createWorld({ users: USERS, concurrency: CONCURRENCY, latencyMs, ...(store === undefined ? {} : { store }) });
   const submit = submitter(world, arm);
   await collect();
-  const before = process.cpuUsage();
-  const beforeThread = process.threadCpuUsage();
-  const failed = await drive(writes, WINDOW, submit);
-  const used = process.cpuUsage(before);
-  const thread = process.threadCpuUsage(beforeThread);
-  await world.client.close();
-  if (failed !== 0) throw new Error(`cpu (${arm}): ${failed} of ${writes} writes failed`);
-  return { process: (used.user + used.system) / writes, mainThread: (thread.user + thread.system) / writes };
+  try {
+    return await cpuPerWrite(`cpu (${arm})`, writes, WINDOW, submit);
+  } finally {
+    await world.client.close();
+  }
 }
 
 export const cpu: Benchmark = {
@@ -55,8 +46,8 @@ export const cpu: Benchmark = {
       const writes = quick ? full / 10 : full;
       await warmUp((arm) => round(arm, writes, latencyMs));
       const rounds = await alternateRounds(roundCounts[latencyMs], (arm) => round(arm, writes, latencyMs));
-      const perArm = { client: rounds.client.map((r) => r.process), baseline: rounds.baseline.map((r) => r.process) };
-      const mainThread = { client: rounds.client.map((r) => r.mainThread), baseline: rounds.baseline.map((r) => r.mainThread) };
+      const perArm = column(rounds, "process");
+      const mainThread = column(rounds, "mainThread");
       const client = median(perArm.client);
       const baseline = median(perArm.baseline);
       const above = medianPairDifference(perArm.client, perArm.baseline);
@@ -75,9 +66,10 @@ export const cpu: Benchmark = {
       const writes = quick ? 10_000 : 100_000;
       await warmUp((arm) => round(arm, writes, 0, storeOfYourOwn()));
       const rounds = await alternateRounds(roundCounts[0], (arm) => round(arm, writes, 0, storeOfYourOwn()));
-      const above = medianPairDifference(rounds.client.map((r) => r.process), rounds.baseline.map((r) => r.process));
+      const perArm = column(rounds, "process");
+      const above = medianPairDifference(perArm.client, perArm.baseline);
       rows.push({ id: "2f", figure: "as 2b, the token store answering with a promise (a MemoryTokenStore behind a store of your own)", unit: "µs", client: above, baseline: null });
-      details["0msAsyncStore"] = { writes, microsecondsPerWrite: { client: rounds.client.map((r) => r.process), baseline: rounds.baseline.map((r) => r.process) } };
+      details["0msAsyncStore"] = { writes, microsecondsPerWrite: perArm };
     }
     return { rows, details };
   },

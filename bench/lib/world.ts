@@ -181,6 +181,28 @@ export function drive(count: number, window: number, submit: (index: number) => 
   });
 }
 
+/** CPU per write in µs: the whole process (every thread), and the main thread alone. */
+export interface CpuPerWrite {
+  process: number;
+  mainThread: number;
+}
+
+/** {@link drive} `count` writes and measure the CPU they cost; throws when a write failed. */
+export async function cpuPerWrite(label: string, count: number, window: number, submit: (index: number) => Promise<unknown>): Promise<CpuPerWrite> {
+  const before = process.cpuUsage();
+  const beforeThread = process.threadCpuUsage();
+  const failed = await drive(count, window, submit);
+  const used = process.cpuUsage(before);
+  const thread = process.threadCpuUsage(beforeThread);
+  if (failed !== 0) throw new Error(`${label}: ${failed} of ${count} writes failed`);
+  return { process: (used.user + used.system) / count, mainThread: (thread.user + thread.system) / count };
+}
+
+/** One reading of every round, per arm. */
+export function column(rounds: Record<Arm, CpuPerWrite[]>, reading: keyof CpuPerWrite): Record<Arm, number[]> {
+  return { client: rounds.client.map((r) => r[reading]), baseline: rounds.baseline.map((r) => r[reading]) };
+}
+
 /** Submit `count` writes at once; resolves with the number that failed. */
 export async function burst(count: number, submit: (index: number) => Promise<unknown>): Promise<number> {
   const all: Array<Promise<unknown>> = new Array(count);

@@ -39,7 +39,6 @@ class RaceEntry extends Entry {
   expire(): void {
     this.#reject(this.#timeoutError(this.#label));
   }
-
 }
 
 /** A {@link CallDeadlines.settle}: `next(outcome)` settles the result, with `undefined` at the deadline. */

@@ -250,6 +250,7 @@ export class TokenKeeper {
    * the last known credentials.
    */
   #readAtOnce(userId: string, state: UserState | undefined, readNow: ReadNow): Credentials {
+    if (state?.unsaved !== undefined) return state.unsaved;
     let record: StoredCredentials | undefined;
     try {
       record = readNow(this.#key(userId));
@@ -377,7 +378,7 @@ export class TokenKeeper {
     if (readNow !== undefined) {
       // A store in this process's memory: read and check now, one promise for the caller to await.
       try {
-        return Promise.resolve(this.#usable(userId, state?.unsaved ?? this.#readAtOnce(userId, state, readNow)));
+        return Promise.resolve(this.#usable(userId, this.#readAtOnce(userId, state, readNow)));
       } catch (error) {
         return Promise.reject(error);
       }

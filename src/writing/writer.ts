@@ -158,13 +158,18 @@ const WRITE_ID_PREFIX = randomUUID().slice(0, 24);
 /** The two hex digits of every byte value. */
 const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 let writeIdCounter = 0;
+
 /** The prefix and the counter's digits above its last two: the same for 256 writes in a row, so a write's id costs one concatenation. */
-let writeIdHead = "";
+function writeIdHeadOf(counter: number): string {
+  return WRITE_ID_PREFIX + Math.floor(counter / 256).toString(16).padStart(10, "0");
+}
+
+let writeIdHead = writeIdHeadOf(0);
 
 function newWriteId(): string {
   writeIdCounter += 1;
   const low = writeIdCounter % 256;
-  if (low === 0 || writeIdHead === "") writeIdHead = WRITE_ID_PREFIX + Math.floor(writeIdCounter / 256).toString(16).padStart(10, "0");
+  if (low === 0) writeIdHead = writeIdHeadOf(writeIdCounter);
   return writeIdHead + HEX_BYTES[low]!;
 }
 
