@@ -371,18 +371,15 @@ export class TokenKeeper {
    * Credentials that are safe to hand to the SDK: the refresh token is still
    * valid, and, when the SDK can refresh, the access token is not about to
    * expire (refreshing first, once per user however many writes ask).
+   * Without a promise when nothing needs waiting for: a store in this
+   * process's memory holding a token that needs no refresh gives the
+   * credentials at once, so the writer calls the SDK in the same turn. Throws
+   * (or rejects) with the same errors either way.
    */
-  ensureUsable(userId: string): Promise<UsableCredentials> {
+  ensureUsable(userId: string): UsableCredentials | Promise<UsableCredentials> {
     const state = this.#users.get(userId);
     const readNow = this.#store.readNow;
-    if (readNow !== undefined) {
-      // A store in this process's memory: read and check now, one promise for the caller to await.
-      try {
-        return Promise.resolve(this.#usable(userId, this.#readAtOnce(userId, state, readNow)));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
+    if (readNow !== undefined) return this.#usable(userId, this.#readAtOnce(userId, state, readNow));
     const cached = state?.lastKnown;
     if (state !== undefined && state.unsaved === undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
       // What current() does for a usable cached token, with the checks in the same reaction: the common case.

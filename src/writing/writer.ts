@@ -421,7 +421,9 @@ export class Writer {
     const { keeper, port } = this.#deps;
     let credentials: Credentials;
     try {
-      const usable = await keeper.ensureUsable(userId);
+      // Awaited only when there is something to wait for: a write's usual read needs none.
+      const ready = keeper.ensureUsable(userId);
+      const usable = ready instanceof Promise ? await ready : ready;
       credentials = usable.credentials;
       if (usable.refreshed) progress.tokenRefreshed = true;
     } catch (error) {
