@@ -15,7 +15,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { collect, lowestPairRatio, median } from "./lib/stats.js";
-import { alternateRounds, createWorld, submitter, warmUp, type Arm } from "./lib/world.js";
+import { alternateRounds, createWorld, failures, submitAll, submitter, warmUp, type Arm } from "./lib/world.js";
 
 const LATENCY_MS = 2;
 const writes = Number(process.argv[2] ?? 20_000);
@@ -63,16 +63,14 @@ async function round(arm: Arm): Promise<Round> {
   await collect();
   const loopCpu = process.threadCpuUsage();
   const started = performance.now();
-  const all: Array<Promise<unknown>> = new Array(writes);
-  for (let i = 0; i < writes; i += 1) all[i] = send(i);
+  const all = submitAll(writes, send);
   const loopCpuUs = cpuSince(loopCpu);
   const loopEnded = performance.now();
   const afterLoopCpu = process.threadCpuUsage();
-  const settled = await Promise.allSettled(all);
+  const failed = await failures(all);
   const ended = performance.now();
   const afterLoopCpuUs = cpuSince(afterLoopCpu);
   await world.client.close();
-  const failed = settled.filter((s) => s.status === "rejected").length;
   if (failed !== 0) throw new Error(`${arm}: ${failed} of ${writes} writes failed`);
   return {
     rate: writes / ((ended - started) / 1000),

@@ -5,7 +5,7 @@
  */
 import type { Benchmark } from "../lib/report.js";
 import { collect, lowestPairRatio, median } from "../lib/stats.js";
-import { alternateRounds, createWorld, drive, rateRound, submitter, warmUp, type Arm } from "../lib/world.js";
+import { alternateRounds, cpuPerWrite, createWorld, rateRound, submitter, warmUp, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
 const AUTHORIZED = 100;
@@ -18,12 +18,11 @@ async function cpuRound(arm: Arm, users: number, writes: number): Promise<number
   const world = await createWorld({ users: AUTHORIZED, distinctUsers: users, concurrency: CONCURRENCY });
   const submit = submitter(world, arm, { freshPayload: true });
   await collect();
-  const before = process.cpuUsage();
-  const failed = await drive(writes, 1_000, submit);
-  const used = process.cpuUsage(before);
-  await world.client.close();
-  if (failed !== 0) throw new Error(`many-users cpu (${arm}): ${failed} of ${writes} writes failed`);
-  return (used.user + used.system) / writes;
+  try {
+    return (await cpuPerWrite(`many-users cpu (${arm})`, writes, 1_000, submit)).process;
+  } finally {
+    await world.client.close();
+  }
 }
 
 export const manyUsers: Benchmark = {

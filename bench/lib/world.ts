@@ -203,14 +203,24 @@ export function column(rounds: Record<Arm, CpuPerWrite[]>, reading: keyof CpuPer
   return { client: rounds.client.map((r) => r[reading]), baseline: rounds.baseline.map((r) => r[reading]) };
 }
 
-/** Submit `count` writes at once; resolves with the number that failed. */
-export async function burst(count: number, submit: (index: number) => Promise<unknown>): Promise<number> {
+/** Submit `count` writes at once, without waiting for any. */
+export function submitAll(count: number, submit: (index: number) => Promise<unknown>): Array<Promise<unknown>> {
   const all: Array<Promise<unknown>> = new Array(count);
   for (let i = 0; i < count; i += 1) all[i] = submit(i);
-  const results = await Promise.allSettled(all);
+  return all;
+}
+
+/** Resolves, once every write has settled, with the number that failed. */
+export async function failures(writes: Array<Promise<unknown>>): Promise<number> {
+  const results = await Promise.allSettled(writes);
   let failed = 0;
   for (const r of results) if (r.status === "rejected") failed += 1;
   return failed;
+}
+
+/** Submit `count` writes at once; resolves with the number that failed. */
+export function burst(count: number, submit: (index: number) => Promise<unknown>): Promise<number> {
+  return failures(submitAll(count, submit));
 }
 
 /** Which side of a comparison a round measures. */

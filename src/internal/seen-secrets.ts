@@ -146,11 +146,7 @@ export function seeingStore(store: TokenStore, seen: SeenSecrets): TokenStore {
   }
   const readNow = readNowOf(store);
   if (readNow !== undefined) {
-    offerReadNow(wrapper, (key) => {
-      const record = readNow(key);
-      seen.addRecord(record);
-      return record;
-    });
+    offerReadNow(wrapper, (key) => noted(readNow(key)));
   }
   if (typeof store.listExpiring === "function") {
     const list = store.listExpiring.bind(store);

@@ -256,7 +256,8 @@ export class TokenKeeper {
       record = readNow(this.#key(userId));
     } catch (error) {
       if (state?.lastKnown !== undefined) return state.lastKnown;
-      throw this.#store.error("get", error, [...tokenSecrets(state?.unsaved), ...tokenSecrets(state?.lastKnown)]);
+      // Nothing of this user's is held here (no unsaved or known token) for the error to quote.
+      throw this.#store.error("get", error, []);
     }
     return this.#afterRead(userId, record);
   }
