@@ -42,6 +42,12 @@ export interface WorldOptions {
    * 100,000 authorizations.
    */
   distinctUsers?: number;
+  /**
+   * Writes go to this instead of the fake's `pushData`, on both sides
+   * (authorization still runs on the fake): for timing what the client and
+   * the baseline cost around an SDK call that does no work of its own.
+   */
+  pushData?: SandboxSdkV16["pushData"];
 }
 
 export interface World {
@@ -85,7 +91,8 @@ export function storeOfYourOwn(): TokenStore {
 export async function createWorld(options: WorldOptions): Promise<World> {
   let offset = 0;
   const sandbox = createSandbox({ keepFileBytes: false, ...options.sandbox, now: () => Date.now() + offset });
-  const sdk = sandbox.sdk("v16");
+  const fake = sandbox.sdk("v16");
+  const sdk: SandboxSdkV16 = options.pushData === undefined ? fake : { ...fake, pushData: options.pushData };
   const store = options.store ?? new MemoryTokenStore();
   const client = new WriteClient({
     sdk,
