@@ -569,7 +569,8 @@ describe("FileTokenStore", () => {
 const store = new FileTokenStore({ path: process.argv[2], lockTimeoutMs: 20_000 });
 const key = ${JSON.stringify(KEY)};
 // Start together so the processes really contend for the file.
-await new Promise((resolve) => setTimeout(resolve, Number(process.argv[3]) - Date.now()));
+// A process that starts after the moment goes at once (a negative delay would print TimeoutNegativeWarning).
+await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(process.argv[3]) - Date.now())));
 for (let done = 0; done < 20; ) {
   const current = await store.get(key);
   const token = { accessToken: { value: "w" + process.pid, expiry: 1 }, refreshToken: { value: "r", expiry: 1 } };
