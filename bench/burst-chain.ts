@@ -84,9 +84,7 @@ async function round(arm: Arm): Promise<Round> {
   startSum = 0;
   startCount = 0;
   startPending = false;
-  const world = await createWorld(
-    thin ? { users: 100, concurrency: 16, pushData: thinPushData } : { users: 100, concurrency: 16, latencyMs: LATENCY_MS },
-  );
+  const world = await createWorld({ users: 100, concurrency: 16, ...(thin ? { pushData: thinPushData } : { latencyMs: LATENCY_MS }) });
   const send = submitter(world, arm);
   await collect();
   const loopCpu = process.threadCpuUsage();

@@ -8,7 +8,7 @@
  * machine, the noise that figure 1's "no round below" goal is judged within.
  */
 import type { Benchmark } from "../lib/report.js";
-import { lowestPairRatio, median } from "../lib/stats.js";
+import { lowestPairRatio, median, pairRatios } from "../lib/stats.js";
 import { alternateRounds, rateRound, warmUp, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
@@ -34,7 +34,6 @@ export const throughput: Benchmark = {
     const lowest = lowestPairRatio(perArm.client, perArm.baseline);
     // After the A/B pairs, in the same way: "client" here is a second baseline round.
     const itself = await alternateRounds(rounds, () => round("baseline", writes));
-    const itselfRatios = itself.client.map((rate, i) => rate / itself.baseline[i]!);
     return {
       rows: [
         {
@@ -53,7 +52,7 @@ export const throughput: Benchmark = {
           unit: "×",
           client: lowestPairRatio(itself.client, itself.baseline),
           baseline: null,
-          ratio: median(itselfRatios),
+          ratio: median(pairRatios(itself.client, itself.baseline)),
         },
       ],
       details: { writes, users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, rounds: perArm, baselineAgainstItself: itself },

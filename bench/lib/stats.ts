@@ -36,14 +36,16 @@ export async function collect(): Promise<void> {
   }
 }
 
-/**
- * The lowest client/baseline ratio over rounds run in pairs (round i of each
- * arm ran back to back): what "no round below" goals are judged on.
- */
+/** client/baseline of each pair of rounds (round i of each arm ran back to back). */
+export function pairRatios(client: readonly number[], baseline: readonly number[]): number[] {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(client.length, baseline.length); i += 1) ratios.push(client[i]! / baseline[i]!);
+  return ratios;
+}
+
+/** The lowest of {@link pairRatios}: what "no round below" goals are judged on. */
 export function lowestPairRatio(client: readonly number[], baseline: readonly number[]): number {
-  let lowest = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < Math.min(client.length, baseline.length); i += 1) lowest = Math.min(lowest, client[i]! / baseline[i]!);
-  return lowest;
+  return Math.min(Number.POSITIVE_INFINITY, ...pairRatios(client, baseline));
 }
 
 /**
