@@ -146,7 +146,7 @@ export function seeingStore(store: TokenStore, seen: SeenSecrets): TokenStore {
   }
   const readNow = readNowOf(store);
   if (readNow !== undefined) {
-    offerReadNow(wrapper, (key) => noted(readNow(key)));
+    offerReadNow(wrapper, (userId, contractId) => noted(readNow(userId, contractId)));
   }
   if (typeof store.listExpiring === "function") {
     const list = store.listExpiring.bind(store);

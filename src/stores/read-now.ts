@@ -7,10 +7,15 @@
  * contract: a store of your own is read through `get` as always.
  * @module
  */
-import type { CredentialsKey, StoredCredentials, TokenStore } from "./token-store.js";
+import type { StoredCredentials, TokenStore } from "./token-store.js";
 
-/** A synchronous `get`: the record for `key` as it is now, or `undefined`. */
-export type ReadNow = (key: CredentialsKey) => StoredCredentials | undefined;
+/**
+ * A synchronous `get`: the record of `userId` under `contractId` as it is
+ * now, or `undefined`. The ids come from the token keeper, which only holds
+ * ids checked where they entered (`write`, the client's options), so the read
+ * does not check them again, nor allocate a key: it runs on every write.
+ */
+export type ReadNow = (userId: string, contractId: string) => StoredCredentials | undefined;
 
 // Keyed by the store object: nothing is added to a store's public shape.
 const readers = new WeakMap<TokenStore, ReadNow>();

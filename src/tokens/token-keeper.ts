@@ -253,12 +253,14 @@ export class TokenKeeper {
     if (state?.unsaved !== undefined) return state.unsaved;
     let record: StoredCredentials | undefined;
     try {
-      record = readNow(this.#key(userId));
+      record = readNow(userId, this.#options.contractId);
     } catch (error) {
       if (state?.lastKnown !== undefined) return state.lastKnown;
       // Nothing of this user's is held here (no unsaved or known token) for the error to quote.
       throw this.#store.error("get", error, []);
     }
+    // The record this process read last time (stored records are replaced, never changed): nothing to compare.
+    if (record !== undefined && record === state?.lastKnown) return record;
     return this.#afterRead(userId, record);
   }
 

@@ -32,7 +32,7 @@ describe("the secrets a client has seen (what its errors are scrubbed of)", () =
     const readNow = readNowOf(seeing);
     expect(readNow).toBeTypeOf("function");
     expect(seen.list).toEqual([]);
-    expect(readNow!(key)?.userAccessToken.accessToken.value).toBe("access-token-7");
+    expect(readNow!(key.userId, key.contractId)?.userAccessToken.accessToken.value).toBe("access-token-7");
     expect(new Set(seen.list)).toEqual(new Set(["access-token-7", "refresh-token-7"]));
     // A store of your own is read through get: nothing is offered for it.
     expect(readNowOf(seeingStore({ ...store, get: (k) => store.get(k), set: (...a) => store.set(...a), delete: (k) => store.delete(k), listByUser: (u) => store.listByUser(u) }, seen))).toBeUndefined();

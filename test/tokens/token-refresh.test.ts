@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { MemoryTokenStore } from "../../src/index.js";
 import type { Credentials, CredentialsKey, SetOptions, SetResult } from "../../src/stores.js";
-import { jsonFile, REFRESH_VISIBLE, setup } from "../support/setup.js";
+import { createSandbox } from "../../src/testing/index.js";
+import { jsonFile, REFRESH_VISIBLE, setup, testClient } from "../support/setup.js";
 
 describe.each(REFRESH_VISIBLE)("an access token that expires in the middle of a queue (SDK %s)", (version) => {
   it("costs exactly one refresh, delivers every write, and leaves the newest token stored", async () => {
@@ -189,5 +190,45 @@ describe("after digi.me rejects a user's refresh token", () => {
     await expect(h.client.write("alice", jsonFile(1))).rejects.toMatchObject({ code: "REAUTHORIZATION_REQUIRED" });
     await h.authorize("alice", "lib-a");
     await expect(h.client.write("alice", jsonFile(2))).resolves.toMatchObject({ status: "delivered" });
+  });
+});
+
+describe("a MemoryTokenStore shared by several clients", () => {
+  it("writes with the token another client stored since this client's last write", async () => {
+    const store = new MemoryTokenStore();
+    const used: string[] = [];
+    const sandbox = createSandbox();
+    const fake = sandbox.sdk("v16");
+    const sdk = {
+      ...fake,
+      pushData: (options: Parameters<typeof fake.pushData>[0]) => {
+        used.push(options.userAccessToken.accessToken.value);
+        return fake.pushData(options);
+      },
+    };
+    const shared = { contractDetails: sandbox.contractDetails, tokenStore: store, now: sandbox.now };
+    const a = testClient({ ...shared, sdk });
+    const b = testClient({ ...shared, sdk: fake });
+    const authorize = async (client: typeof a): Promise<void> => {
+      const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
+      await client.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
+    };
+    const key = { userId: "alice", contractId: sandbox.contractDetails.contractId };
+
+    await authorize(a);
+    // Twice: the second write reads the record the first one already holds.
+    await a.write("alice", jsonFile(1));
+    await a.write("alice", jsonFile(2));
+    const first = (await store.get(key))!.userAccessToken.accessToken.value;
+    expect(used).toEqual([first, first]);
+
+    // Another client (another part of the app) authorizes alice again: a new pair, stored in the shared store.
+    await authorize(b);
+    const second = (await store.get(key))!.userAccessToken.accessToken.value;
+    expect(second).not.toBe(first);
+    await a.write("alice", jsonFile(3));
+    await a.write("alice", jsonFile(4));
+    expect(used).toEqual([first, first, second, second]);
+    await Promise.all([a.close(), b.close()]);
   });
 });

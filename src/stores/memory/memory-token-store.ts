@@ -80,7 +80,7 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
     this.#now = parsed.now ?? Date.now;
     this.#leases = new LeaseTable(this.#now);
     // The records are in memory: a client reads them at once (see read-now.ts).
-    offerReadNow(this, (key) => this.#read(key));
+    offerReadNow(this, (userId, contractId) => this.#records.get(userId)?.get(contractId));
   }
 
   #read(key: CredentialsKey): StoredCredentials | undefined {
