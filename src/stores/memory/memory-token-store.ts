@@ -80,13 +80,20 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
     this.#now = parsed.now ?? Date.now;
     this.#leases = new LeaseTable(this.#now);
     // The records are in memory: a client reads them at once (see read-now.ts).
-    offerReadNow(this, (userId, contractId) => this.#records.get(userId)?.get(contractId));
+    offerReadNow(this, (userId, contractId) => this.#recordOf(userId, contractId));
   }
 
   #read(key: CredentialsKey): StoredCredentials | undefined {
     const { userId, contractId } = parseCredentialsKey(key);
-    // The stored record itself: it is deeply frozen, so nobody can change it through this
-    // reference, and a write (which reads once each time) does not pay for a copy.
+    return this.#recordOf(userId, contractId);
+  }
+
+  /**
+   * The stored record itself: it is deeply frozen, so nobody can change it
+   * through this reference, and a write (which reads once each time) does not
+   * pay for a copy. A new `set` replaces it with another object.
+   */
+  #recordOf(userId: string, contractId: string): StoredCredentials | undefined {
     return this.#records.get(userId)?.get(contractId);
   }
 
