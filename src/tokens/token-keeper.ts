@@ -206,6 +206,8 @@ export class TokenKeeper {
   #remember(userId: string, record: StoredCredentials): Credentials {
     const state = this.#state(userId);
     const known = state.lastKnown;
+    // The very record read last time (a store in memory hands out its record, replaced on set, never changed): nothing to compare.
+    if (known === record) return record;
     if (known !== undefined && !sameToken(known.userAccessToken, record.userAccessToken) && !isAtLeastAsNew(record.userAccessToken, known.userAccessToken)) return known;
     state.version = record.version;
     state.lastKnown = record;
@@ -259,8 +261,6 @@ export class TokenKeeper {
       // Nothing of this user's is held here (no unsaved or known token) for the error to quote.
       throw this.#store.error("get", error, []);
     }
-    // The record this process read last time (stored records are replaced, never changed): nothing to compare.
-    if (record !== undefined && record === state?.lastKnown) return record;
     return this.#afterRead(userId, record);
   }
 
