@@ -16,6 +16,12 @@ export interface Row {
   goal?: string;
   /** Whether the goal is met. */
   met?: boolean;
+  /**
+   * The goal is judged for reference only: a noise figure held to another
+   * row's goal (the baseline against itself). Shown in brackets, never
+   * counted as a missed goal.
+   */
+  reference?: boolean;
 }
 
 /** What a benchmark returns. */
@@ -60,6 +66,12 @@ function cell(value: number | string | null | undefined): string {
   return fmt(value, Number.isInteger(value) ? 0 : autoDigits(value));
 }
 
+function metCell(row: Row): string {
+  if (row.met === undefined) return "";
+  if (row.reference === true) return row.met ? "(yes)" : "(no)";
+  return row.met ? "yes" : "NO";
+}
+
 /** Render rows as a Markdown table (also readable in a terminal). */
 export function renderTable(rows: readonly Row[]): string {
   const header = ["#", "figure", "unit", "WriteClient", "baseline", "ratio", "goal", "met"];
@@ -71,7 +83,7 @@ export function renderTable(rows: readonly Row[]): string {
     cell(row.baseline),
     row.ratio === undefined || row.ratio === null ? "–" : fmt(row.ratio, 2),
     row.goal ?? "",
-    row.met === undefined ? "" : row.met ? "yes" : "NO",
+    metCell(row),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const numeric = new Set([3, 4, 5]);
