@@ -11,7 +11,7 @@
  * `--repeat N` counts both over N runs.
  */
 import type { Benchmark } from "../lib/report.js";
-import { lowestPairRatio, median, pairRatios } from "../lib/stats.js";
+import { median, pairRatios, throughputGoal } from "../lib/stats.js";
 import { alternateRounds, rateRound, warmUp, type Arm } from "../lib/world.js";
 
 const CONCURRENCY = 16;
@@ -24,13 +24,6 @@ function round(arm: Arm, writes: number): Promise<number> {
   return rateRound("throughput", { users: USERS, concurrency: CONCURRENCY, latencyMs: LATENCY_MS }, arm, writes);
 }
 
-/** Figure 1's goal: the ratio of the medians ≥ 0.98 and no pair of rounds below 0.95. */
-function judge(client: readonly number[], baseline: readonly number[]): { ratio: number; lowest: number; met: boolean } {
-  const ratio = median(client) / median(baseline);
-  const lowest = lowestPairRatio(client, baseline);
-  return { ratio, lowest, met: ratio >= 0.98 && lowest >= 0.95 };
-}
-
 export const throughput: Benchmark = {
   name: "throughput",
   async run({ quick }) {
@@ -38,10 +31,10 @@ export const throughput: Benchmark = {
     const rounds = quick ? 3 : 9;
     await warmUp((arm) => round(arm, writes));
     const perArm = await alternateRounds(rounds, (arm) => round(arm, writes));
-    const figure = judge(perArm.client, perArm.baseline);
+    const figure = throughputGoal(perArm.client, perArm.baseline);
     // After the A/B pairs, in the same way: "client" here is a second baseline round.
     const itself = await alternateRounds(rounds, () => round("baseline", writes));
-    const noise = judge(itself.client, itself.baseline);
+    const noise = throughputGoal(itself.client, itself.baseline);
     return {
       rows: [
         {

@@ -49,6 +49,16 @@ export function lowestPairRatio(client: readonly number[], baseline: readonly nu
 }
 
 /**
+ * Issue 21's throughput goal (figures 1 and 9a): the ratio of the two arms'
+ * medians at least 0.98, and no pair of rounds below 0.95.
+ */
+export function throughputGoal(client: readonly number[], baseline: readonly number[]): { ratio: number; lowest: number; met: boolean } {
+  const ratio = median(client) / median(baseline);
+  const lowest = lowestPairRatio(client, baseline);
+  return { ratio, lowest, met: ratio >= 0.98 && lowest >= 0.95 };
+}
+
+/**
  * The median of the differences client − baseline over rounds run in pairs
  * (round i of each arm ran back to back, alternating which went first): a
  * drift of the machine's speed between pairs falls on both sides of each
