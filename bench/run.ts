@@ -62,37 +62,43 @@ process.env.BENCH_CHILD = `${BUILD_DIR}child.mjs`;
 console.log(`${command}: ${selected.map((b) => b.name).join(", ")}${quick ? " (quick)" : ""} on ${machine.nproc} × ${machine.cpu}, Node ${machine.node}`);
 
 type Results = Record<string, (BenchOutcome & { seconds: number }) | { error: string; seconds: number }>;
-let results: Results = {};
-let rows: Row[] = [];
-let table = "";
+interface Run {
+  rows: Row[];
+  benchmarks: Results;
+}
 let failed = 0;
-const runs: Array<{ rows: Row[]; benchmarks: Results }> = [];
-for (let run = 1; run <= repeat; run += 1) {
-  if (repeat > 1) console.log(`run ${run} of ${repeat}`);
-  results = {};
-  rows = [];
+
+/** One run of every selected benchmark, each in a child process of its own; a benchmark that throws is a FAILED row. */
+async function runSelected(): Promise<Run> {
+  const run: Run = { rows: [], benchmarks: {} };
   for (const benchmark of selected) {
     const t0 = performance.now();
     process.stdout.write(`  ${benchmark.name} … `);
     try {
       const outcome = await runInChild(benchmark.name, { quick, timeoutMs: quick ? 120_000 : 1_200_000 });
       const seconds = (performance.now() - t0) / 1000;
-      results[benchmark.name] = { ...outcome, seconds };
-      rows.push(...outcome.rows);
+      run.benchmarks[benchmark.name] = { ...outcome, seconds };
+      run.rows.push(...outcome.rows);
       console.log(`${seconds.toFixed(1)} s`);
     } catch (error) {
       failed += 1;
       const message = error instanceof Error ? error.message : String(error);
-      results[benchmark.name] = { error: message, seconds: (performance.now() - t0) / 1000 };
-      rows.push({ id: "!", figure: `${benchmark.name}: FAILED — ${message}`, unit: "", client: null, baseline: null });
+      run.benchmarks[benchmark.name] = { error: message, seconds: (performance.now() - t0) / 1000 };
+      run.rows.push({ id: "!", figure: `${benchmark.name}: FAILED — ${message}`, unit: "", client: null, baseline: null });
       console.log("FAILED");
       console.error(`benchmark ${benchmark.name} FAILED: ${message}`);
     }
   }
-  table = renderTable(rows);
-  console.log(`\n${table}\n`);
-  runs.push({ rows, benchmarks: results });
+  console.log(`\n${renderTable(run.rows)}\n`);
+  return run;
 }
+
+const runs: Run[] = [];
+for (let n = 1; n <= repeat; n += 1) {
+  if (repeat > 1) console.log(`run ${n} of ${repeat}`);
+  runs.push(await runSelected());
+}
+const { rows, benchmarks: results } = runs[runs.length - 1]!;
 
 const totalSeconds = (performance.now() - started) / 1000;
 console.log(`ratio = WriteClient / baseline. Machine: ${machine.nproc} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}. ${totalSeconds.toFixed(0)} s in all.`);
@@ -130,7 +136,7 @@ writeFileSync(
       // The last run's; with --repeat, every run's are under `runs`, and `goalsMetIn` counts the runs meeting each goal.
       rows,
       benchmarks: results,
-      table,
+      table: renderTable(rows),
       ...(repeat > 1 ? { goalsMetIn: Object.fromEntries([...metIn].map(([id, { met }]) => [id, met])), runs } : {}),
     },
     null,
