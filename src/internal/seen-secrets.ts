@@ -14,7 +14,7 @@
 import type { UserAccessToken } from "../sdk/types.js";
 import type { SdkPort } from "../sdk/sdk-port.js";
 import type { Credentials, StoredCredentials, TokenStore } from "../stores/token-store.js";
-import { offerReadNow, readNowOf } from "../stores/read-now.js";
+import { cellsOf, offerCells } from "../stores/record-cells.js";
 
 const DEFAULT_MAX_TOKENS = 4096;
 /** Shorter values are not worth remembering: `redact` ignores them anyway. */
@@ -25,9 +25,10 @@ export class SeenSecrets {
   readonly #fixed: readonly string[];
   /**
    * Insertion-ordered, oldest first; the flag says "seen again since it was
-   * (re)inserted". A sighting only sets the flag (every write's store read sees
-   * its token, so it must be cheap); eviction gives a flagged value a second
-   * chance at the back instead (the CLOCK approximation of least recently seen).
+   * (re)inserted". A sighting only sets the flag (a user's store reads see
+   * the token in use again and again, so it must be cheap); eviction gives a
+   * flagged value a second chance at the back instead (the CLOCK
+   * approximation of least recently seen).
    */
   readonly #tokens = new Map<string, boolean>();
   readonly #max: number;
@@ -101,7 +102,7 @@ export function seeingPort(port: SdkPort, seen: SeenSecrets): SdkPort {
     },
     // Not noted again here: a write's credentials came from the store, a
     // refresh, an exchange or the SDK's announcement, each noted as it passed.
-    // Every write's store read already marks its token as seen again.
+    // The user's store reads mark its token as seen again (see seeingStore).
     write: (input) => port.write(input),
     async refresh(token) {
       seen.addToken(token);
@@ -144,9 +145,17 @@ export function seeingStore(store: TokenStore, seen: SeenSecrets): TokenStore {
     // Without renewal passed on, a lease would fall back to one that outlasts the slowest refresh (10 s, not 3).
     if (typeof store.renewRefreshLease === "function") wrapper.renewRefreshLease = store.renewRefreshLease.bind(store);
   }
-  const readNow = readNowOf(store);
-  if (readNow !== undefined) {
-    offerReadNow(wrapper, (userId, contractId) => noted(readNow(userId, contractId)));
+  const cellOf = cellsOf(store);
+  if (cellOf !== undefined) {
+    // Noted as the cell is looked up. The keeper reads a cell it holds without
+    // a lookup only while its record is the very one it last looked up (so
+    // noted here) and only until its next idle sweep: a new record, or a token
+    // still in use, is looked up, so noted, again.
+    offerCells(wrapper, (userId, contractId) => {
+      const cell = cellOf(userId, contractId);
+      if (cell !== undefined) seen.addRecord(cell.record);
+      return cell;
+    });
   }
   if (typeof store.listExpiring === "function") {
     const list = store.listExpiring.bind(store);

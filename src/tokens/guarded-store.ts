@@ -8,7 +8,7 @@ import { CallDeadlines } from "../internal/call-deadlines.js";
 import { sanitizeError, scrubError } from "../internal/redact.js";
 import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import type { CredentialsKey, RefreshLeases, StoredCredentials, TokenStore } from "../stores/token-store.js";
-import { readNowOf, type ReadNow } from "../stores/read-now.js";
+import { cellsOf, type CellOf } from "../stores/record-cells.js";
 
 /** The app's {@link TokenStore} as the keeper calls it: each call under one shared deadline, each failure sanitized. */
 export class GuardedStore {
@@ -16,11 +16,11 @@ export class GuardedStore {
   /** The store's refresh leases, when it offers both methods. */
   readonly leases: RefreshLeases | undefined;
   /**
-   * The store's synchronous read, when its records are in this process's
-   * memory (see `read-now.ts`): nothing to bound in time. Not offered with
-   * telemetry on, where every store call is a span.
+   * The store's cells, when its records are in this process's memory (see
+   * `record-cells.ts`): read at once, nothing to bound in time. Not offered
+   * with telemetry on, where every store call is a span.
    */
-  readonly readNow: ReadNow | undefined;
+  readonly cellOf: CellOf | undefined;
   readonly #timeoutMs: number;
   readonly #telemetry: Telemetry;
   #deadlines: CallDeadlines | undefined;
@@ -33,7 +33,7 @@ export class GuardedStore {
       typeof store.acquireRefreshLease === "function" && typeof store.releaseRefreshLease === "function"
         ? (store as TokenStore & RefreshLeases)
         : undefined;
-    this.readNow = telemetry.enabled ? undefined : readNowOf(store);
+    this.cellOf = telemetry.enabled ? undefined : cellsOf(store);
   }
 
   /** The store's record for `key`, as {@link call} would read it: the read every write makes, without its closures. */

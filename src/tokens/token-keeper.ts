@@ -15,7 +15,7 @@ import type { SdkPort } from "../sdk/sdk-port.js";
 import type { UserAccessToken } from "../sdk/types.js";
 import { tokenSecrets, withToken } from "./credentials.js";
 import { GuardedStore } from "./guarded-store.js";
-import type { ReadNow } from "../stores/read-now.js";
+import type { CellOf, RecordCell } from "../stores/record-cells.js";
 import { expiryMs, isAtLeastAsNew, sameToken } from "./token-comparison.js";
 import { TokenPersister, type PersistRetryOptions, type PersistState } from "./token-persister.js";
 import { TokenRefresher, type RefreshCoordinationOptions } from "./token-refresher.js";
@@ -68,6 +68,17 @@ interface UserState extends PersistState {
   lastUsedSweep: number;
   /** The store read in flight for this user: writes share it instead of queueing reads behind a slow store. */
   reading: Promise<StoredCredentials | undefined> | undefined;
+  /** The user's cell in a store held in this process's memory, as last looked up (see record-cells.ts). */
+  cell: RecordCell | undefined;
+  /**
+   * The answer {@link TokenKeeper.ensureUsable} last gave for the record in
+   * `cell`, good until `usableUntil` (when the access token falls due for a
+   * refresh or the refresh token expires): while the cell holds that very
+   * record, later writes reuse it without reading or checking again.
+   * Cleared when a token arrives here or digi.me refuses one.
+   */
+  judged: UsableCredentials | undefined;
+  usableUntil: number;
 }
 
 /**
@@ -147,6 +158,9 @@ export class TokenKeeper {
         seenAt: 0,
         lastUsedSweep: 0,
         reading: undefined,
+        cell: undefined,
+        judged: undefined,
+        usableUntil: 0,
       };
       this.#users.set(userId, state);
       this.#sweepTimer ??= this.#startSweeping();
@@ -224,10 +238,10 @@ export class TokenKeeper {
   current(userId: string): Promise<Credentials> {
     const state = this.#users.get(userId);
     if (state?.unsaved !== undefined) return Promise.resolve(state.unsaved);
-    const readNow = this.#store.readNow;
-    if (readNow !== undefined) {
+    const cellOf = this.#store.cellOf;
+    if (cellOf !== undefined) {
       try {
-        return Promise.resolve(this.#readAtOnce(userId, state, readNow));
+        return Promise.resolve(this.#readAtOnce(userId, state, cellOf));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -251,17 +265,20 @@ export class TokenKeeper {
    * is not replaced by an older stored one, and a failing read falls back to
    * the last known credentials.
    */
-  #readAtOnce(userId: string, state: UserState | undefined, readNow: ReadNow): Credentials {
+  #readAtOnce(userId: string, state: UserState | undefined, cellOf: CellOf): Credentials {
     if (state?.unsaved !== undefined) return state.unsaved;
-    let record: StoredCredentials | undefined;
+    let cell: RecordCell | undefined;
     try {
-      record = readNow(userId, this.#options.contractId);
+      cell = cellOf(userId, this.#options.contractId);
     } catch (error) {
       if (state?.lastKnown !== undefined) return state.lastKnown;
       // Nothing of this user's is held here (no unsaved or known token) for the error to quote.
       throw this.#store.error("get", error, []);
     }
-    return this.#afterRead(userId, record);
+    const credentials = this.#afterRead(userId, cell?.record);
+    // Held (the read created the state if it was missing): the next write reads the cell directly.
+    this.#users.get(userId)!.cell = cell;
+    return credentials;
   }
 
   /**
@@ -358,6 +375,11 @@ export class TokenKeeper {
    * every write refresh.
    */
   #refreshDue(state: UserState, credentials: Credentials, now: number): boolean {
+    return now >= this.#refreshAt(state, credentials, now);
+  }
+
+  /** When `credentials` fall due for a proactive refresh (see {@link #refreshDue}), as far as this process has seen them. */
+  #refreshAt(state: UserState, credentials: Credentials, now: number): number {
     const token = credentials.userAccessToken;
     if (state.seenAccessToken !== token.accessToken.value) {
       state.seenAccessToken = token.accessToken.value;
@@ -367,7 +389,7 @@ export class TokenKeeper {
     }
     const expiresAt = expiryMs(token.accessToken.expiry);
     const window = Math.min(this.#options.refreshWindowMs, Math.max(0, (expiresAt - state.seenAt) / 2));
-    return expiresAt - now <= window;
+    return expiresAt - window;
   }
 
   /**
@@ -381,14 +403,30 @@ export class TokenKeeper {
    */
   ensureUsable(userId: string): UsableCredentials | Promise<UsableCredentials> {
     const state = this.#users.get(userId);
-    const readNow = this.#store.readNow;
-    if (readNow !== undefined) return this.#usable(userId, this.#readAtOnce(userId, state, readNow));
+    const cellOf = this.#store.cellOf;
+    if (cellOf !== undefined) {
+      // The usual write: the store in memory still holds the record judged last time, and it is still good.
+      // Up to the next idle sweep only, so a token in use is looked up (and noted as seen) again now and then.
+      const judged = state?.judged;
+      if (state !== undefined && judged !== undefined && this.#stillJudged(state, judged)) return judged;
+      return this.#usable(userId, this.#readAtOnce(userId, state, cellOf));
+    }
     const cached = state?.lastKnown;
     if (state !== undefined && state.unsaved === undefined && cached !== undefined && this.#cacheUsable(state, cached)) {
       // What current() does for a usable cached token, with the checks in the same reaction: the common case.
       return this.#cachedRead(userId, state, cached, true) as Promise<UsableCredentials>;
     }
     return this.current(userId).then((credentials) => this.#usable(userId, credentials));
+  }
+
+  /** Whether `judged` still answers for the user: the same record in the cell, nothing newer here, the same sweep, not yet due. */
+  #stillJudged(state: UserState, judged: UsableCredentials): boolean {
+    return (
+      state.cell?.record === judged.credentials &&
+      state.unsaved === undefined &&
+      state.lastUsedSweep === this.#sweeps &&
+      this.#options.now() < state.usableUntil
+    );
   }
 
   /** {@link ensureUsable} once the credentials are read: synchronous unless a refresh is due or a refusal must be recorded. */
@@ -409,12 +447,21 @@ export class TokenKeeper {
       this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-token-expired" });
       throw new ReauthorizationRequiredError(userId, "the refresh token has expired");
     }
-    if (this.#options.port.canRefresh && this.#refreshDue(state, credentials, now)) {
+    const canRefresh = this.#options.port.canRefresh;
+    if (canRefresh && this.#refreshDue(state, credentials, now)) {
       // Only the caller that starts the refresh reports it; the others share its result.
       const refreshed = !this.#refresher.isRefreshing(token);
       return this.#refresher.refresh(userId, credentials).then((next) => ({ credentials: next, refreshed: refreshed && !sameToken(next.userAccessToken, token) }));
     }
-    return { credentials, refreshed: false };
+    const usable: UsableCredentials = Object.freeze({ credentials, refreshed: false });
+    // The store's own record, as the store in memory holds it now: later writes may reuse this answer (see ensureUsable).
+    if (state.cell !== undefined && state.cell.record === credentials && state.unsaved === undefined) {
+      state.judged = usable;
+      state.usableUntil = Math.min(expiryMs(token.refreshToken.expiry), canRefresh ? this.#refreshAt(state, credentials, now) : Infinity);
+    } else {
+      state.judged = undefined;
+    }
+    return usable;
   }
 
   /** Whether the store can list tokens by refresh expiry (token upkeep). */
@@ -469,6 +516,7 @@ export class TokenKeeper {
     const state = this.#state(userId);
     if (state.rejectedRefreshToken === token.refreshToken.value) return Promise.resolve();
     state.rejectedRefreshToken = token.refreshToken.value;
+    state.judged = undefined;
     this.#options.emit("reauthorization:required", { userId, contractId: this.#options.contractId, reason: "refresh-rejected" });
     return this.recordRefusal(userId, token);
   }
@@ -505,6 +553,7 @@ export class TokenKeeper {
     const next = withToken(basis, token);
     state.unsaved = next;
     state.lastKnown = next;
+    state.judged = undefined;
     // Its lifetime starts now: the refresh window is measured from here.
     state.seenAccessToken = token.accessToken.value;
     state.seenAt = this.#options.now();
@@ -526,6 +575,7 @@ export class TokenKeeper {
     const state = this.#state(userId);
     state.unsaved = credentials;
     state.lastKnown = credentials;
+    state.judged = undefined;
     state.rejectedRefreshToken = undefined;
     state.seenAccessToken = credentials.userAccessToken.accessToken.value;
     state.seenAt = this.#options.now();

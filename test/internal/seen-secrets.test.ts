@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SeenSecrets, seeingStore } from "../../src/internal/seen-secrets.js";
 import { MemoryTokenStore } from "../../src/index.js";
-import { readNowOf } from "../../src/stores/read-now.js";
+import { cellsOf } from "../../src/stores/record-cells.js";
 
 const token = (n: number) => ({ accessToken: { value: `access-token-${n}`, expiry: 1 }, refreshToken: { value: `refresh-token-${n}`, expiry: 2 } });
 
@@ -23,18 +23,26 @@ describe("the secrets a client has seen (what its errors are scrubbed of)", () =
     expect(seen.list).toEqual([]);
   });
 
-  it("notes what a store in memory answers at once, as it notes what its get resolves to", async () => {
+  it("notes what a store in memory answers at once (its cell, as looked up), as it notes what its get resolves to", async () => {
     const store = new MemoryTokenStore();
     const key = { userId: "alice", contractId: "contract-1" };
     await store.set(key, { userAccessToken: token(7) }, { expectedVersion: null });
     const seen = new SeenSecrets([]);
     const seeing = seeingStore(store, seen);
-    const readNow = readNowOf(seeing);
-    expect(readNow).toBeTypeOf("function");
+    const cellOf = cellsOf(seeing);
+    expect(cellOf).toBeTypeOf("function");
     expect(seen.list).toEqual([]);
-    expect(readNow!(key.userId, key.contractId)?.userAccessToken.accessToken.value).toBe("access-token-7");
+    const cell = cellOf!(key.userId, key.contractId);
+    expect(cell?.record?.userAccessToken.accessToken.value).toBe("access-token-7");
     expect(new Set(seen.list)).toEqual(new Set(["access-token-7", "refresh-token-7"]));
+    // The cell follows the store: a new set shows in it, and looking it up again notes the new token.
+    const stored = await store.set(key, { userAccessToken: token(8) }, { expectedVersion: 1 });
+    expect(stored.status).toBe("stored");
+    expect(cell?.record?.userAccessToken.accessToken.value).toBe("access-token-8");
+    expect(seen.list).not.toContain("access-token-8");
+    expect(cellOf!(key.userId, key.contractId)).toBe(cell);
+    expect(seen.list).toContain("access-token-8");
     // A store of your own is read through get: nothing is offered for it.
-    expect(readNowOf(seeingStore({ ...store, get: (k) => store.get(k), set: (...a) => store.set(...a), delete: (k) => store.delete(k), listByUser: (u) => store.listByUser(u) }, seen))).toBeUndefined();
+    expect(cellsOf(seeingStore({ ...store, get: (k) => store.get(k), set: (...a) => store.set(...a), delete: (k) => store.delete(k), listByUser: (u) => store.listByUser(u) }, seen))).toBeUndefined();
   });
 });

@@ -81,6 +81,21 @@ describe("proactive refresh (SDKs with refreshToken)", () => {
     expect(stored?.userAccessToken.accessToken.value).toBe(h.sandbox.latestToken(libraryId)?.accessToken.value);
   });
 
+  it("refreshes as the window opens for a user who was writing all along", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const h = setup("v16", { refreshWindowMs: 60_000 }, { now: () => now, accessTokenLifetimeSeconds: 600 });
+    await h.authorize("alice");
+    h.sandbox.resetCounters();
+    const refreshed: boolean[] = [];
+    for (const [i, at] of [0, 100_000, 539_000, 540_000, 541_000].entries()) {
+      now = Date.UTC(2026, 0, 1) + at;
+      refreshed.push((await h.client.write("alice", jsonFile(i))).tokenRefreshed);
+    }
+    // The window opens 60 s before expiry, at 540 s: the write at that very moment refreshes, none before, none after.
+    expect(refreshed).toEqual([false, false, false, true, false]);
+    expect(h.sandbox.counters.refreshes).toBe(1);
+  });
+
   it("is single-flight even when one user's writes run in parallel", async () => {
     let now = Date.UTC(2026, 0, 1);
     const h = setup("v16", { queue: { concurrency: 16, perUserConcurrency: 16 } }, { now: () => now, accessTokenLifetimeSeconds: 600 });
@@ -94,6 +109,22 @@ describe("proactive refresh (SDKs with refreshToken)", () => {
 });
 
 describe("an expired refresh token", () => {
+  it("fails the next write of a user who was writing all along, without calling the SDK", async () => {
+    // The refresh token dies before the access token: only its own expiry can stop the write.
+    let now = Date.UTC(2026, 0, 1);
+    const h = setup("v16", {}, { now: () => now, refreshTokenLifetimeSeconds: 600, accessTokenLifetimeSeconds: 3600 });
+    await h.authorize("alice");
+    await h.client.write("alice", jsonFile(1));
+    await h.client.write("alice", jsonFile(2));
+    h.sandbox.resetCounters();
+    now += 599_000;
+    await expect(h.client.write("alice", jsonFile(3))).resolves.toMatchObject({ status: "delivered" });
+    now += 1_000;
+    await expect(h.client.write("alice", jsonFile(4))).rejects.toMatchObject({ code: "REAUTHORIZATION_REQUIRED", userId: "alice" });
+    expect(h.sandbox.counters.writeAttempts).toBe(1);
+    expect(h.events.filter((e) => e.name === "reauthorization:required").map((e) => e.payload)).toMatchObject([{ reason: "refresh-token-expired" }]);
+  });
+
   it.each(["v8", "v10", "v16"] as const)("fails with REAUTHORIZATION_REQUIRED without calling the SDK (%s)", async (version) => {
     let now = Date.UTC(2026, 0, 1);
     const h = setup(version, {}, { now: () => now, refreshTokenLifetimeSeconds: 3600, accessTokenLifetimeSeconds: 600 });
@@ -182,6 +213,25 @@ describe("after digi.me rejects a user's refresh token", () => {
     expect(h.events.filter((e) => e.name === "reauthorization:required")).toHaveLength(1);
   });
 
+  it("fails the next write without an SDK call for a user who was writing all along, even when the store cannot record the refusal", async () => {
+    const store = new FlakyStore();
+    const h = setup("v8", { tokenStore: store });
+    const libraryId = await h.authorize("alice");
+    await h.client.write("alice", jsonFile(1));
+    await h.client.write("alice", jsonFile(2));
+    h.sandbox.expireRefreshTokens({ libraryId });
+    h.sandbox.expireAccessTokens({ libraryId });
+    // The record in the store stays as it was: only this process's memory knows of the refusal.
+    store.failing = true;
+    h.sandbox.resetCounters();
+    await expect(h.client.write("alice", jsonFile(3))).rejects.toMatchObject({ code: "REAUTHORIZATION_REQUIRED" });
+    const attempts = h.sandbox.counters.writeAttempts;
+    expect(attempts).toBeGreaterThan(0);
+    await expect(h.client.write("alice", jsonFile(4))).rejects.toMatchObject({ code: "REAUTHORIZATION_REQUIRED" });
+    expect(h.sandbox.counters.writeAttempts).toBe(attempts);
+    expect(h.events.filter((e) => e.name === "reauthorization:required")).toHaveLength(1);
+  });
+
   it("a new authorization clears it", async () => {
     const h = setup("v16");
     const libraryId = await h.authorize("alice", "lib-a");
@@ -228,6 +278,42 @@ describe("a MemoryTokenStore shared by several clients", () => {
     expect(second).not.toBe(first);
     await a.write("alice", jsonFile(3));
     await a.write("alice", jsonFile(4));
+    expect(used).toEqual([first, first, second, second]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("fails with USER_NOT_AUTHORIZED once another client deleted the user, and writes with the new token once authorized again", async () => {
+    const store = new MemoryTokenStore();
+    const used: string[] = [];
+    const sandbox = createSandbox();
+    const fake = sandbox.sdk("v16");
+    const sdk = {
+      ...fake,
+      pushData: (options: Parameters<typeof fake.pushData>[0]) => {
+        used.push(options.userAccessToken.accessToken.value);
+        return fake.pushData(options);
+      },
+    };
+    const shared = { contractDetails: sandbox.contractDetails, tokenStore: store, now: sandbox.now };
+    const a = testClient({ ...shared, sdk });
+    const b = testClient({ ...shared, sdk: fake });
+    const authorize = async (client: typeof a): Promise<string> => {
+      const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
+      await client.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
+      return (await store.get(key))!.userAccessToken.accessToken.value;
+    };
+    const key = { userId: "alice", contractId: sandbox.contractDetails.contractId };
+
+    const first = await authorize(a);
+    await a.write("alice", jsonFile(1));
+    await a.write("alice", jsonFile(2));
+    // The app forgets alice (she disconnected) through another client: this client must not write with what it still holds.
+    expect(await store.delete(key)).toBe(true);
+    await expect(a.write("alice", jsonFile(3))).rejects.toMatchObject({ code: "USER_NOT_AUTHORIZED", userId: "alice" });
+    const second = await authorize(b);
+    expect(second).not.toBe(first);
+    await a.write("alice", jsonFile(4));
+    await a.write("alice", jsonFile(5));
     expect(used).toEqual([first, first, second, second]);
     await Promise.all([a.close(), b.close()]);
   });

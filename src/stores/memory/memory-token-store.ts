@@ -16,7 +16,7 @@ import {
 import { parseOrThrow } from "../../internal/zod-issues.js";
 import { LeaseTable } from "./lease-table.js";
 import { copyOut, countRecords, deepFreeze } from "../record-copies.js";
-import { offerReadNow } from "../read-now.js";
+import { offerCells, type RecordCell } from "../record-cells.js";
 import { parseListExpiring, selectExpiring } from "../expiring.js";
 import type {
   Credentials,
@@ -30,6 +30,11 @@ import type {
   ExpiringTokens,
   ListExpiringOptions,
 } from "../token-store.js";
+
+/** A stored record's cell; `record` is `undefined` only once deleted (no longer in the map). */
+interface Cell extends RecordCell {
+  record: StoredCredentials | undefined;
+}
 
 /**
  * Options of {@link MemoryTokenStore}.
@@ -69,9 +74,10 @@ const memoryOptionsSchema = z.object({
  * ```
  */
 export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringTokens {
-  // userId → contractId → frozen record. Nested Maps: no joined string key
-  // can collide, and ids like "__proto__" are ordinary keys.
-  readonly #records = new Map<string, Map<string, StoredCredentials>>();
+  // userId → contractId → the cell holding the frozen record (see
+  // record-cells.ts). Nested Maps: no joined string key can collide, and ids
+  // like "__proto__" are ordinary keys.
+  readonly #records = new Map<string, Map<string, Cell>>();
   readonly #now: () => number;
   readonly #leases: LeaseTable;
 
@@ -79,22 +85,23 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
     const parsed = parseOrThrow(memoryOptionsSchema, options, "INVALID_OPTIONS", "options", "MemoryTokenStore options");
     this.#now = parsed.now ?? Date.now;
     this.#leases = new LeaseTable(this.#now);
-    // The records are in memory: a client reads them at once (see read-now.ts).
-    offerReadNow(this, (userId, contractId) => this.#recordOf(userId, contractId));
+    // The records are in memory: a client reads them at once (see record-cells.ts).
+    offerCells(this, (userId, contractId) => this.#cellOf(userId, contractId));
+  }
+
+  /**
+   * The cell holding the stored record itself: the record is deeply frozen,
+   * so nobody can change it through this reference, and a write (which reads
+   * once each time) does not pay for a copy. A new `set` replaces it with
+   * another object.
+   */
+  #cellOf(userId: string, contractId: string): Cell | undefined {
+    return this.#records.get(userId)?.get(contractId);
   }
 
   #read(key: CredentialsKey): StoredCredentials | undefined {
     const { userId, contractId } = parseCredentialsKey(key);
-    return this.#recordOf(userId, contractId);
-  }
-
-  /**
-   * The stored record itself: it is deeply frozen, so nobody can change it
-   * through this reference, and a write (which reads once each time) does not
-   * pay for a copy. A new `set` replaces it with another object.
-   */
-  #recordOf(userId: string, contractId: string): StoredCredentials | undefined {
-    return this.#records.get(userId)?.get(contractId);
+    return this.#cellOf(userId, contractId)?.record;
   }
 
   /**
@@ -125,19 +132,25 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
     const parsedCredentials = parseCredentials(credentials);
     const { expectedVersion } = parseSetOptions(options);
 
-    const current = this.#records.get(parsedKey.userId)?.get(parsedKey.contractId);
+    const cell = this.#cellOf(parsedKey.userId, parsedKey.contractId);
+    const current = cell?.record;
     if ((current?.version ?? null) !== expectedVersion) {
       return { status: "conflict", current: copyOut(current) };
     }
     const record = deepFreeze(
       buildStoredCredentials(parsedKey, parsedCredentials, (current?.version ?? 0) + 1, this.#now()),
     );
-    let contracts = this.#records.get(parsedKey.userId);
-    if (contracts === undefined) {
-      contracts = new Map();
-      this.#records.set(parsedKey.userId, contracts);
+    if (cell !== undefined) {
+      // In place: a client holding this cell sees the new record at its next write.
+      cell.record = record;
+    } else {
+      let contracts = this.#records.get(parsedKey.userId);
+      if (contracts === undefined) {
+        contracts = new Map();
+        this.#records.set(parsedKey.userId, contracts);
+      }
+      contracts.set(parsedKey.contractId, { record });
     }
-    contracts.set(parsedKey.contractId, record);
     return { status: "stored", record: structuredClone(record) };
   }
 
@@ -152,7 +165,11 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
   async delete(key: CredentialsKey): Promise<boolean> {
     const { userId, contractId } = parseCredentialsKey(key);
     const contracts = this.#records.get(userId);
-    if (contracts === undefined || !contracts.delete(contractId)) return false;
+    const cell = contracts?.get(contractId);
+    if (contracts === undefined || cell === undefined) return false;
+    // Given up for good: a client holding the cell looks it up again (a later set makes a new one).
+    cell.record = undefined;
+    contracts.delete(contractId);
     if (contracts.size === 0) this.#records.delete(userId);
     return true;
   }
@@ -167,7 +184,7 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
    */
   async listByUser(userId: string): Promise<StoredCredentials[]> {
     const id = parseUserId(userId);
-    return [...(this.#records.get(id)?.values() ?? [])].map((record) => structuredClone(record));
+    return [...(this.#records.get(id)?.values() ?? [])].map((cell) => structuredClone(cell.record!));
   }
 
   /**
@@ -181,7 +198,7 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
    */
   async listExpiring(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]> {
     const parsed = parseListExpiring(contractId, options);
-    const all = [...this.#records.values()].flatMap((contracts) => [...contracts.values()]);
+    const all = [...this.#records.values()].flatMap((contracts) => [...contracts.values()].map((cell) => cell.record!));
     return selectExpiring(all, parsed.contractId, parsed.options);
   }
 
