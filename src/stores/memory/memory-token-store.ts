@@ -36,6 +36,13 @@ interface Cell extends RecordCell {
   record: StoredCredentials | undefined;
 }
 
+/** The records held in `cells`. */
+function recordsIn(cells: Iterable<Cell>): StoredCredentials[] {
+  const records: StoredCredentials[] = [];
+  for (const { record } of cells) if (record !== undefined) records.push(record);
+  return records;
+}
+
 /**
  * Options of {@link MemoryTokenStore}.
  *
@@ -92,8 +99,8 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
   /**
    * The cell holding the stored record itself: the record is deeply frozen,
    * so nobody can change it through this reference, and a write (which reads
-   * once each time) does not pay for a copy. A new `set` replaces it with
-   * another object.
+   * once each time) does not pay for a copy. A new `set` puts another record
+   * object in the same cell.
    */
   #cellOf(userId: string, contractId: string): Cell | undefined {
     return this.#records.get(userId)?.get(contractId);
@@ -184,7 +191,7 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
    */
   async listByUser(userId: string): Promise<StoredCredentials[]> {
     const id = parseUserId(userId);
-    return [...(this.#records.get(id)?.values() ?? [])].map((cell) => structuredClone(cell.record!));
+    return recordsIn(this.#records.get(id)?.values() ?? []).map((record) => structuredClone(record));
   }
 
   /**
@@ -198,7 +205,7 @@ export class MemoryTokenStore implements TokenStore, RefreshLeases, ExpiringToke
    */
   async listExpiring(contractId: string, options: ListExpiringOptions): Promise<StoredCredentials[]> {
     const parsed = parseListExpiring(contractId, options);
-    const all = [...this.#records.values()].flatMap((contracts) => [...contracts.values()].map((cell) => cell.record!));
+    const all = [...this.#records.values()].flatMap((contracts) => recordsIn(contracts.values()));
     return selectExpiring(all, parsed.contractId, parsed.options);
   }
 
