@@ -243,67 +243,55 @@ describe("after digi.me rejects a user's refresh token", () => {
   });
 });
 
+/**
+ * Two clients on one MemoryTokenStore (two parts of one app): `a` records the
+ * access token of every write it sends; `authorize` has a client authorize
+ * alice and answers with the access token then stored.
+ */
+function twoClientsOnOneStore() {
+  const store = new MemoryTokenStore();
+  const used: string[] = [];
+  const sandbox = createSandbox();
+  const fake = sandbox.sdk("v16");
+  const sdk = {
+    ...fake,
+    pushData: (options: Parameters<typeof fake.pushData>[0]) => {
+      used.push(options.userAccessToken.accessToken.value);
+      return fake.pushData(options);
+    },
+  };
+  const shared = { contractDetails: sandbox.contractDetails, tokenStore: store, now: sandbox.now };
+  const a = testClient({ ...shared, sdk });
+  const b = testClient({ ...shared, sdk: fake });
+  const key = { userId: "alice", contractId: sandbox.contractDetails.contractId };
+  const authorize = async (client: typeof a): Promise<string> => {
+    const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
+    await client.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
+    return (await store.get(key))!.userAccessToken.accessToken.value;
+  };
+  return { store, used, a, b, key, authorize, close: () => Promise.all([a.close(), b.close()]) };
+}
+
 describe("a MemoryTokenStore shared by several clients", () => {
   it("writes with the token another client stored since this client's last write", async () => {
-    const store = new MemoryTokenStore();
-    const used: string[] = [];
-    const sandbox = createSandbox();
-    const fake = sandbox.sdk("v16");
-    const sdk = {
-      ...fake,
-      pushData: (options: Parameters<typeof fake.pushData>[0]) => {
-        used.push(options.userAccessToken.accessToken.value);
-        return fake.pushData(options);
-      },
-    };
-    const shared = { contractDetails: sandbox.contractDetails, tokenStore: store, now: sandbox.now };
-    const a = testClient({ ...shared, sdk });
-    const b = testClient({ ...shared, sdk: fake });
-    const authorize = async (client: typeof a): Promise<void> => {
-      const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
-      await client.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
-    };
-    const key = { userId: "alice", contractId: sandbox.contractDetails.contractId };
-
-    await authorize(a);
+    const { used, a, b, authorize, close } = twoClientsOnOneStore();
+    const first = await authorize(a);
     // Twice: the second write reads the record the first one already holds.
     await a.write("alice", jsonFile(1));
     await a.write("alice", jsonFile(2));
-    const first = (await store.get(key))!.userAccessToken.accessToken.value;
     expect(used).toEqual([first, first]);
 
     // Another client (another part of the app) authorizes alice again: a new pair, stored in the shared store.
-    await authorize(b);
-    const second = (await store.get(key))!.userAccessToken.accessToken.value;
+    const second = await authorize(b);
     expect(second).not.toBe(first);
     await a.write("alice", jsonFile(3));
     await a.write("alice", jsonFile(4));
     expect(used).toEqual([first, first, second, second]);
-    await Promise.all([a.close(), b.close()]);
+    await close();
   });
 
   it("fails with USER_NOT_AUTHORIZED once another client deleted the user, and writes with the new token once authorized again", async () => {
-    const store = new MemoryTokenStore();
-    const used: string[] = [];
-    const sandbox = createSandbox();
-    const fake = sandbox.sdk("v16");
-    const sdk = {
-      ...fake,
-      pushData: (options: Parameters<typeof fake.pushData>[0]) => {
-        used.push(options.userAccessToken.accessToken.value);
-        return fake.pushData(options);
-      },
-    };
-    const shared = { contractDetails: sandbox.contractDetails, tokenStore: store, now: sandbox.now };
-    const a = testClient({ ...shared, sdk });
-    const b = testClient({ ...shared, sdk: fake });
-    const authorize = async (client: typeof a): Promise<string> => {
-      const { url, sealed } = await client.beginAuthorization({ userId: "alice" });
-      await client.completeAuthorization(await sandbox.consent(url, { libraryId: "lib-alice" }), { sealed });
-      return (await store.get(key))!.userAccessToken.accessToken.value;
-    };
-    const key = { userId: "alice", contractId: sandbox.contractDetails.contractId };
-
+    const { store, used, a, b, key, authorize, close } = twoClientsOnOneStore();
     const first = await authorize(a);
     await a.write("alice", jsonFile(1));
     await a.write("alice", jsonFile(2));
@@ -315,6 +303,6 @@ describe("a MemoryTokenStore shared by several clients", () => {
     await a.write("alice", jsonFile(4));
     await a.write("alice", jsonFile(5));
     expect(used).toEqual([first, first, second, second]);
-    await Promise.all([a.close(), b.close()]);
+    await close();
   });
 });
