@@ -454,8 +454,8 @@ export class TokenKeeper {
       return this.#refresher.refresh(userId, credentials).then((next) => ({ credentials: next, refreshed: refreshed && !sameToken(next.userAccessToken, token) }));
     }
     const usable: UsableCredentials = Object.freeze({ credentials, refreshed: false });
-    // The store's own record, as the store in memory holds it now: later writes may reuse this answer (see ensureUsable).
-    if (state.cell !== undefined && state.cell.record === credentials && state.unsaved === undefined) {
+    // The store's own record, as the store in memory holds it now (never this process's unsaved token): later writes may reuse this answer (see ensureUsable).
+    if (state.cell?.record === credentials) {
       state.judged = usable;
       state.usableUntil = Math.min(expiryMs(token.refreshToken.expiry), canRefresh ? this.#refreshAt(state, credentials, now) : Infinity);
     } else {
