@@ -21,7 +21,7 @@ import { isWellFormedId, userIdSchema } from "../internal/ids.js";
 import { decide, describeSdkFailure, mayHaveBeenProcessed, SdkCallError } from "../sdk/sdk-failure.js";
 import type { PortWriteInput, PortWriteResult, SdkPort } from "../sdk/sdk-port.js";
 import type { SdkFileMeta, UserAccessToken } from "../sdk/types.js";
-import type { AcceptResult, TokenKeeper } from "../tokens/token-keeper.js";
+import type { AcceptResult, TokenKeeper, UsableCredentials } from "../tokens/token-keeper.js";
 import type { Credentials } from "../stores/token-store.js";
 import { toFileSource, type FileSource } from "./file-meta.js";
 import { AttemptFailedError, retryAfterFailure, type ResolvedRetryOptions } from "./retry-policy.js";
@@ -199,15 +199,20 @@ interface Write extends DeliveryProgress {
 class AttemptInput implements PortWriteInput {
   readonly credentials: Credentials;
   readonly data: SdkFileMeta;
+  /** Which attempt of its write this is. */
+  readonly attempt: number;
   readonly #userId: string;
   readonly #keeper: TokenKeeper;
   readonly #noteToken: ((token: UserAccessToken) => void) | undefined;
   /** The keeper's persists of announced tokens; made only when the SDK announces one (rarely). */
   accepted: Array<Promise<AcceptResult>> | undefined = undefined;
+  /** The SDK call, once made. */
+  call: Promise<PortWriteResult> | undefined = undefined;
 
-  constructor(credentials: Credentials, data: SdkFileMeta, userId: string, keeper: TokenKeeper, noteToken: ((token: UserAccessToken) => void) | undefined) {
+  constructor(credentials: Credentials, data: SdkFileMeta, userId: string, attempt: number, keeper: TokenKeeper, noteToken: ((token: UserAccessToken) => void) | undefined) {
     this.credentials = credentials;
     this.data = data;
+    this.attempt = attempt;
     this.#userId = userId;
     this.#keeper = keeper;
     this.#noteToken = noteToken;
@@ -304,7 +309,23 @@ export class Writer {
       if (write.trace !== undefined) this.#dequeued(write);
       write.signal?.throwIfAborted();
       try {
-        await this.#attemptNumbered(write, 1);
+        if (write.trace !== undefined) await this.#attemptNumbered(write, 1);
+        else {
+          // The first attempt inline, as #attempt runs it: one async function, its promise and one
+          // microtask hop fewer per write (30 promises per write instead of 32, bench/per-write.ts).
+          this.#numbered(write, 1);
+          const begun = this.#begin(write, 1);
+          const input = begun instanceof Promise ? await begun : begun;
+          let outcome: PortWriteResult | undefined;
+          let thrown: unknown;
+          try {
+            outcome = await input.call;
+          } catch (error) {
+            thrown = error;
+          }
+          const concluded = this.#concluded(write, input, outcome, thrown);
+          if (concluded instanceof Promise) await concluded;
+        }
       } catch (error) {
         await this.#retry(write, error);
       }
@@ -370,10 +391,14 @@ export class Writer {
 
   /** Attempt number `attempt` of `write`; its outcome is kept on the write (by {@link #attempt}). */
   #attemptNumbered(write: Write, attempt: number): Promise<PortWriteResult> {
+    this.#numbered(write, attempt);
+    return write.trace === undefined ? this.#attempt(write, attempt) : this.#tracedAttempt(write.trace, write, attempt);
+  }
+
+  /** Count attempt number `attempt` of `write` and announce it (`write:started`). */
+  #numbered(write: Write, attempt: number): void {
     write.attempts = attempt;
     if (this.#deps.listening?.("write:started") !== false) this.#deps.emit("write:started", { ...baseOf(write), attempt });
-    const { trace, userId, source } = write;
-    return trace === undefined ? this.#attempt(userId, source, attempt, write) : this.#tracedAttempt(trace, userId, source, attempt, write);
   }
 
   /** The first attempt failed with `firstError`: attempts under the retry policy until one succeeds or none is left. */
@@ -399,11 +424,11 @@ export class Writer {
   }
 
   /** One attempt inside its own span (a child of the write's); refresh and store calls nest under it. */
-  async #tracedAttempt(trace: TelemetryStep, userId: string, source: FileSource, attempt: number, progress: DeliveryProgress): Promise<PortWriteResult> {
+  async #tracedAttempt(trace: TelemetryStep, write: Write, attempt: number): Promise<PortWriteResult> {
     const { telemetry } = this.#deps;
     const step = telemetry.start("digime.write.attempt", { "digime.write.attempt": attempt }, trace);
     try {
-      const outcome = await step.run(() => this.#attempt(userId, source, attempt, progress));
+      const outcome = await step.run(() => this.#attempt(write, attempt));
       step.end();
       telemetry.count("digime.write.attempts", { "digime.attempt.outcome": "success" });
       return outcome;
@@ -417,21 +442,44 @@ export class Writer {
   }
 
   /** One attempt: usable credentials, one SDK call, every announced token persisted. */
-  async #attempt(userId: string, source: FileSource, attempt: number, progress: DeliveryProgress): Promise<PortWriteResult> {
-    const { keeper, port } = this.#deps;
-    let credentials: Credentials;
+  async #attempt(write: Write, attempt: number): Promise<PortWriteResult> {
+    const begun = this.#begin(write, attempt);
+    const input = begun instanceof Promise ? await begun : begun;
+    let outcome: PortWriteResult | undefined;
+    let thrown: unknown;
     try {
-      // Awaited only when there is something to wait for: a write's usual read needs none.
-      const ready = keeper.ensureUsable(userId);
-      const usable = ready instanceof Promise ? await ready : ready;
-      credentials = usable.credentials;
-      if (usable.refreshed) progress.tokenRefreshed = true;
+      outcome = await input.call;
+    } catch (error) {
+      thrown = error;
+    }
+    return this.#concluded(write, input, outcome, thrown);
+  }
+
+  /** An attempt's SDK call under way: at once when the keeper answers at once. */
+  #begin(write: Write, attempt: number): AttemptInput | Promise<AttemptInput> {
+    let ready: ReturnType<TokenKeeper["ensureUsable"]>;
+    try {
+      ready = this.#deps.keeper.ensureUsable(write.userId);
     } catch (error) {
       throw this.#failureBeforeCall(error, attempt);
     }
+    if (ready instanceof Promise) {
+      return ready.then(
+        (usable) => this.#call(write, attempt, usable),
+        (error: unknown) => {
+          throw this.#failureBeforeCall(error, attempt);
+        },
+      );
+    }
+    return this.#call(write, attempt, ready);
+  }
+
+  /** Open the file and call the SDK with `usable` credentials. */
+  #call(write: Write, attempt: number, usable: UsableCredentials): AttemptInput {
+    if (usable.refreshed) write.tokenRefreshed = true;
     let data: SdkFileMeta;
     try {
-      data = source.open();
+      data = write.source.open();
     } catch (error) {
       // The caller's factory failed (a missing file, say): nothing was sent, and trying again will not help.
       if (error instanceof DigimeWriteError) throw new AttemptFailedError({ error, retryable: false });
@@ -441,23 +489,31 @@ export class Writer {
         error: new ValidationError("INVALID_ARGUMENT", "fileMeta", [{ path: "fileMeta.fileData", message: `could not be opened: ${cause.message}` }]),
       });
     }
-    const input = new AttemptInput(credentials, data, userId, keeper, this.#deps.noteToken);
-    let outcome: PortWriteResult | undefined;
-    let thrown: unknown;
-    try {
-      outcome = await port.write(input);
-    } catch (error) {
-      thrown = error;
-    }
-    // A token announced before a failure is persisted all the same: it may be the only valid one left.
-    const { accepted } = input;
-    if (accepted !== undefined && (await Promise.all(accepted)).some((r) => r.changed)) progress.tokenRefreshed = true;
-    if (outcome?.status === "delivered") {
-      progress.outcome = outcome;
+    const input = new AttemptInput(usable.credentials, data, write.userId, attempt, this.#deps.keeper, this.#deps.noteToken);
+    input.call = this.#deps.port.write(input);
+    return input;
+  }
+
+  /** The attempt's outcome once its SDK call settled: at once when delivered with no token announced. */
+  #concluded(write: Write, input: AttemptInput, outcome: PortWriteResult | undefined, thrown: unknown): PortWriteResult | Promise<PortWriteResult> {
+    if (input.accepted === undefined && outcome?.status === "delivered") {
+      write.outcome = outcome;
       return outcome;
     }
-    if (outcome?.status === "pending") throw this.#stillPending(source, attempt, progress);
-    throw await this.#failureOfCall(thrown, userId, credentials, source, attempt, progress);
+    return this.#concludedAfterTokens(write, input, outcome, thrown);
+  }
+
+  /** {@link #concluded} where the SDK announced a token or the call did not deliver. */
+  async #concludedAfterTokens(write: Write, input: AttemptInput, outcome: PortWriteResult | undefined, thrown: unknown): Promise<PortWriteResult> {
+    // A token announced before a failure is persisted all the same: it may be the only valid one left.
+    const { accepted } = input;
+    if (accepted !== undefined && (await Promise.all(accepted)).some((r) => r.changed)) write.tokenRefreshed = true;
+    if (outcome?.status === "delivered") {
+      write.outcome = outcome;
+      return outcome;
+    }
+    if (outcome?.status === "pending") throw this.#stillPending(write.source, input.attempt, write);
+    throw await this.#failureOfCall(thrown, write.userId, input.credentials, write.source, input.attempt, write);
   }
 
   /**
