@@ -311,8 +311,9 @@ export class Writer {
       try {
         if (write.trace !== undefined) await this.#attemptNumbered(write, 1);
         else {
-          // The first attempt inline, as #attempt runs it: one async function, its promise and one
-          // microtask hop fewer per write (30 promises per write instead of 32, bench/per-write.ts).
+          // The first attempt inline: these lines repeat #attempt's on purpose, since calling it would
+          // cost one async function, its promise and one microtask hop more per write (32 promises per
+          // write instead of 30, bench/per-write.ts).
           this.#numbered(write, 1);
           const begun = this.#begin(write, 1);
           const input = begun instanceof Promise ? await begun : begun;
@@ -389,7 +390,7 @@ export class Writer {
     this.#deps.telemetry.record("digime.write.queue_wait", waited);
   }
 
-  /** Attempt number `attempt` of `write`; its outcome is kept on the write (by {@link #attempt}). */
+  /** Attempt number `attempt` of `write` (a retry, or any attempt of a traced write); its outcome is kept on the write (by {@link #concluded}). */
   #attemptNumbered(write: Write, attempt: number): Promise<PortWriteResult> {
     this.#numbered(write, attempt);
     return write.trace === undefined ? this.#attempt(write, attempt) : this.#tracedAttempt(write.trace, write, attempt);
